@@ -1,0 +1,119 @@
+"""Model inputs: the canonical profile frame encoded as a numeric matrix.
+
+Only business facts enter the model. ``owner_gender``, names, contacts and
+district are not in the profile frame at all, so they cannot leak in here.
+Unknown counts (trade fairs, buyer contacts, English staff, export years and
+value) are encoded as zero, exactly as the rules treat them, which keeps the
+model monotone in every "more is better" input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scoring import fields as F
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model column: where it comes from and its monotonic direction."""
+
+    name: str
+    group: str  # the profile fact a reason names (one-hot columns share their field)
+    monotone: int  # +1 more is better, -1 less is better, 0 unconstrained
+
+
+_MORE_IS_BETTER_BOOLS = (
+    "has_quality_control",
+    "can_supply_continuously",
+    "has_nib",
+    "has_npwp",
+    "trademark_registered",
+    "has_exported",
+    "completed_export_training",
+    "has_website",
+    "has_english_catalog",
+    "on_b2b_marketplace",
+    "social_media_active",
+    "export_packaging",
+    "knows_incoterms",
+    "has_export_pricing",
+    "has_logistics_partner",
+    "access_to_finance",
+)
+_COUNTS_ZERO_IF_UNKNOWN = (
+    "export_years",
+    "export_value_usd_last_year",
+    "foreign_buyer_contacts",
+    "trade_fairs_last_3y",
+    "english_capable_staff",
+)
+
+
+def _build_features() -> tuple[Feature, ...]:
+    features = [Feature(f"sector:{s}", "sector", 0) for s in F.SECTORS]
+    features += [Feature(f"legal_form:{s}", "legal_form", 0) for s in F.LEGAL_FORMS]
+    features += [
+        Feature("year_established", "year_established", -1),
+        Feature("employees", "employees", 1),
+        Feature("annual_revenue_idr", "annual_revenue_idr", 1),
+        Feature("monthly_capacity_units", "monthly_capacity_units", 1),
+        Feature("capacity_utilization", "capacity_utilization", 0),
+    ]
+    features += [Feature(name, name, 1) for name in _MORE_IS_BETTER_BOOLS]
+    features += [Feature(f"certifications:{c}", f"certifications:{c}", 1) for c in F.CERTIFICATIONS]
+    features += [Feature(name, name, 1) for name in _COUNTS_ZERO_IF_UNKNOWN]
+    features.append(Feature("export_markets_count", "export_markets", 1))
+    return tuple(features)
+
+
+FEATURES: tuple[Feature, ...] = _build_features()
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+MONOTONIC_CST: tuple[int, ...] = tuple(f.monotone for f in FEATURES)
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FEATURES))
+#: (n_features,) index of each feature's group in GROUPS.
+GROUP_INDEX: np.ndarray = np.array([GROUPS.index(f.group) for f in FEATURES], dtype=np.int64)
+
+
+def _fields_of(feature: Feature) -> str:
+    head = feature.name.split(":", 1)[0]
+    return "export_markets" if head == "export_markets_count" else head
+
+
+#: Profile field each feature is computed from (used to re-encode only what a fix changes).
+FEATURE_FIELD: tuple[str, ...] = tuple(_fields_of(f) for f in FEATURES)
+
+
+def encode_features(frame: pd.DataFrame) -> np.ndarray:
+    """Encode a canonical profile frame as a float64 matrix in ``FEATURE_NAMES`` order."""
+    n = len(frame)
+    X = np.empty((n, len(FEATURES)), dtype=np.float64)
+    col = 0
+    for name, choices in (("sector", F.SECTORS), ("legal_form", F.LEGAL_FORMS)):
+        values = frame[name].to_numpy(dtype=object)
+        for choice in choices:
+            X[:, col] = values == choice
+            col += 1
+    for name in ("year_established", "employees", "annual_revenue_idr"):
+        X[:, col] = frame[name].to_numpy(dtype=np.float64)
+        col += 1
+    for name in ("monthly_capacity_units", "capacity_utilization"):
+        X[:, col] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        col += 1
+    for name in _MORE_IS_BETTER_BOOLS:
+        X[:, col] = frame[name].to_numpy(dtype=bool)
+        col += 1
+    certs = frame["certifications"].to_numpy(dtype=np.int64)
+    for i in range(len(F.CERTIFICATIONS)):
+        X[:, col] = (certs >> i) & 1
+        col += 1
+    for name in _COUNTS_ZERO_IF_UNKNOWN:
+        X[:, col] = np.nan_to_num(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), nan=0.0)
+        col += 1
+    X[:, col] = F.count_values(frame["export_markets"].to_numpy())
+    col += 1
+    assert col == len(FEATURES)
+    return X

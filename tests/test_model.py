@@ -1,0 +1,158 @@
+"""Model training, artifacts and verification on a small trained model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import sklearn
+from conftest import random_labels, random_profiles
+
+from scoring import fields as F
+from scoring.errors import ModelArtifactError, ModelNotFoundError
+from scoring.features import FEATURE_NAMES, FEATURES, MONOTONIC_CST, encode_features
+from scoring.model import ACTIVE_NAME, activate_version, load_model, save_model
+from scoring.training import TrainingDataError, train
+
+
+@pytest.fixture(scope="module")
+def trained():
+    profiles = random_profiles(3000, seed=11)
+    return train(profiles, random_labels(profiles, seed=11), seed=5)
+
+
+@pytest.fixture
+def registry(tmp_path, trained):
+    path = save_model(trained.bundle, trained.manifest, tmp_path, activate=True)
+    return tmp_path, path.name
+
+
+def test_no_personal_field_is_a_model_input():
+    used = {name.split(":")[0] for name in FEATURE_NAMES}
+    assert used.isdisjoint(F.PERSONAL_COLUMNS)
+    assert "owner_gender" not in " ".join(FEATURE_NAMES)
+
+
+def test_every_more_is_better_input_is_constrained_upward():
+    by_name = dict(zip(FEATURE_NAMES, MONOTONIC_CST, strict=True))
+    for name in ("has_nib", "has_website", "trade_fairs_last_3y", "foreign_buyer_contacts"):
+        assert by_name[name] == 1
+    for cert in F.CERTIFICATIONS:
+        assert by_name[f"certifications:{cert}"] == 1
+    assert by_name["year_established"] == -1
+    assert all(f.monotone == 0 for f in FEATURES if f.group in ("sector", "legal_form"))
+
+
+def test_lookup_tables_reproduce_sklearn_probabilities_exactly(registry):
+    model = load_model(*registry)
+    X = encode_features(random_profiles(2000, seed=99))
+    ours = model.predict_proba(X)
+    theirs = model.estimator.predict_proba(X)[:, 1]
+    assert np.max(np.abs(ours - theirs)) < 1e-12
+
+
+def test_missing_optional_numbers_are_scored_like_sklearn(registry):
+    model = load_model(*registry)
+    profiles = random_profiles(200, seed=3)
+    profiles["monthly_capacity_units"] = np.nan
+    profiles["capacity_utilization"] = np.nan
+    X = encode_features(profiles)
+    assert np.max(np.abs(model.predict_proba(X) - model.estimator.predict_proba(X)[:, 1])) < 1e-12
+
+
+def test_probability_never_falls_when_a_more_is_better_input_rises(registry):
+    model = load_model(*registry)
+    profiles = random_profiles(500, seed=21)
+    X = encode_features(profiles)
+    before = model.predict_proba(X)
+    for j, constraint in enumerate(MONOTONIC_CST):
+        if constraint == 0:
+            continue
+        raised = X.copy()
+        raised[:, j] = np.nan_to_num(raised[:, j]) + (1 if constraint > 0 else -1)
+        if FEATURE_NAMES[j].startswith("certifications:") or FEATURE_NAMES[j].startswith("has_"):
+            raised[:, j] = 1.0
+        after = model.predict_proba(raised)
+        assert np.all(after >= before - 1e-12), FEATURE_NAMES[j]
+
+
+def test_training_is_deterministic_for_a_seed(trained):
+    profiles = random_profiles(3000, seed=11)
+    again = train(profiles, random_labels(profiles, seed=11), seed=5)
+    X = encode_features(random_profiles(300, seed=1))
+    first = trained.bundle["estimator"].predict_proba(X)[:, 1]
+    second = again.bundle["estimator"].predict_proba(X)[:, 1]
+    assert np.array_equal(first, second)
+    assert (
+        again.manifest["training_data"]["fingerprint"]
+        == trained.manifest["training_data"]["fingerprint"]
+    )
+
+
+def test_manifest_records_hash_versions_metrics_and_features(registry):
+    models_dir, version = registry
+    manifest = json.loads((models_dir / version / "manifest.json").read_text())
+    assert manifest["version"] == version
+    assert version.endswith(manifest["sha256"][:10])
+    assert manifest["libraries"]["scikit-learn"] == sklearn.__version__
+    assert manifest["features"] == list(FEATURE_NAMES)
+    assert manifest["monotonic_cst"] == list(MONOTONIC_CST)
+    assert set(manifest["metrics"]) == {"model", "baseline_logistic"}
+    assert len(manifest["metrics"]["model"]["calibration"]) == 10
+    assert manifest["split"] == {"test_size": 0.2, "train_rows": 2400, "test_rows": 600}
+    assert (models_dir / ACTIVE_NAME).read_text().strip() == version
+
+
+def test_tampered_artifact_is_refused_before_unpickling(registry):
+    models_dir, version = registry
+    artifact = models_dir / version / "model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ModelArtifactError, match="does not match its manifest") as info:
+        load_model(models_dir)
+    assert "sme-export train" in str(info.value)
+
+
+def test_truncated_artifact_is_refused(registry):
+    models_dir, version = registry
+    artifact = models_dir / version / "model.joblib"
+    artifact.write_bytes(artifact.read_bytes()[:1000])
+    with pytest.raises(ModelArtifactError, match="does not match its manifest"):
+        load_model(models_dir)
+
+
+def test_artifact_from_another_sklearn_version_is_refused(registry):
+    models_dir, version = registry
+    path = models_dir / version / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["libraries"]["scikit-learn"] = "0.24.2"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelArtifactError, match=r"trained with scikit-learn 0\.24\.2 but"):
+        load_model(models_dir)
+
+
+def test_missing_active_pointer_and_unknown_version_are_clear(tmp_path, registry):
+    with pytest.raises(ModelNotFoundError, match="no active model"):
+        load_model(tmp_path / "empty")
+    models_dir, _ = registry
+    with pytest.raises(ModelNotFoundError, match="no manifest"):
+        load_model(models_dir, "19990101-0000000000")
+    with pytest.raises(ModelNotFoundError, match="not a model version"):
+        load_model(models_dir, "../../etc")
+
+
+def test_activate_refuses_an_unknown_version(registry):
+    models_dir, version = registry
+    with pytest.raises(ModelNotFoundError):
+        activate_version(models_dir, "20000101-abcdef0123")
+    assert (models_dir / ACTIVE_NAME).read_text().strip() == version
+
+
+def test_training_refuses_data_with_too_few_of_one_outcome():
+    profiles = random_profiles(100, seed=2)
+    labels = np.zeros(100, dtype=bool)
+    labels[:5] = True
+    with pytest.raises(TrainingDataError, match="got 5 and 95"):
+        train(profiles, labels)
