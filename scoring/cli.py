@@ -1,0 +1,348 @@
+"""The ``sme-export`` command line.
+
+Exit codes: 0 success; 1 the input or an artifact is unusable (one-line reason
+on stderr); 2 wrong usage; 3 a file was scored but some rows were rejected
+(the rejected rows are reported, never dropped silently).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from scoring.errors import ScoringError
+
+EXIT_INPUT = 1
+EXIT_REJECTED_ROWS = 3
+TABLE_FORMATS = ("csv", "xlsx", "parquet", "jsonl", "json")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Score SMEs' export readiness: export-standard rules blended with a calibrated model."""
+
+
+# --- score ---------------------------------------------------------------------------
+
+
+def _load_scorer(models_dir: Path | None, ruleset: Path | None):
+    from scoring.engine import Scorer
+
+    try:
+        return Scorer.load(models_dir=models_dir, ruleset_path=ruleset)
+    except ScoringError as exc:
+        _fail(_one_line(exc))
+
+
+def _is_single_profile(path: Path) -> bool:
+    if path.suffix.lower() != ".json":
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
+
+
+def _row_error_line(error) -> str:
+    who = f" ({error.sme_id})" if error.sme_id else ""
+    details = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
+    return f"row {error.row}{who}: {details}"
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write results here; the format follows the extension (.csv .xlsx .parquet .json .jsonl).",
+)
+@click.option("--table", is_flag=True, help="Print a ranked table instead of JSON.")
+@click.option("--lang", type=click.Choice(["en", "id"]), default="en", show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--ruleset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def score(file, out, table, lang, models_dir, ruleset, chunk_rows, quiet):
+    """Score one JSON profile, or every row of a CSV, XLSX, Parquet or JSON file."""
+    from scoring.errors import ProfileValidationError
+
+    scorer = _load_scorer(models_dir, ruleset)
+    if _is_single_profile(file):
+        try:
+            data = json.loads(file.read_text(encoding="utf-8-sig"))
+            record = scorer.score_profile(data, lang=lang)
+        except ProfileValidationError as exc:
+            details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+            _fail(f"{file}: {len(exc.errors)} field error(s): {details}")
+        except (ValueError, ScoringError) as exc:
+            _fail(f"{file}: {_one_line(exc)}")
+        _emit_records([record], out=out, lang=lang)
+        return
+    _score_table(
+        file,
+        scorer=scorer,
+        out=out,
+        table=table,
+        lang=lang,
+        chunk_rows=chunk_rows,
+        quiet=quiet,
+    )
+
+
+def _emit_records(records: list[dict], *, out: Path | None, lang: str) -> None:
+    text = json.dumps(records[0] if len(records) == 1 else records, ensure_ascii=False, indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
+    from scoring.readers import iter_tables
+    from scoring.validate import validate_table
+    from scoring.writers import TableWriter
+
+    out_format = None
+    if out is not None:
+        out_format = out.suffix.lower().lstrip(".")
+        if out_format not in TABLE_FORMATS:
+            _fail(f"--out must end in one of {', '.join('.' + f for f in TABLE_FORMATS)}")
+    nested = out is None or out_format in ("json", "jsonl")
+    received = scored = 0
+    errors = []
+    records: list[dict] = []
+    ranked: list[pd.DataFrame] = []
+    writer = None
+    if out is not None and out_format != "json":
+        writer = TableWriter(out, format=out_format)
+    progress = tqdm(unit=" rows", disable=quiet, file=sys.stderr, desc="scoring")
+    try:
+        for raw in iter_tables(file, chunk_rows=chunk_rows):
+            batch = validate_table(raw)
+            received += batch.received
+            errors.extend(batch.errors)
+            if len(batch.profiles):
+                result = scorer.score(batch.profiles, assumed=batch.assumed)
+                scored += len(result)
+                if table:
+                    flat = result.to_frame()
+                    flat.insert(1, "name", batch.profiles["name"].to_numpy())
+                    flat.insert(2, "sector", batch.profiles["sector"].to_numpy())
+                    ranked.append(flat)
+                elif nested:
+                    chunk_records = result.to_records(lang=lang)
+                    for record, row in zip(chunk_records, batch.row_numbers, strict=True):
+                        record["row"] = int(row)
+                    if writer is not None:
+                        writer.write(pd.DataFrame({"record": chunk_records}))
+                    else:
+                        records.extend(chunk_records)
+                else:
+                    flat = result.to_frame()
+                    flat.insert(0, "row", batch.row_numbers)
+                    writer.write(flat)
+            progress.update(batch.received)
+            progress.set_postfix(rejected=len(errors))
+    except (ScoringError, OSError) as exc:
+        progress.close()
+        if writer is not None:
+            writer.abort()
+        _fail(f"{file}: {_one_line(exc)}")
+    progress.close()
+    if writer is not None:
+        writer.close()
+    summary = {"received": received, "scored": scored, "rejected": len(errors)}
+    if table:
+        _print_ranked(pd.concat(ranked, ignore_index=True) if ranked else None)
+    elif out is None or out_format == "json":
+        document = {
+            **summary,
+            "results": records,
+            "errors": [e.to_dict() for e in errors],
+        }
+        text = json.dumps(document, ensure_ascii=False, indent=2)
+        if out is None:
+            click.echo(text)
+        else:
+            out.write_text(text + "\n", encoding="utf-8")
+    if errors:
+        if out is not None and out_format != "json":
+            side = out.with_name(out.stem + ".rejected.csv")
+            pd.DataFrame(
+                {
+                    "row": [e.row for e in errors],
+                    "sme_id": [e.sme_id for e in errors],
+                    "errors": [_row_error_line(e).split(": ", 1)[1] for e in errors],
+                }
+            ).to_csv(side, index=False)
+            click.echo(f"rejected rows written to {side}", err=True)
+        for error in errors[:20]:
+            click.echo(f"rejected {_row_error_line(error)}", err=True)
+        if len(errors) > 20:
+            click.echo(f"... and {len(errors) - 20} more rejected rows", err=True)
+    click.echo(
+        f"received {received}, scored {scored}, rejected {len(errors)}",
+        err=True,
+    )
+    if errors:
+        sys.exit(EXIT_REJECTED_ROWS)
+
+
+def _print_ranked(frame: pd.DataFrame | None) -> None:
+    if frame is None or frame.empty:
+        click.echo("no profiles scored")
+        return
+    frame = frame.sort_values(["score", "sme_id"], ascending=[False, True], kind="stable")
+    header = (
+        f"{'#':>3}  {'sme_id':<14} {'name':<30} {'sector':<20} {'score':>5}  {'tier':<11} next step"
+    )
+    click.echo(header)
+    click.echo("-" * len(header))
+    for rank, row in enumerate(frame.itertuples(index=False), start=1):
+        first_action = row.top_actions.split(";")[0] if row.top_actions else ""
+        knocked = f"  [knock-out: {row.knockouts}]" if row.knockouts else ""
+        click.echo(
+            f"{rank:>3}  {row.sme_id:<14} {str(row.name)[:30]:<30} {row.sector:<20} "
+            f"{row.score:>5.1f}  {row.tier:<11} {first_action}{knocked}"
+        )
+    tiers = frame["tier"].value_counts()
+    click.echo("")
+    click.echo("tiers: " + ", ".join(f"{tier} {count}" for tier, count in tiers.items()))
+
+
+# --- train ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Profiles with the exported_within_12m column (CSV, XLSX, Parquet, JSON).",
+)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the shipped model's).")
+@click.option("--activate/--no-activate", default=False, help="Make the new model the active one.")
+@click.option(
+    "--synthetic", is_flag=True, help="Record in the manifest that the data is synthetic."
+)
+def train(data_path, models_dir, seed, activate, synthetic):
+    """Train a model version on labelled profiles and register it under models/."""
+    from scoring.model import default_models_dir, save_model
+    from scoring.readers import read_table
+    from scoring.rules import load_ruleset
+    from scoring.training import DEFAULT_SEED
+    from scoring.training import train as fit
+    from scoring.validate import validate_table
+
+    try:
+        batch = validate_table(read_table(data_path), require_label=True)
+    except ScoringError as exc:
+        _fail(f"{data_path}: {_one_line(exc)}")
+    if batch.errors:
+        for error in batch.errors[:20]:
+            click.echo(f"rejected {_row_error_line(error)}", err=True)
+        _fail(
+            f"{data_path}: {len(batch.errors)} of {batch.received} rows are invalid; "
+            "fix them so that no labelled outcome is lost, then train again"
+        )
+    click.echo(f"training on {batch.scored} profiles ...", err=True)
+    try:
+        trained = fit(
+            batch.profiles,
+            batch.labels,
+            seed=DEFAULT_SEED if seed is None else seed,
+            data_source=data_path.name,
+            synthetic=synthetic,
+            ruleset_version=load_ruleset().version_string,
+        )
+    except ScoringError as exc:
+        _fail(_one_line(exc))
+    target_dir = models_dir or default_models_dir()
+    path = save_model(trained.bundle, trained.manifest, target_dir, activate=activate)
+    manifest = json.loads((path / "manifest.json").read_text())
+    model_m = manifest["metrics"]["model"]
+    base_m = manifest["metrics"]["baseline_logistic"]
+    click.echo(f"model {manifest['version']} written to {path}")
+    click.echo(
+        f"held-out ROC AUC {model_m['roc_auc']:.3f} (logistic baseline {base_m['roc_auc']:.3f}), "
+        f"PR AUC {model_m['pr_auc']:.3f} ({base_m['pr_auc']:.3f}), "
+        f"Brier {model_m['brier']:.4f} ({base_m['brier']:.4f})"
+    )
+    click.echo("active: yes" if activate else "active: no (use --activate to make it active)")
+
+
+# --- generate-data -------------------------------------------------------------------
+
+
+@main.command("generate-data")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+)
+@click.option("--rows", type=click.IntRange(min=100), default=30_000, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed for the training data.")
+def generate_data(out_dir, rows, seed):
+    """Write the synthetic training data and the example cohort (see data/README.md)."""
+    from scoring import synth
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kwargs = {} if seed is None else {"seed": seed}
+    with tqdm(total=2, desc="generating", file=sys.stderr) as progress:
+        training = synth.write_training_data(out_dir, n=rows, **kwargs)
+        progress.update()
+        cohort = synth.write_example_cohort(out_dir)
+        progress.update()
+    for path in [training, *cohort]:
+        click.echo(f"wrote {path}")
+
+
+# --- ruleset -------------------------------------------------------------------------
+
+
+@main.group()
+def ruleset() -> None:
+    """Work with export-standard rulesets."""
+
+
+@ruleset.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ruleset_check(file):
+    """Validate a ruleset file and name every problem."""
+    from scoring.errors import RulesetError
+    from scoring.rules import load_ruleset
+
+    try:
+        loaded = load_ruleset(file)
+    except RulesetError as exc:
+        for where, why in exc.problems:
+            click.echo(f"{file}: {where}: {why}", err=True)
+        click.echo(
+            f"error: {file}: {len(exc.problems)} problem(s); the ruleset was refused", err=True
+        )
+        sys.exit(EXIT_INPUT)
+    click.echo(
+        f"ok: ruleset {loaded.id} version {loaded.version_string}, "
+        f"{len(loaded.criteria)} criteria, {int(np.sum(loaded.knockout))} knock-outs"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

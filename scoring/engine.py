@@ -1,0 +1,344 @@
+"""The one scoring function: rules + calibrated model, blended and explained, vectorised.
+
+``score_frame`` takes a canonical profile frame and returns a ``ScoreTable``
+holding every output of SPEC section 4 as arrays; single profiles are a frame
+of one row through the same path. Action-plan gains are exact: each candidate
+fix is applied to the rows that miss it and those rows are re-scored, with the
+model's per-feature contributions reused for the features the fix leaves alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring.features import FEATURE_FIELD, GROUPS, encode_features
+from scoring.fields import OPTIONAL_BOOL_FIELDS
+from scoring.model import ExportModel, load_model
+from scoring.rules import RuleResult, Ruleset, load_ruleset
+
+REASONS_SHOWN = 5
+#: Effects smaller than this (in probability) are not worth naming as a reason.
+REASON_FLOOR = 0.0005
+LANGUAGES = ("en", "id")
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def blend(ruleset: Ruleset, rules_score: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Score 0..100 with one decimal, from the weights the ruleset declares."""
+    raw = ruleset.rules_weight * rules_score + ruleset.ml_weight * 100.0 * probability
+    return np.round(np.clip(raw, 0.0, 100.0), 1)
+
+
+@dataclass
+class ScoreTable:
+    """Scores of a frame of profiles, column by column; ``to_records`` gives SPEC section 4."""
+
+    sme_id: np.ndarray
+    score: np.ndarray
+    tier: np.ndarray
+    rules_score: np.ndarray
+    ml_probability: np.ndarray
+    rules: RuleResult
+    reason_groups: np.ndarray  # (n, k) index into features.GROUPS, -1 for none
+    reason_effects: np.ndarray  # (n, k) signed effect on the probability
+    gains: np.ndarray  # (n, C) score gain of meeting each criterion, NaN where not a candidate
+    assumed: np.ndarray  # (n, len(OPTIONAL_BOOL_FIELDS)) bool
+    ruleset: Ruleset
+    model_version: str
+    scored_at: str
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @property
+    def ruleset_version(self) -> str:
+        return self.ruleset.version_string
+
+    def action_order(self) -> np.ndarray:
+        """(n, C) criterion indices: failed knock-outs first (no score helps while one fails),
+        then by falling gain, ties by points and then ruleset order."""
+        gains = np.where(np.isnan(self.gains), -np.inf, self.gains)
+        shape = gains.shape
+        return np.lexsort(
+            (
+                np.broadcast_to(np.arange(shape[1]), shape),
+                np.broadcast_to(-self.ruleset.points, shape),
+                -gains,
+                ~(self.ruleset.knockout & ~np.isnan(self.gains)),
+            ),
+            axis=1,
+        )
+
+    def to_records(self, *, lang: str = "en") -> list[dict]:
+        """One dict per profile, exactly the shape in SPEC section 4."""
+        rs = self.ruleset
+        criteria = rs.criteria
+        categories = [c.id for c in rs.categories]
+        markets = [m.id for m in rs.markets]
+        order = self.action_order()
+        records = []
+        rules = self.rules
+        for i in range(len(self)):
+            applicable = np.flatnonzero(rules.applicable[i])
+            met = rules.met[i]
+            crit = [
+                {
+                    "id": criteria[c].id,
+                    "category": criteria[c].category,
+                    "met": bool(met[c]),
+                    "points": _number(rs.points[c] if met[c] else 0.0),
+                    "max_points": _number(rs.points[c]),
+                    "label": criteria[c].label[lang],
+                }
+                for c in applicable
+            ]
+            readiness = {}
+            for m, market in enumerate(markets):
+                value = rules.market_scores[i, m]
+                if np.isnan(value):
+                    continue
+                lacking = rules.applicable[i] & ~met & rs.market_members[m]
+                lacking &= rs.market_specific[m] | rs.knockout
+                readiness[market] = {
+                    "score": round(float(value), 1),
+                    "missing": [criteria[c].id for c in np.flatnonzero(lacking)],
+                }
+            actions = []
+            for c in order[i]:
+                gain = self.gains[i, c]
+                if np.isnan(gain) or gain <= 0:
+                    break
+                actions.append(
+                    {
+                        "criterion": criteria[c].id,
+                        "gain": float(gain),
+                        "label": criteria[c].label[lang],
+                        "recommendation": criteria[c].recommendation[lang],
+                    }
+                )
+            reasons = [
+                {"feature": GROUPS[g], "effect": round(float(e), 3)}
+                for g, e in zip(self.reason_groups[i], self.reason_effects[i], strict=True)
+                if g >= 0
+            ]
+            records.append(
+                {
+                    "sme_id": str(self.sme_id[i]),
+                    "score": float(self.score[i]),
+                    "tier": str(self.tier[i]),
+                    "rules_score": round(float(self.rules_score[i]), 1),
+                    "ml_probability": round(float(self.ml_probability[i]), 3),
+                    "category_scores": {
+                        cat: (None if np.isnan(v) else round(float(v), 1))
+                        for cat, v in zip(categories, rules.category_scores[i], strict=True)
+                    },
+                    "criteria": crit,
+                    "knockouts": [
+                        criteria[c].id
+                        for c in np.flatnonzero(rules.applicable[i] & ~met & rs.knockout)
+                    ],
+                    "market_readiness": readiness,
+                    "reasons": reasons,
+                    "action_plan": actions,
+                    "assumed": [
+                        f for f, a in zip(OPTIONAL_BOOL_FIELDS, self.assumed[i], strict=True) if a
+                    ],
+                    "model_version": self.model_version,
+                    "ruleset_version": self.ruleset_version,
+                    "scored_at": self.scored_at,
+                }
+            )
+        return records
+
+    def to_frame(self, *, top_actions: int = 3) -> pd.DataFrame:
+        """A flat table (one row per profile) for CSV, XLSX and Parquet output."""
+        rs = self.ruleset
+        out = {
+            "sme_id": self.sme_id,
+            "score": self.score,
+            "tier": self.tier,
+            "rules_score": np.round(self.rules_score, 1),
+            "ml_probability": np.round(self.ml_probability, 3),
+        }
+        for k, category in enumerate(rs.categories):
+            out[f"category_{category.id}"] = np.round(self.rules.category_scores[:, k], 1)
+        for m, market in enumerate(rs.markets):
+            out[f"market_{market.id}"] = np.round(self.rules.market_scores[:, m], 1)
+        ids = np.array([c.id for c in rs.criteria], dtype=object)
+        knocked = self.rules.applicable & ~self.rules.met & rs.knockout
+        out["knockouts"] = _join_flags(knocked, ids)
+        order = self.action_order()[:, :top_actions]
+        picked = np.take_along_axis(self.gains, order, axis=1)
+        text = pd.Series([""] * len(self), dtype=object)
+        for k in range(order.shape[1]):
+            valid = pd.Series(~np.isnan(picked[:, k]) & (picked[:, k] > 0))
+            item = (
+                pd.Series(ids[order[:, k]])
+                + " (+"
+                + pd.Series(picked[:, k]).map("{:.1f}".format)
+                + ")"
+            )
+            sep = pd.Series(np.where(text == "", "", "; "))
+            text = text.where(~valid, text + sep + item)
+        out["top_actions"] = text.to_numpy()
+        out["assumed"] = _join_flags(self.assumed, np.array(OPTIONAL_BOOL_FIELDS, dtype=object))
+        out["model_version"] = self.model_version
+        out["ruleset_version"] = self.ruleset_version
+        out["scored_at"] = self.scored_at
+        return pd.DataFrame(out)
+
+
+def _number(value: float) -> float | int:
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _join_flags(flags: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """'a; b' per row of a bool matrix, decoding each distinct pattern once."""
+    if flags.shape[0] == 0:
+        return np.array([], dtype=object)
+    packed = np.packbits(flags, axis=1)
+    patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
+    texts = np.array(
+        ["; ".join(names[np.unpackbits(p)[: flags.shape[1]].astype(bool)]) for p in patterns],
+        dtype=object,
+    )
+    return texts[inverse.ravel()]
+
+
+def score_frame(
+    profiles: pd.DataFrame,
+    *,
+    ruleset: Ruleset,
+    model: ExportModel,
+    assumed: pd.DataFrame | np.ndarray | None = None,
+    scored_at: str | None = None,
+) -> ScoreTable:
+    """Score every row of a canonical profile frame."""
+    n = len(profiles)
+    rules = ruleset.evaluate(profiles)
+    X = encode_features(profiles)
+    contributions = model.additive.contributions(X)
+    decision = model.additive.intercept + contributions.sum(axis=1)
+    probability = model.probability_from_decision(decision)
+    score = blend(ruleset, rules.rules_score, probability)
+    tier = ruleset.assign_tiers(score, rules.knockout_failed)
+
+    groups, effects = _reasons(model, X, decision, probability)
+    gains = _action_gains(profiles, rules, X, contributions, score, ruleset=ruleset, model=model)
+    if assumed is None:
+        assumed_arr = np.zeros((n, len(OPTIONAL_BOOL_FIELDS)), dtype=bool)
+    else:
+        assumed_arr = np.asarray(
+            assumed[list(OPTIONAL_BOOL_FIELDS)] if isinstance(assumed, pd.DataFrame) else assumed,
+            dtype=bool,
+        )
+    return ScoreTable(
+        sme_id=profiles["sme_id"].to_numpy(dtype=object),
+        score=score,
+        tier=tier,
+        rules_score=rules.rules_score,
+        ml_probability=probability,
+        rules=rules,
+        reason_groups=groups,
+        reason_effects=effects,
+        gains=gains,
+        assumed=assumed_arr,
+        ruleset=ruleset,
+        model_version=model.version,
+        scored_at=scored_at or now_utc(),
+    )
+
+
+def _reasons(
+    model: ExportModel, X: np.ndarray, decision: np.ndarray, probability: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top signed effects: how far each fact moves the probability from a typical profile's."""
+    contrib = model.group_contributions(X)
+    without = model.probability_from_decision((decision[:, None] - contrib).ravel())
+    effect = probability[:, None] - without.reshape(contrib.shape)
+    k = min(REASONS_SHOWN, effect.shape[1])
+    magnitude = np.abs(effect)
+    top = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    top_effect = np.take_along_axis(effect, top, axis=1)
+    top = np.where(np.abs(top_effect) >= REASON_FLOOR, top, -1)
+    return top, np.where(top >= 0, top_effect, 0.0)
+
+
+def _action_gains(
+    profiles: pd.DataFrame,
+    rules: RuleResult,
+    X: np.ndarray,
+    contributions: np.ndarray,
+    score: np.ndarray,
+    *,
+    ruleset: Ruleset,
+    model: ExportModel,
+) -> np.ndarray:
+    """Exact score gain of meeting each missed, actionable criterion, re-scoring fixed rows."""
+    candidates = rules.applicable & ~rules.met & ruleset.actionable
+    gains = np.full(candidates.shape, np.nan)
+    for c in np.flatnonzero(candidates.any(axis=0)):
+        rows = np.flatnonzero(candidates[:, c])
+        fixed = ruleset.apply_fix(c, profiles.iloc[rows].reset_index(drop=True))
+        fixed_rules = ruleset.evaluate(fixed)
+        touched = [j for j, f in enumerate(FEATURE_FIELD) if f in ruleset.criteria[c].fields]
+        fixed_contrib = contributions[rows].copy()
+        if touched:
+            fixed_X = encode_features(fixed)
+            for j in touched:
+                fixed_contrib[:, j] = model.additive.tables[j].lookup(fixed_X[:, j])
+        fixed_decision = model.additive.intercept + fixed_contrib.sum(axis=1)
+        fixed_score = blend(
+            ruleset, fixed_rules.rules_score, model.probability_from_decision(fixed_decision)
+        )
+        gains[rows, c] = np.round(fixed_score - score[rows], 1)
+    return gains
+
+
+class Scorer:
+    """A ruleset and a model loaded together: what the CLI and the API score with."""
+
+    def __init__(self, ruleset: Ruleset, model: ExportModel):
+        self.ruleset = ruleset
+        self.model = model
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        models_dir: Path | None = None,
+        model_version: str | None = None,
+        ruleset_path: Path | None = None,
+    ) -> Scorer:
+        return cls(load_ruleset(ruleset_path), load_model(models_dir, model_version))
+
+    def score(
+        self,
+        profiles: pd.DataFrame,
+        *,
+        assumed: pd.DataFrame | None = None,
+        scored_at: str | None = None,
+    ) -> ScoreTable:
+        return score_frame(
+            profiles, ruleset=self.ruleset, model=self.model, assumed=assumed, scored_at=scored_at
+        )
+
+    def score_profile(
+        self, data: Mapping, *, lang: str = "en", scored_at: str | None = None
+    ) -> dict:
+        """Validate one JSON profile and score it (a batch of one)."""
+        from scoring.schema import validate_profile
+
+        batch = validate_profile(data)
+        table = self.score(batch.profiles, assumed=batch.assumed, scored_at=scored_at)
+        return table.to_records(lang=lang)[0]

@@ -1,0 +1,789 @@
+"""Read profile tables from CSV, XLSX, Parquet, JSON and JSON Lines files into ``RawTable``s.
+
+Readers only turn bytes into a table: header names are normalised and values are kept
+as read (text for CSV), so judging values is the validator's job. Large files are read
+in chunks with bounded memory, and every chunk keeps the row numbers a person sees in
+the source file. Every failure to parse is a ``FileFormatError`` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from openpyxl.utils import get_column_letter
+
+from scoring.errors import FileFormatError
+
+FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
+
+#: A path (``str`` is always a path, never content), raw bytes, or a binary file object.
+Source = str | os.PathLike[str] | bytes | BinaryIO
+
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+_ZIP_MAGIC = b"PK\x03\x04"
+_PARQUET_MAGIC = b"PAR1"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and other Office 97-2003 files
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BOM = codecs.BOM_UTF8
+_HEAD_BYTES = 64 * 1024
+#: Column separators, in the order that wins a tie.
+_SEPARATORS = (";", "\t", ",")
+_HEADER_SPACE = re.compile(r"[\s\-]+")
+
+
+@dataclass
+class RawTable:
+    """One table, or one chunk of it, as read from a file and before validation.
+
+    ``frame`` has one column per header (names from ``normalise_header``) and values as
+    read: ``str`` for CSV (empty cell -> None); native Python/numpy values for XLSX, JSON
+    and Parquet (None/NaN for missing, lists for list cells). ``first_row_number`` is the
+    source row number of ``frame.iloc[0]`` (header is row 1 in CSV/XLSX; JSON items,
+    JSON Lines lines and Parquet rows count from 1). ``decimal`` is the decimal separator
+    of numbers given as text. ``row_numbers``, when not None, holds the source row number
+    of every frame row (int64): set when blank rows were skipped; None means consecutive
+    numbers from ``first_row_number``.
+    """
+
+    frame: pd.DataFrame
+    first_row_number: int
+    decimal: str
+    source: str
+    row_numbers: np.ndarray | None = None
+
+    def source_rows(self) -> np.ndarray:
+        """Source row number of every frame row, whether or not rows were skipped."""
+        if self.row_numbers is not None:
+            return self.row_numbers
+        start = self.first_row_number
+        return np.arange(start, start + len(self.frame), dtype=np.int64)
+
+
+def normalise_header(name: str) -> str:
+    """Column name as the contract spells it: "  Has NIB " -> "has_nib"."""
+    text = str(name).replace("\ufeff", "").strip().lower()
+    return _HEADER_SPACE.sub("_", text)
+
+
+def detect_format(filename: str | None, head: bytes) -> str:
+    """One of ``FORMATS``, from the first bytes of a file and its name.
+
+    Binary signatures (ZIP for XLSX, ``PAR1`` for Parquet) are unambiguous and win; text
+    formats go by extension, else by content (``[`` JSON, ``{`` JSON Lines when the
+    first line is a whole object, a separated header line CSV).
+    """
+    name = filename or "input"
+    suffix = Path(filename).suffix.lower() if filename else ""
+    if head.startswith(_OLE2_MAGIC) or suffix == ".xls":
+        raise FileFormatError(
+            f"{name}: old Excel .xls files are not supported; save it as .xlsx or CSV UTF-8"
+        )
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(_UTF16_BOMS):
+        raise FileFormatError(f"{name}: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8)")
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    text = head.removeprefix(_BOM).lstrip()
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        return "jsonl" if _first_line_is_object(text) else "json"
+    if _looks_like_csv(text):
+        return "csv"
+    raise FileFormatError(
+        f"{name}: unknown file format; expected CSV, XLSX, Parquet, JSON or JSON Lines "
+        "(.csv, .xlsx, .parquet, .json, .jsonl)"
+    )
+
+
+def read_table(
+    source: Source, *, filename: str | None = None, format: str | None = None
+) -> RawTable:
+    """The whole table in one ``RawTable``; the concatenation of ``iter_tables``."""
+    tables = list(iter_tables(source, filename=filename, format=format))
+    if len(tables) == 1:
+        return tables[0]
+    columns = list(dict.fromkeys(name for table in tables for name in table.frame.columns))
+    frame = pd.concat([_with_columns(table.frame, columns) for table in tables], ignore_index=True)
+    numbers = np.concatenate([table.source_rows() for table in tables])
+    first = tables[0]
+    return _table(frame, numbers, decimal=first.decimal, source=first.source, next_row=0)
+
+
+def iter_tables(
+    source: Source,
+    *,
+    chunk_rows: int = 50_000,
+    filename: str | None = None,
+    format: str | None = None,
+) -> Iterator[RawTable]:
+    """Read ``source`` in chunks of at most ``chunk_rows`` rows, with bounded memory.
+
+    Row numbers stay those of the source file across chunks. At least one table is
+    yielded: a file with a header and no rows gives one empty frame with its columns.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    with _open_source(source, filename) as (stream, name):
+        head, stream = _peek(stream, _HEAD_BYTES)
+        fmt = format or detect_format(filename or name, head)
+        yield from _READERS[fmt](stream, name, head, chunk_rows)
+
+
+# --- sources -------------------------------------------------------------------------
+
+
+@contextmanager
+def _open_source(source: Source, filename: str | None) -> Iterator[tuple[BinaryIO, str]]:
+    """A binary stream and the name to use in messages; files we open are closed."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(bytes(source)), filename or "<bytes>"
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        with path.open("rb") as handle:
+            yield handle, filename or path.name
+    else:
+        name = getattr(source, "name", None)
+        yield source, filename or (Path(name).name if isinstance(name, str) else "<stream>")
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0:
+        part = stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _peek(stream: BinaryIO, size: int) -> tuple[bytes, BinaryIO]:
+    """The first ``size`` bytes, and a stream that still starts at them."""
+    if _seekable(stream):
+        start = stream.tell()
+        head = _read_up_to(stream, size)
+        stream.seek(start)
+        return head, stream
+    head = _read_up_to(stream, size)
+    return head, io.BufferedReader(_Prefixed(head, stream))
+
+
+def _random_access(stream: BinaryIO) -> BinaryIO:
+    """ZIP (XLSX) and Parquet keep their directory at the end: they need to seek."""
+    return stream if _seekable(stream) else io.BytesIO(stream.read())
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read from a stream, then the rest of the stream."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Utf8Checked(io.RawIOBase):
+    """Passes bytes through, refusing invalid UTF-8 with its byte offset and line."""
+
+    def __init__(self, raw: BinaryIO, source: str):
+        self._raw = raw
+        self._source = source
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._offset = 0
+        self._line = 1
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._raw.read(len(buffer))
+        pending = len(self._decoder.getstate()[0])
+        try:
+            self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            where = self._offset - pending + exc.start
+            line = self._line + data.count(b"\n", 0, max(where - self._offset, 0))
+            raise _utf8_error(self._source, where, line) from exc
+        self._offset += len(data)
+        self._line += data.count(b"\n")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _utf8_error(source: str, offset: int, line: int) -> FileFormatError:
+    return FileFormatError(
+        f"{source}: not valid UTF-8 at byte offset {offset} (line {line}); "
+        "save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+    )
+
+
+def _decode_utf8(data: bytes, source: str, *, final: bool) -> str:
+    """Text of ``data`` without its BOM; ``final=False`` allows a cut character at the end."""
+    body = data.removeprefix(_BOM)
+    try:
+        return codecs.getincrementaldecoder("utf-8")("strict").decode(body, final=final)
+    except UnicodeDecodeError as exc:
+        offset = exc.start + len(data) - len(body)
+        raise _utf8_error(source, offset, data.count(b"\n", 0, offset) + 1) from exc
+
+
+def _first_line_is_object(text: bytes) -> bool:
+    try:
+        return isinstance(json.loads(text.split(b"\n", 1)[0]), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _looks_like_csv(text: bytes) -> bool:
+    try:
+        decoded = codecs.getincrementaldecoder("utf-8")("strict").decode(text, final=False)
+    except UnicodeDecodeError:
+        return False
+    first = decoded.split("\n", 1)[0]
+    return any(sep in first for sep in _SEPARATORS)
+
+
+# --- shared table building -----------------------------------------------------------
+
+
+def _table(
+    frame: pd.DataFrame, numbers: np.ndarray, *, decimal: str, source: str, next_row: int
+) -> RawTable:
+    """A ``RawTable`` whose rows have the (increasing) source row numbers ``numbers``."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    first = int(numbers[0]) if len(numbers) else next_row
+    consecutive = len(numbers) == 0 or int(numbers[-1] - numbers[0]) == len(numbers) - 1
+    return RawTable(
+        frame=frame.reset_index(drop=True),
+        first_row_number=first,
+        decimal=decimal,
+        source=source,
+        row_numbers=None if consecutive else numbers,
+    )
+
+
+def _column_names(raw: Iterable[str], source: str) -> list[str]:
+    """Normalised names; two headers that mean the same column are refused."""
+    raw = list(raw)
+    names = [normalise_header(r) for r in raw]
+    spellings: dict[str, list[str]] = {}
+    for original, name in zip(raw, names, strict=True):
+        if name:
+            spellings.setdefault(name, []).append(original)
+    duplicates = {name: seen for name, seen in spellings.items() if len(seen) > 1}
+    if duplicates:
+        detail = "; ".join(
+            f"{' and '.join(repr(s) for s in seen)} both mean {name!r}"
+            for name, seen in duplicates.items()
+        )
+        raise FileFormatError(
+            f"{source}: duplicate column(s): {detail}; each column must appear once"
+        )
+    return names
+
+
+def _named_columns(
+    frame: pd.DataFrame, names: list[str], numbers: np.ndarray, source: str
+) -> pd.DataFrame:
+    """Give ``frame`` (positional columns) its header names; drop empty unnamed columns."""
+    keep = []
+    for position, name in enumerate(names):
+        if name:
+            keep.append(position)
+            continue
+        filled = frame.iloc[:, position].notna().to_numpy()
+        if filled.any():
+            row = int(numbers[np.argmax(filled)])
+            raise FileFormatError(
+                f"{source}: column {get_column_letter(position + 1)} has a value in row {row} "
+                "but no header; give the column a name or delete it"
+            )
+    frame = frame.iloc[:, keep]
+    frame.columns = [names[p] for p in keep]
+    return frame
+
+
+def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with exactly ``columns``; missing ones are filled with None."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        filler = pd.DataFrame({c: pd.Series([None] * len(frame), dtype=object) for c in missing})
+        frame = pd.concat([frame.reset_index(drop=True), filler], axis=1)
+    return frame[columns]
+
+
+def _object_column(values: list) -> pd.Series:
+    """Values kept as they are (lists stay one cell each)."""
+    return pd.Series(values, dtype=object)
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+@dataclass
+class _CsvHeader:
+    separator: str
+    names: list[str]
+    header_row: int  # 1-based record number of the header; blank lines above it count
+
+
+def _csv_header(head: bytes, source: str) -> _CsvHeader:
+    """Find the header record (after blank lines), its separator and its column names."""
+    text = _decode_utf8(head, source, final=len(head) < _HEAD_BYTES)
+    position, header_row = 0, 1
+    while True:
+        end = _line_end(text, position)
+        if end == len(text) or text[position:end].strip(" \t;,") != "":
+            break
+        position = end + (2 if text.startswith("\r\n", end) else 1)
+        header_row += 1
+    counts = dict.fromkeys(_SEPARATORS, 0)
+    in_quotes, end = False, position
+    while end < len(text):
+        char = text[end]
+        if char == '"':
+            in_quotes = not in_quotes
+        elif not in_quotes:
+            if char in "\r\n":
+                break
+            if char in counts:
+                counts[char] += 1
+        end += 1
+    else:
+        if len(head) >= _HEAD_BYTES:
+            raise FileFormatError(
+                f"{source}: no end to the header row in the first 64 KiB "
+                "(an unclosed quote?); expected one header row of column names"
+            )
+    if not text[position:end].strip(" \t;,"):
+        raise FileFormatError(f"{source}: the file is empty; expected a header row")
+    separator = max(_SEPARATORS, key=counts.__getitem__)
+    cells = next(csv.reader([text[position:end]], delimiter=separator))
+    return _CsvHeader(separator, _column_names(cells, source), header_row)
+
+
+def _line_end(text: str, start: int) -> int:
+    ends = [i for i in (text.find("\n", start), text.find("\r", start)) if i >= 0]
+    return min(ends, default=len(text))
+
+
+_TOKENIZE_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE_ERROR = re.compile(r"EOF inside string starting at row (\d+)")  # 0-based
+
+
+def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
+    found = _TOKENIZE_ERROR.search(str(exc))
+    if found:
+        expected, row, saw = found.groups()
+        return FileFormatError(
+            f"{source}: row {row} has {saw} cells but the header has {expected}; "
+            "check the separator and the quotes in that row"
+        )
+    found = _OPEN_QUOTE_ERROR.search(str(exc))
+    if found:
+        return FileFormatError(
+            f"{source}: row {int(found.group(1)) + 1} opens a quote that is never closed; "
+            'expected quotes in pairs ("...")'
+        )
+    reason = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    return FileFormatError(f"{source}: cannot read as CSV ({reason}); expected a CSV table")
+
+
+def _iter_csv(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+    header = _csv_header(head, source)
+    decimal = "," if header.separator == ";" else "."
+    positional = [f"c{i}" for i in range(len(header.names))]
+    checked = io.BufferedReader(_Utf8Checked(stream, source), buffer_size=1 << 16)
+    next_row = header.header_row + 1
+    yielded = False
+    try:
+        reader = pd.read_csv(
+            checked,
+            sep=header.separator,
+            header=None,
+            names=positional,
+            skiprows=header.header_row,
+            dtype=object,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            encoding="utf-8",
+            quotechar='"',
+            engine="c",
+            chunksize=chunk_rows,
+        )
+        with reader:
+            for chunk in reader:
+                if not isinstance(chunk.index, pd.RangeIndex):
+                    # pandas turns extra leading cells of the first row into an index.
+                    raise FileFormatError(
+                        f"{source}: row {next_row} has more cells than the header "
+                        f"({len(positional)}); check the separator and the quotes in that row"
+                    )
+                numbers = np.arange(next_row, next_row + len(chunk), dtype=np.int64)
+                next_row += len(chunk)
+                missing = chunk.isna()
+                filled = ~missing.all(axis=1).to_numpy()
+                chunk = chunk.mask(missing, None)
+                frame = _named_columns(chunk[filled], header.names, numbers[filled], source)
+                if len(frame):
+                    yielded = True
+                    yield _table(
+                        frame, numbers[filled], decimal=decimal, source=source, next_row=next_row
+                    )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise _csv_parse_error(source, exc) from exc
+    if not yielded:
+        empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in header.names if name})
+        yield _table(
+            empty,
+            np.empty(0, np.int64),
+            decimal=decimal,
+            source=source,
+            next_row=header.header_row + 1,
+        )
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+
+def _xlsx_value(value: object) -> object:
+    """Cell value as read; dates as ISO text, empty text as None."""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if value == "":
+        return None
+    return value
+
+
+def _xlsx_header(values: tuple, source: str) -> list[str]:
+    cells = ["" if v is None else str(v) for v in values]
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return _column_names(cells, source)
+
+
+def _iter_xlsx(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+    stream = _random_access(stream)
+    try:
+        workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a broken file
+        raise FileFormatError(
+            f"{source}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
+            "expected an Excel .xlsx file"
+        ) from exc
+    try:
+        if not workbook.worksheets:
+            raise FileFormatError(f"{source}: the workbook has no worksheet; expected one")
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # the stored used range may be wrong: read every cell
+        yield from _xlsx_tables(sheet.iter_rows(values_only=True), source, chunk_rows)
+    finally:
+        workbook.close()
+
+
+def _xlsx_rows(rows: Iterator[tuple], source: str) -> Iterator[tuple[int, tuple]]:
+    """(sheet row number, values), translating parse failures of the lazy reader."""
+    number = 0
+    while True:
+        try:
+            values = next(rows, None)
+        except Exception as exc:  # a corrupt sheet fails while it is being read
+            raise FileFormatError(
+                f"{source}: cannot read the first worksheet after row {number} "
+                f"({type(exc).__name__}: {exc}); expected a valid .xlsx file"
+            ) from exc
+        if values is None:
+            return
+        number += 1
+        yield number, values
+
+
+def _xlsx_tables(rows: Iterator[tuple], source: str, chunk_rows: int) -> Iterator[RawTable]:
+    names: list[str] | None = None
+    header_row = 0
+    buffer: list[list] = []
+    numbers: list[int] = []
+    yielded = False
+
+    def flush() -> RawTable:
+        frame = pd.DataFrame(buffer, columns=range(len(names)), dtype=object)
+        taken = np.asarray(numbers, dtype=np.int64)
+        frame = _named_columns(frame, names, taken, source)
+        return _table(frame, taken, decimal=".", source=source, next_row=header_row + 1)
+
+    for number, values in _xlsx_rows(rows, source):
+        cells = [_xlsx_value(v) for v in values]
+        if all(c is None for c in cells):
+            continue
+        if names is None:
+            names, header_row = _xlsx_header(values, source), number
+            continue
+        width = len(names)
+        extra = next((i for i, c in enumerate(cells[width:], width) if c is not None), None)
+        if extra is not None:
+            raise FileFormatError(
+                f"{source}: column {get_column_letter(extra + 1)} has a value in row {number} "
+                "but no header; give the column a name or delete it"
+            )
+        buffer.append(cells[:width] + [None] * (width - len(cells)))
+        numbers.append(number)
+        if len(buffer) == chunk_rows:
+            yield flush()
+            yielded = True
+            buffer, numbers = [], []
+    if names is None:
+        raise FileFormatError(f"{source}: the first worksheet is empty; expected a header row")
+    if buffer or not yielded:
+        yield flush()
+
+
+# --- Parquet --------------------------------------------------------------------------
+
+_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
+
+
+def _arrow_frame(batch: pa.RecordBatch | pa.Table, names: list[str]) -> pd.DataFrame:
+    """Arrow columns as pandas; text as ``str``/None and list cells as Python lists."""
+    columns = {}
+    for position in range(batch.num_columns):
+        column = batch.column(position)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_nested(column.type):
+            columns[position] = _object_column(column.to_pylist())
+        elif _is_text(column.type):
+            columns[position] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            columns[position] = column.to_pandas()
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))
+    frame.columns = names
+    return frame
+
+
+def _iter_parquet(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int
+) -> Iterator[RawTable]:
+    try:
+        parquet = pq.ParquetFile(_random_access(stream))
+        schema = parquet.schema_arrow
+    except _ARROW_ERRORS as exc:
+        raise FileFormatError(
+            f"{source}: not a readable Parquet file ({exc}); expected a .parquet file"
+        ) from exc
+    names = _column_names(schema.names, source)
+    if "" in names:
+        raise FileFormatError(f"{source}: a Parquet column has an empty name; name every column")
+    batches = parquet.iter_batches(batch_size=chunk_rows)
+    next_row, yielded = 1, False
+    while True:
+        try:
+            batch = next(batches, None)
+        except _ARROW_ERRORS as exc:
+            raise FileFormatError(
+                f"{source}: cannot read Parquet data after row {next_row - 1} ({exc}); "
+                "expected a valid .parquet file"
+            ) from exc
+        if batch is None:
+            break
+        if batch.num_rows == 0:
+            continue
+        numbers = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
+        next_row += batch.num_rows
+        yielded = True
+        yield _table(
+            _arrow_frame(batch, names), numbers, decimal=".", source=source, next_row=next_row
+        )
+    if not yielded:
+        frame = _arrow_frame(schema.empty_table(), names)
+        yield _table(frame, np.empty(0, np.int64), decimal=".", source=source, next_row=1)
+
+
+# --- JSON and JSON Lines --------------------------------------------------------------
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _records_frame(records: list[dict], keys: dict[str, str]) -> pd.DataFrame:
+    """Records as columns of native values; a key an object lacks gives None."""
+    present = dict.fromkeys(key for record in records for key in record)
+    frame = pd.DataFrame(
+        {keys[key]: _object_column([r.get(key) for r in records]) for key in present},
+        index=pd.RangeIndex(len(records)),
+    )
+    return frame
+
+
+def _register_keys(keys: dict[str, str], records: list[dict], source: str) -> None:
+    """Add the records' keys to ``keys`` (original -> normalised), refusing clashes."""
+    new = [k for k in dict.fromkeys(k for r in records for k in r) if k not in keys]
+    if not new:
+        return
+    names = _column_names([*keys, *new], source)
+    if "" in names:
+        raise FileFormatError(f"{source}: an object has an empty key; name every field")
+    keys.update(zip(new, names[len(keys) :], strict=True))
+
+
+def _iter_json(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+    text = _decode_utf8(stream.read(), source, final=True)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(
+            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
+            "expected an array of objects"
+        ) from exc
+    except RecursionError as exc:
+        raise FileFormatError(
+            f"{source}: JSON nested too deeply; expected an array of flat objects"
+        ) from exc
+    if not isinstance(document, list):
+        raise FileFormatError(
+            f"{source}: the JSON document is {_json_kind(document)}; "
+            "expected an array of objects ([{...}, ...]) or JSON Lines"
+        )
+    for index, item in enumerate(document):
+        if not isinstance(item, dict):
+            raise FileFormatError(
+                f"{source}: item {index + 1} of the JSON array is {_json_kind(item)}; "
+                "expected an object"
+            )
+    keys: dict[str, str] = {}
+    _register_keys(keys, document, source)
+    columns = list(keys.values())
+    for start in range(0, len(document), chunk_rows):
+        part = document[start : start + chunk_rows]
+        frame = _with_columns(_records_frame(part, keys), columns)
+        numbers = np.arange(start + 1, start + 1 + len(part), dtype=np.int64)
+        yield _table(frame, numbers, decimal=".", source=source, next_row=start + 1)
+    if not document:
+        yield _table(pd.DataFrame(), np.empty(0, np.int64), decimal=".", source=source, next_row=1)
+
+
+def _iter_jsonl(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+    keys: dict[str, str] = {}
+    records: list[dict] = []
+    numbers: list[int] = []
+    offset, yielded, line_number = 0, False, 0
+
+    def flush() -> RawTable:
+        _register_keys(keys, records, source)
+        frame = _records_frame(records, keys)
+        return _table(frame, np.asarray(numbers), decimal=".", source=source, next_row=1)
+
+    for line_number, raw in enumerate(stream, start=1):
+        line = raw.removeprefix(_BOM) if line_number == 1 else raw
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = offset + len(raw) - len(line) + exc.start
+            raise _utf8_error(source, where, line_number) from exc
+        offset += len(raw)
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FileFormatError(
+                f"{source}: invalid JSON at line {line_number}, column {exc.colno}: {exc.msg}; "
+                "expected one JSON object per line"
+            ) from exc
+        except RecursionError as exc:
+            raise FileFormatError(
+                f"{source}: JSON nested too deeply at line {line_number}; expected flat objects"
+            ) from exc
+        if not isinstance(record, dict):
+            raise FileFormatError(
+                f"{source}: line {line_number} is {_json_kind(record)}; "
+                "expected one JSON object per line"
+            )
+        records.append(record)
+        numbers.append(line_number)
+        if len(records) == chunk_rows:
+            yield flush()
+            yielded = True
+            records, numbers = [], []
+    if records or not yielded:
+        yield flush()
+
+
+_READERS = {
+    "csv": _iter_csv,
+    "xlsx": _iter_xlsx,
+    "parquet": _iter_parquet,
+    "json": _iter_json,
+    "jsonl": _iter_jsonl,
+}
