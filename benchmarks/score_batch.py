@@ -5,6 +5,7 @@ times three things on the same machine, back to back, best of R repeats:
 
   bare     the fitted scikit-learn estimator's predict_proba on the already-encoded matrix
   score    score_frame on the canonical frame: rules, model, blend, reasons, exact action plans
+  table    score_frame + the flat output table (what `sme-export score --out` writes)
   full     validation of the raw rows + score_frame + the flat output table
 
 Usage: python benchmarks/score_batch.py [--rows 100000] [--repeats 3]
@@ -50,6 +51,9 @@ def main() -> None:
 
     bare = best_of(args.repeats, lambda: estimator.predict_proba(X))
     scored = best_of(args.repeats, lambda: scorer.score(batch.profiles, assumed=batch.assumed))
+    tabled = best_of(
+        args.repeats, lambda: scorer.score(batch.profiles, assumed=batch.assumed).to_frame()
+    )
 
     def full() -> None:
         validated = validate_table(raw)
@@ -63,6 +67,7 @@ def main() -> None:
     print(f"{'bare predict_proba':<34}{bare:8.3f} s  {args.rows / bare:12,.0f} rows/s  1.00x")
     for label, seconds in (
         ("score_frame (rules+ML+explain)", scored),
+        ("score_frame + flat output table", tabled),
         ("validate + score + flat table", end_to_end),
     ):
         rate = args.rows / seconds

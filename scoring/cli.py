@@ -59,8 +59,7 @@ def _is_single_profile(path: Path) -> bool:
 
 def _row_error_line(error) -> str:
     who = f" ({error.sme_id})" if error.sme_id else ""
-    details = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
-    return f"row {error.row}{who}: {details}"
+    return f"row {error.row}{who}: {_row_error_details(error)}"
 
 
 @main.command()
@@ -111,25 +110,79 @@ def _emit_records(records: list[dict], *, out: Path | None, lang: str) -> None:
         out.write_text(text + "\n", encoding="utf-8")
 
 
+class _ResultSink:
+    """Where scored chunks go: a file written beside ``out`` and renamed into place only when
+    every chunk is written (a failed run never leaves a complete-looking file), or memory."""
+
+    def __init__(self, out: Path | None, *, lang: str):
+        self.out = out
+        self.lang = lang
+        self.format = None if out is None else out.suffix.lower().lstrip(".")
+        if self.format is not None and self.format not in TABLE_FORMATS:
+            _fail(f"--out must end in one of {', '.join('.' + f for f in TABLE_FORMATS)}")
+        self.records: list[dict] = []
+        self.partial = None if out is None else out.with_name(out.name + ".part")
+        self._writer = None
+        self._lines = None
+        if self.format == "jsonl":
+            self._lines = self.partial.open("w", encoding="utf-8")
+        elif self.format in ("csv", "xlsx", "parquet"):
+            from scoring.writers import TableWriter
+
+            self._writer = TableWriter(self.partial, format=self.format)
+
+    def write(self, result, row_numbers: np.ndarray) -> None:
+        if self._writer is not None:
+            flat = result.to_frame()
+            flat.insert(0, "row", row_numbers)
+            self._writer.write(flat)
+            return
+        records = result.to_records(lang=self.lang)
+        for record, row in zip(records, row_numbers, strict=True):
+            record["row"] = int(row)
+        if self._lines is not None:
+            self._lines.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        else:
+            self.records.extend(records)
+
+    def finish(self, summary: dict, errors: list) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        elif self._lines is not None:
+            self._lines.close()
+        else:
+            document = {**summary, "results": self.records, "errors": [e.to_dict() for e in errors]}
+            text = json.dumps(document, ensure_ascii=False, indent=2)
+            if self.out is None:
+                click.echo(text)
+                return
+            self.partial.write_text(text + "\n", encoding="utf-8")
+        self.partial.replace(self.out)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+        if self._lines is not None:
+            self._lines.close()
+        if self.partial is not None:
+            self.partial.unlink(missing_ok=True)
+
+
+def _row_error_details(error) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
+
+
 def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
     from scoring.readers import iter_tables
     from scoring.validate import validate_table
-    from scoring.writers import TableWriter
 
-    out_format = None
-    if out is not None:
-        out_format = out.suffix.lower().lstrip(".")
-        if out_format not in TABLE_FORMATS:
-            _fail(f"--out must end in one of {', '.join('.' + f for f in TABLE_FORMATS)}")
-    nested = out is None or out_format in ("json", "jsonl")
     received = scored = 0
     errors = []
-    records: list[dict] = []
     ranked: list[pd.DataFrame] = []
-    writer = None
-    if out is not None and out_format != "json":
-        writer = TableWriter(out, format=out_format)
-    progress = tqdm(unit=" rows", disable=quiet, file=sys.stderr, desc="scoring")
+    sink = None if table else _ResultSink(out, lang=lang)
+    progress = tqdm(
+        unit=" rows", disable=quiet or not sys.stderr.isatty(), file=sys.stderr, desc="scoring"
+    )
     try:
         for raw in iter_tables(file, chunk_rows=chunk_rows):
             batch = validate_table(raw)
@@ -138,55 +191,34 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
             if len(batch.profiles):
                 result = scorer.score(batch.profiles, assumed=batch.assumed)
                 scored += len(result)
-                if table:
+                if sink is not None:
+                    sink.write(result, batch.row_numbers)
+                else:
                     flat = result.to_frame()
                     flat.insert(1, "name", batch.profiles["name"].to_numpy())
                     flat.insert(2, "sector", batch.profiles["sector"].to_numpy())
                     ranked.append(flat)
-                elif nested:
-                    chunk_records = result.to_records(lang=lang)
-                    for record, row in zip(chunk_records, batch.row_numbers, strict=True):
-                        record["row"] = int(row)
-                    if writer is not None:
-                        writer.write(pd.DataFrame({"record": chunk_records}))
-                    else:
-                        records.extend(chunk_records)
-                else:
-                    flat = result.to_frame()
-                    flat.insert(0, "row", batch.row_numbers)
-                    writer.write(flat)
             progress.update(batch.received)
             progress.set_postfix(rejected=len(errors))
+        progress.close()
+        summary = {"received": received, "scored": scored, "rejected": len(errors)}
+        if sink is not None:
+            sink.finish(summary, errors)
     except (ScoringError, OSError) as exc:
         progress.close()
-        if writer is not None:
-            writer.abort()
-        _fail(f"{file}: {_one_line(exc)}")
-    progress.close()
-    if writer is not None:
-        writer.close()
-    summary = {"received": received, "scored": scored, "rejected": len(errors)}
+        if sink is not None:
+            sink.abort()
+        _fail(_one_line(exc))
     if table:
         _print_ranked(pd.concat(ranked, ignore_index=True) if ranked else None)
-    elif out is None or out_format == "json":
-        document = {
-            **summary,
-            "results": records,
-            "errors": [e.to_dict() for e in errors],
-        }
-        text = json.dumps(document, ensure_ascii=False, indent=2)
-        if out is None:
-            click.echo(text)
-        else:
-            out.write_text(text + "\n", encoding="utf-8")
     if errors:
-        if out is not None and out_format != "json":
+        if out is not None and sink.format != "json":
             side = out.with_name(out.stem + ".rejected.csv")
             pd.DataFrame(
                 {
                     "row": [e.row for e in errors],
                     "sme_id": [e.sme_id for e in errors],
-                    "errors": [_row_error_line(e).split(": ", 1)[1] for e in errors],
+                    "errors": [_row_error_details(e) for e in errors],
                 }
             ).to_csv(side, index=False)
             click.echo(f"rejected rows written to {side}", err=True)
@@ -194,10 +226,7 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
             click.echo(f"rejected {_row_error_line(error)}", err=True)
         if len(errors) > 20:
             click.echo(f"... and {len(errors) - 20} more rejected rows", err=True)
-    click.echo(
-        f"received {received}, scored {scored}, rejected {len(errors)}",
-        err=True,
-    )
+    click.echo(f"received {received}, scored {scored}, rejected {len(errors)}", err=True)
     if errors:
         sys.exit(EXIT_REJECTED_ROWS)
 

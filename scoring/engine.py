@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from scoring.features import FEATURE_FIELD, GROUPS, encode_features
+from scoring.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
 from scoring.fields import OPTIONAL_BOOL_FIELDS
 from scoring.model import ExportModel, load_model
 from scoring.rules import RuleResult, Ruleset, load_ruleset
@@ -159,6 +161,24 @@ class ScoreTable:
             )
         return records
 
+    def _top_actions(self, top: int, ids: np.ndarray) -> np.ndarray:
+        """'criterion (+gain); ...' for each row's first ``top`` actions."""
+        order = self.action_order()[:, :top]
+        picked = np.take_along_axis(self.gains, order, axis=1)
+        names = pa.array(list(ids), type=pa.string())
+        text = pa.array(np.full(len(self), "", dtype=object), type=pa.string())
+        for k in range(order.shape[1]):
+            # Valid actions come first in a row's order, so item k is valid only if k-1 was.
+            valid = pa.array(~np.isnan(picked[:, k]) & (picked[:, k] > 0))
+            criterion = pa.DictionaryArray.from_arrays(pa.array(order[:, k]), names).cast(
+                pa.string()
+            )
+            gain = _tenths_text(np.nan_to_num(picked[:, k]))
+            item = pc.binary_join_element_wise(criterion, " (+", gain, ")", "")
+            joined = item if k == 0 else pc.binary_join_element_wise(text, item, "; ")
+            text = pc.if_else(valid, joined, text)
+        return text.to_numpy(zero_copy_only=False).astype(object)
+
     def to_frame(self, *, top_actions: int = 3) -> pd.DataFrame:
         """A flat table (one row per profile) for CSV, XLSX and Parquet output."""
         rs = self.ruleset
@@ -176,25 +196,19 @@ class ScoreTable:
         ids = np.array([c.id for c in rs.criteria], dtype=object)
         knocked = self.rules.applicable & ~self.rules.met & rs.knockout
         out["knockouts"] = _join_flags(knocked, ids)
-        order = self.action_order()[:, :top_actions]
-        picked = np.take_along_axis(self.gains, order, axis=1)
-        text = pd.Series([""] * len(self), dtype=object)
-        for k in range(order.shape[1]):
-            valid = pd.Series(~np.isnan(picked[:, k]) & (picked[:, k] > 0))
-            item = (
-                pd.Series(ids[order[:, k]])
-                + " (+"
-                + pd.Series(picked[:, k]).map("{:.1f}".format)
-                + ")"
-            )
-            sep = pd.Series(np.where(text == "", "", "; "))
-            text = text.where(~valid, text + sep + item)
-        out["top_actions"] = text.to_numpy()
+        out["top_actions"] = self._top_actions(top_actions, ids)
         out["assumed"] = _join_flags(self.assumed, np.array(OPTIONAL_BOOL_FIELDS, dtype=object))
         out["model_version"] = self.model_version
         out["ruleset_version"] = self.ruleset_version
         out["scored_at"] = self.scored_at
         return pd.DataFrame(out)
+
+
+def _tenths_text(values: np.ndarray) -> pa.Array:
+    """Non-negative numbers with one decimal as text ("6.0", "12.5"), without a Python loop."""
+    tenths = np.round(np.asarray(values) * 10).astype(np.int64)
+    whole = pa.array(tenths // 10).cast(pa.string())
+    return pc.binary_join_element_wise(whole, pa.array(tenths % 10).cast(pa.string()), ".")
 
 
 def _number(value: float) -> float | int:
@@ -204,15 +218,19 @@ def _number(value: float) -> float | int:
 
 def _join_flags(flags: np.ndarray, names: np.ndarray) -> np.ndarray:
     """'a; b' per row of a bool matrix, decoding each distinct pattern once."""
-    if flags.shape[0] == 0:
+    n, width = flags.shape
+    if n == 0:
         return np.array([], dtype=object)
     packed = np.packbits(flags, axis=1)
-    patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
-    texts = np.array(
-        ["; ".join(names[np.unpackbits(p)[: flags.shape[1]].astype(bool)]) for p in patterns],
-        dtype=object,
-    )
-    return texts[inverse.ravel()]
+    if width <= 64:
+        padded = np.zeros((n, 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        codes, _ = pd.factorize(padded.view(np.uint64).ravel())
+        first = np.unique(codes, return_index=True)[1]
+    else:
+        _, first, codes = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    texts = np.array(["; ".join(names[row]) for row in flags[first]], dtype=object)
+    return texts[np.asarray(codes).ravel()]
 
 
 def score_frame(
@@ -233,15 +251,14 @@ def score_frame(
     score = blend(ruleset, rules.rules_score, probability)
     tier = ruleset.assign_tiers(score, rules.knockout_failed)
 
-    groups, effects = _reasons(model, X, decision, probability)
-    gains = _action_gains(profiles, rules, X, contributions, score, ruleset=ruleset, model=model)
+    groups, effects = _reasons(model, contributions, decision, probability)
+    gains = _action_gains(profiles, rules, contributions, decision, score, ruleset, model)
     if assumed is None:
         assumed_arr = np.zeros((n, len(OPTIONAL_BOOL_FIELDS)), dtype=bool)
+    elif isinstance(assumed, pd.DataFrame):
+        assumed_arr = assumed[list(OPTIONAL_BOOL_FIELDS)].to_numpy(dtype=bool)
     else:
-        assumed_arr = np.asarray(
-            assumed[list(OPTIONAL_BOOL_FIELDS)] if isinstance(assumed, pd.DataFrame) else assumed,
-            dtype=bool,
-        )
+        assumed_arr = np.asarray(assumed, dtype=bool)
     return ScoreTable(
         sme_id=profiles["sme_id"].to_numpy(dtype=object),
         score=score,
@@ -260,15 +277,18 @@ def score_frame(
 
 
 def _reasons(
-    model: ExportModel, X: np.ndarray, decision: np.ndarray, probability: np.ndarray
+    model: ExportModel, contributions: np.ndarray, decision: np.ndarray, probability: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top signed effects: how far each fact moves the probability from a typical profile's."""
-    contrib = model.group_contributions(X)
+    contrib = model.group_contributions(contributions)
     without = model.probability_from_decision((decision[:, None] - contrib).ravel())
     effect = probability[:, None] - without.reshape(contrib.shape)
     k = min(REASONS_SHOWN, effect.shape[1])
-    magnitude = np.abs(effect)
-    top = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    magnitude = -np.abs(effect)
+    candidates = np.argpartition(magnitude, k - 1, axis=1)[:, :k]
+    # Order the k largest by size, ties by group order, so the result never depends on the batch.
+    order = np.lexsort((candidates, np.take_along_axis(magnitude, candidates, axis=1)), axis=1)
+    top = np.take_along_axis(candidates, order, axis=1)
     top_effect = np.take_along_axis(effect, top, axis=1)
     top = np.where(np.abs(top_effect) >= REASON_FLOOR, top, -1)
     return top, np.where(top >= 0, top_effect, 0.0)
@@ -277,29 +297,33 @@ def _reasons(
 def _action_gains(
     profiles: pd.DataFrame,
     rules: RuleResult,
-    X: np.ndarray,
     contributions: np.ndarray,
+    decision: np.ndarray,
     score: np.ndarray,
-    *,
     ruleset: Ruleset,
     model: ExportModel,
 ) -> np.ndarray:
-    """Exact score gain of meeting each missed, actionable criterion, re-scoring fixed rows."""
+    """Exact score gain of meeting each missed, actionable criterion.
+
+    The rows that miss a criterion are fixed and re-scored: the rules only for the criteria the
+    fix can change, the model only for the features it changes (the model is additive, so the
+    other features' contributions stay as they were).
+    """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
     gains = np.full(candidates.shape, np.nan)
     for c in np.flatnonzero(candidates.any(axis=0)):
         rows = np.flatnonzero(candidates[:, c])
-        fixed = ruleset.apply_fix(c, profiles.iloc[rows].reset_index(drop=True))
-        fixed_rules = ruleset.evaluate(fixed)
-        touched = [j for j, f in enumerate(FEATURE_FIELD) if f in ruleset.criteria[c].fields]
-        fixed_contrib = contributions[rows].copy()
-        if touched:
-            fixed_X = encode_features(fixed)
-            for j in touched:
-                fixed_contrib[:, j] = model.additive.tables[j].lookup(fixed_X[:, j])
-        fixed_decision = model.additive.intercept + fixed_contrib.sum(axis=1)
+        subset = profiles.take(rows).reset_index(drop=True)
+        fixed, fixed_rules_score = ruleset.score_fix(c, subset, rules, rows)
+        fixed_decision = decision[rows].copy()
+        for name in ruleset.criteria[c].fields & FIELD_COLUMNS.keys():
+            block = encode_field(fixed, name)
+            for k, j in enumerate(FIELD_COLUMNS[name]):
+                fixed_decision += (
+                    model.additive.tables[j].lookup(block[:, k]) - contributions[rows, j]
+                )
         fixed_score = blend(
-            ruleset, fixed_rules.rules_score, model.probability_from_decision(fixed_decision)
+            ruleset, fixed_rules_score, model.probability_from_decision(fixed_decision)
         )
         gains[rows, c] = np.round(fixed_score - score[rows], 1)
     return gains

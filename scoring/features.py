@@ -87,33 +87,33 @@ def _fields_of(feature: Feature) -> str:
 FEATURE_FIELD: tuple[str, ...] = tuple(_fields_of(f) for f in FEATURES)
 
 
+#: Feature columns computed from each profile field, in field order of first use.
+FIELD_COLUMNS: dict[str, np.ndarray] = {
+    name: np.flatnonzero(np.array(FEATURE_FIELD) == name) for name in dict.fromkeys(FEATURE_FIELD)
+}
+_ONE_HOT = {"sector": F.SECTORS, "legal_form": F.LEGAL_FORMS}
+
+
+def encode_field(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The (n, k) block of feature columns computed from one profile field."""
+    if name in _ONE_HOT:
+        choices = _ONE_HOT[name]
+        codes = pd.Categorical(frame[name], categories=choices).codes
+        return (codes[:, None] == np.arange(len(choices))).astype(np.float64)
+    if name == "certifications":
+        masks = frame[name].to_numpy(dtype=np.int64)
+        return ((masks[:, None] >> np.arange(len(F.CERTIFICATIONS))) & 1).astype(np.float64)
+    if name == "export_markets":
+        return F.count_values(frame[name].to_numpy()).astype(np.float64)[:, None]
+    values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    if name in _COUNTS_ZERO_IF_UNKNOWN:
+        values = np.nan_to_num(values, nan=0.0)
+    return values[:, None]
+
+
 def encode_features(frame: pd.DataFrame) -> np.ndarray:
     """Encode a canonical profile frame as a float64 matrix in ``FEATURE_NAMES`` order."""
-    n = len(frame)
-    X = np.empty((n, len(FEATURES)), dtype=np.float64)
-    col = 0
-    for name, choices in (("sector", F.SECTORS), ("legal_form", F.LEGAL_FORMS)):
-        values = frame[name].to_numpy(dtype=object)
-        for choice in choices:
-            X[:, col] = values == choice
-            col += 1
-    for name in ("year_established", "employees", "annual_revenue_idr"):
-        X[:, col] = frame[name].to_numpy(dtype=np.float64)
-        col += 1
-    for name in ("monthly_capacity_units", "capacity_utilization"):
-        X[:, col] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        col += 1
-    for name in _MORE_IS_BETTER_BOOLS:
-        X[:, col] = frame[name].to_numpy(dtype=bool)
-        col += 1
-    certs = frame["certifications"].to_numpy(dtype=np.int64)
-    for i in range(len(F.CERTIFICATIONS)):
-        X[:, col] = (certs >> i) & 1
-        col += 1
-    for name in _COUNTS_ZERO_IF_UNKNOWN:
-        X[:, col] = np.nan_to_num(frame[name].to_numpy(dtype=np.float64, na_value=np.nan), nan=0.0)
-        col += 1
-    X[:, col] = F.count_values(frame["export_markets"].to_numpy())
-    col += 1
-    assert col == len(FEATURES)
+    X = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
+    for name, columns in FIELD_COLUMNS.items():
+        X[:, columns] = encode_field(frame, name)
     return X

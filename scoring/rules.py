@@ -570,6 +570,7 @@ class RuleResult:
     category_scores: np.ndarray  # (n, K) 0..100; NaN where no criterion of the category applies
     market_scores: np.ndarray  # (n, M) 0..100; NaN where the market is not targeted
     knockout_failed: np.ndarray  # (n,) bool
+    possible_points: np.ndarray  # (n,) points of the applicable criteria (rules_score's base)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -671,7 +672,8 @@ class Ruleset:
         met = np.empty((len(self.criteria), n), dtype=bool)
         for c, criterion in enumerate(self.criteria):
             np.logical_and(criterion.condition.evaluate(frame), applicable[c], out=met[c])
-        scores = _percent(self._group_points(met), self._group_points(applicable))
+        possible = self._group_points(applicable)
+        scores = _percent(self._group_points(met), possible)
         n_categories = len(self.categories)
         targeted = np.array([F.has_value(targets, "target_markets", m.id) for m in self.markets])
         targeted = targeted.reshape(len(self.markets), n)
@@ -683,16 +685,46 @@ class Ruleset:
             category_scores=np.ascontiguousarray(scores[1 : 1 + n_categories].T),
             market_scores=np.ascontiguousarray(market_scores.T),
             knockout_failed=(applicable & ~met)[self.knockout].any(axis=0),
+            possible_points=possible[0],
         )
 
-    def _group_points(self, flags: np.ndarray) -> np.ndarray:
+    def _group_points(
+        self, flags: np.ndarray, groups: tuple[np.ndarray, ...] | None = None
+    ) -> np.ndarray:
         """(G, n) points of the flagged criteria in each group: all, categories, markets."""
+        groups = self._groups if groups is None else groups
         weighted = flags * self.points[:, None]
-        sums = np.zeros((len(self._groups), flags.shape[1]))
-        for g, members in enumerate(self._groups):
+        sums = np.zeros((len(groups), flags.shape[1]))
+        for g, members in enumerate(groups):
             for c in members:
                 sums[g] += weighted[c]
         return sums
+
+    def dependents(self, c: int) -> np.ndarray:
+        """Criteria whose conditions read a field that criterion ``c``'s fix may change."""
+        changed = self.criteria[c].fields
+        return np.array(
+            [d for d, other in enumerate(self.criteria) if other.fields & changed], dtype=np.int64
+        )
+
+    def score_fix(
+        self, c: int, frame: pd.DataFrame, before: RuleResult, rows: np.ndarray
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """``frame`` (the profiles at ``rows`` of ``before``) with criterion ``c``'s fix applied,
+        and their ``rules_score`` after it.
+
+        A fix never changes which criteria apply, and only the criteria that read a field the
+        fix changes are evaluated again; the sums run in the same order as ``evaluate``, so the
+        score is the same to the bit as evaluating the fixed rows from scratch.
+        """
+        fixed = self.apply_fix(c, frame)
+        met_after = np.ascontiguousarray(before.met[rows].T)
+        for d in self.dependents(c):
+            condition = self.criteria[d].condition
+            np.logical_and(condition.evaluate(fixed), before.applicable[rows, d], out=met_after[d])
+        earned = self._group_points(met_after, (self._groups[0],))[0]
+        possible = before.possible_points[rows]
+        return fixed, np.nan_to_num(_percent(earned, possible), nan=0.0)
 
     def apply_fix(self, c: int, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``frame`` in which every row meets criterion ``c``'s condition."""
