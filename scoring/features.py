@@ -26,24 +26,6 @@ class Feature:
     monotone: int  # +1 more is better, -1 less is better, 0 unconstrained
 
 
-_MORE_IS_BETTER_BOOLS = (
-    "has_quality_control",
-    "can_supply_continuously",
-    "has_nib",
-    "has_npwp",
-    "trademark_registered",
-    "has_exported",
-    "completed_export_training",
-    "has_website",
-    "has_english_catalog",
-    "on_b2b_marketplace",
-    "social_media_active",
-    "export_packaging",
-    "knows_incoterms",
-    "has_export_pricing",
-    "has_logistics_partner",
-    "access_to_finance",
-)
 _COUNTS_ZERO_IF_UNKNOWN = (
     "export_years",
     "export_value_usd_last_year",
@@ -56,17 +38,16 @@ _COUNTS_ZERO_IF_UNKNOWN = (
 def _build_features() -> tuple[Feature, ...]:
     features = [Feature(f"sector:{s}", "sector", 0) for s in F.SECTORS]
     features += [Feature(f"legal_form:{s}", "legal_form", 0) for s in F.LEGAL_FORMS]
+    numbers = ("year_established", "employees", "annual_revenue_idr", "monthly_capacity_units")
+    features += [Feature(name, name, F.BETTER[name]) for name in numbers]
+    features.append(Feature("capacity_utilization", "capacity_utilization", 0))
+    features += [Feature(name, name, F.BETTER[name]) for name in F.BOOL_FIELDS]
     features += [
-        Feature("year_established", "year_established", -1),
-        Feature("employees", "employees", 1),
-        Feature("annual_revenue_idr", "annual_revenue_idr", 1),
-        Feature("monthly_capacity_units", "monthly_capacity_units", 1),
-        Feature("capacity_utilization", "capacity_utilization", 0),
+        Feature(f"certifications:{c}", f"certifications:{c}", F.BETTER["certifications"])
+        for c in F.CERTIFICATIONS
     ]
-    features += [Feature(name, name, 1) for name in _MORE_IS_BETTER_BOOLS]
-    features += [Feature(f"certifications:{c}", f"certifications:{c}", 1) for c in F.CERTIFICATIONS]
-    features += [Feature(name, name, 1) for name in _COUNTS_ZERO_IF_UNKNOWN]
-    features.append(Feature("export_markets_count", "export_markets", 1))
+    features += [Feature(name, name, F.BETTER[name]) for name in _COUNTS_ZERO_IF_UNKNOWN]
+    features.append(Feature("export_markets_count", "export_markets", F.BETTER["export_markets"]))
     return tuple(features)
 
 

@@ -223,6 +223,30 @@ OPTIONAL_BOOL_FIELDS: tuple[str, ...] = tuple(
 LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind is Kind.ENUM_LIST)
 ALL_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
+#: Direction in which a field makes an SME more ready: +1 more is better, -1 less is better
+#: (``year_established``: an older firm). The rules refuse conditions that could fail when one of
+#: these improves, and the model is constrained to be monotone in them, so a new certificate,
+#: NIB, buyer contact or trade fair never lowers a score.
+BETTER: dict[str, int] = {
+    **dict.fromkeys(BOOL_FIELDS, 1),
+    **dict.fromkeys(
+        (
+            "certifications",
+            "export_markets",
+            "employees",
+            "annual_revenue_idr",
+            "monthly_capacity_units",
+            "export_years",
+            "export_value_usd_last_year",
+            "foreign_buyer_contacts",
+            "trade_fairs_last_3y",
+            "english_capable_staff",
+        ),
+        1,
+    ),
+    "year_established": -1,
+}
+
 
 def bit(field: str, value: str) -> int:
     """The bit that stands for ``value`` in the mask of list field ``field``."""

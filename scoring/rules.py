@@ -35,24 +35,7 @@ CONDITION_FIELDS = frozenset(F.PROFILE_COLUMNS) - {"sme_id", "name"}
 #: Direction in which each input is "better" (+1 more, -1 less). No condition may turn false
 #: when one of these improves, and fixes only ever improve them, so that a new certificate,
 #: NIB, contact or fair never costs points and one fix never undoes another criterion.
-BETTER: Mapping[str, int] = {
-    **dict.fromkeys(F.BOOL_FIELDS, 1),
-    **dict.fromkeys(("certifications", "export_markets"), 1),
-    **dict.fromkeys(
-        (
-            "employees",
-            "annual_revenue_idr",
-            "monthly_capacity_units",
-            "export_years",
-            "export_value_usd_last_year",
-            "foreign_buyer_contacts",
-            "trade_fairs_last_3y",
-            "english_capable_staff",
-        ),
-        1,
-    ),
-    "year_established": -1,
-}
+BETTER: Mapping[str, int] = F.BETTER
 
 _ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 _TOP_KEYS = (
@@ -1052,6 +1035,21 @@ def parse_ruleset(data: Mapping, *, source: str) -> Ruleset:
     return _RulesetParser().ruleset(data, source)
 
 
+class _StrictSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_ruleset(path: str | Path | None = None) -> Ruleset:
     """Read and validate a ruleset YAML file; ``None`` loads the packaged default ruleset."""
     if path is None:
@@ -1065,7 +1063,7 @@ def load_ruleset(path: str | Path | None = None) -> Ruleset:
         except (OSError, UnicodeDecodeError) as exc:
             raise RulesetError(source, [("file", f"cannot be read: {exc}")]) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

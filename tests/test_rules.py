@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -912,3 +913,17 @@ def test_improving_a_profile_never_lowers_rules(ruleset, what, improve, seed):
     assert not (before.met & ~after.met).any(), what
     assert (after.rules_score >= before.rules_score).all(), what
     assert (after.applicable == before.applicable).all(), what
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "scoring/rulesets/default.yaml").read_text()
+    doubled = text.replace("    points: 10\n", "    points: 10\n    points: 12\n", 1)
+    assert doubled != text
+    path = tmp_path / "doubled.yaml"
+    path.write_text(doubled)
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    (where, why), *_ = info.value.problems
+    assert where == "yaml"
+    assert why.endswith("duplicate key 'points'")
+    assert why.startswith("line ")
