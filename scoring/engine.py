@@ -163,8 +163,16 @@ class ScoreTable:
 
     def _top_actions(self, top: int, ids: np.ndarray) -> np.ndarray:
         """'criterion (+gain); ...' for each row's first ``top`` actions."""
-        order = self.action_order()[:, :top]
-        picked = np.take_along_axis(self.gains, order, axis=1)
+        # The same order as action_order(), as one integer key, for a cheap top-k.
+        candidate = ~np.isnan(self.gains)
+        tenths = np.round(np.nan_to_num(self.gains) * 10).astype(np.int64)
+        point_rank = np.unique(self.ruleset.points, return_inverse=True)[1].ravel()
+        key = np.where(
+            candidate,
+            (self.ruleset.knockout & candidate) * 10**9 + (tenths + 1) * 10**4 + point_rank,
+            -1,
+        )
+        order, picked = _top_k(key, self.gains, min(top, key.shape[1]))
         names = pa.array(list(ids), type=pa.string())
         text = pa.array(np.full(len(self), "", dtype=object), type=pa.string())
         for k in range(order.shape[1]):
@@ -276,6 +284,20 @@ def score_frame(
     )
 
 
+def _top_k(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the columns of the k largest keys (ties: lower column first) and their values.
+
+    k passes of argmax: faster than sorting each row when k is small, and independent of the
+    other rows in the batch."""
+    keys = keys.astype(np.float64, copy=True)
+    rows = np.arange(keys.shape[0])
+    top = np.empty((keys.shape[0], k), dtype=np.int64)
+    for j in range(k):
+        top[:, j] = keys.argmax(axis=1)
+        keys[rows, top[:, j]] = -np.inf
+    return top, np.take_along_axis(values, top, axis=1)
+
+
 def _reasons(
     model: ExportModel, contributions: np.ndarray, decision: np.ndarray, probability: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -283,13 +305,7 @@ def _reasons(
     contrib = model.group_contributions(contributions)
     without = model.probability_from_decision((decision[:, None] - contrib).ravel())
     effect = probability[:, None] - without.reshape(contrib.shape)
-    k = min(REASONS_SHOWN, effect.shape[1])
-    magnitude = -np.abs(effect)
-    candidates = np.argpartition(magnitude, k - 1, axis=1)[:, :k]
-    # Order the k largest by size, ties by group order, so the result never depends on the batch.
-    order = np.lexsort((candidates, np.take_along_axis(magnitude, candidates, axis=1)), axis=1)
-    top = np.take_along_axis(candidates, order, axis=1)
-    top_effect = np.take_along_axis(effect, top, axis=1)
+    top, top_effect = _top_k(np.abs(effect), effect, min(REASONS_SHOWN, effect.shape[1]))
     top = np.where(np.abs(top_effect) >= REASON_FLOOR, top, -1)
     return top, np.where(top >= 0, top_effect, 0.0)
 
@@ -313,7 +329,9 @@ def _action_gains(
     gains = np.full(candidates.shape, np.nan)
     for c in np.flatnonzero(candidates.any(axis=0)):
         rows = np.flatnonzero(candidates[:, c])
-        subset = profiles.take(rows).reset_index(drop=True)
+        # Only the columns the fix and the criteria it can change read are needed.
+        needed = sorted(set().union(*(ruleset.criteria[d].fields for d in ruleset.dependents(c))))
+        subset = profiles[needed].take(rows).reset_index(drop=True)
         fixed, fixed_rules_score = ruleset.score_fix(c, subset, rules, rows)
         fixed_decision = decision[rows].copy()
         for name in ruleset.criteria[c].fields & FIELD_COLUMNS.keys():
