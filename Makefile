@@ -33,7 +33,7 @@ data: $(STAMP)
 	$(BIN)/sme-export generate-data --out-dir data
 
 model: $(STAMP)
-	$(BIN)/sme-export train --data data/training.parquet --models-dir models --activate
+	$(BIN)/sme-export train --data data/training.parquet --models-dir models --synthetic --activate
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/score_batch.py
