@@ -3,17 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
-.PHONY: run test lint format benchmark data model clean
+.PHONY: run demo test lint format benchmark data model clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,serve]'
 	touch $(STAMP)
 
-## Score the shipped example cohort and print a ranked table.
+## Start the service on the embedded defaults (SQLite in instance/, the shipped model and ruleset).
 run: $(STAMP)
+	$(BIN)/sme-export serve --host 127.0.0.1 --port $(PORT)
+
+## Score the shipped example cohort and print a ranked table (no service needed).
+demo: $(STAMP)
 	$(BIN)/sme-export score data/cohort_bandung_2020.csv --table
 
 ## Run the whole test suite (lint first, so style breaks fail fast).

@@ -26,6 +26,7 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
+from threadpoolctl import threadpool_limits
 
 from scoring.errors import ModelArtifactError, ModelNotFoundError
 from scoring.features import FEATURE_NAMES, GROUP_INDEX, GROUPS
@@ -307,6 +308,9 @@ def load_model(models_dir: Path | None = None, version: str | None = None) -> Ex
         ) from exc
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT_VERSION:
         raise ModelArtifactError(f"model file {artifact} has an unknown layout; {RETRAIN_HINT}")
-    model = ExportModel(version=version, manifest=manifest, bundle=bundle)
-    model.self_check(bundle["probe_X"], bundle["probe_p"])
+    # Reading the tables off the trees makes many tiny predictions: one thread avoids OpenMP
+    # start-up and spin costs that dominate them, above all on a busy machine.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = ExportModel(version=version, manifest=manifest, bundle=bundle)
+        model.self_check(bundle["probe_X"], bundle["probe_p"])
     return model

@@ -1,0 +1,113 @@
+"""The database engine and one session per application context.
+
+``init_app(app)`` builds the engine from ``app.config["DATABASE_URL"]`` (None: SQLite
+file ``sme_export.db`` in the instance folder) and, when ``app.config["AUTO_MIGRATE"]``
+is true, brings the schema up to date. ``get_session()`` hands out the context's
+session; it is closed (uncommitted work rolled back) when the context ends.
+``make_engine(url)`` works without Flask (command line, tests).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_SQLITE_FILENAME = "sme_export.db"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_EXTENSION = "sme_export_db"
+
+
+def sqlite_url(path: str | os.PathLike) -> str:
+    """The URL of a SQLite database file (made absolute, so the working directory can change)."""
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url``: SQLite with foreign keys and WAL, or PostgreSQL via psycopg 3.
+
+    A SQLite file's folder is created if missing; ``sqlite://`` (in memory) keeps one
+    shared connection so every session sees the same database.
+    """
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (results are serialised after it)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class Database:
+    """What ``init_app`` keeps on the app: the engine and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def database_url(app: Flask) -> str:
+    """The app's database URL: ``DATABASE_URL``, else the SQLite file in the instance folder."""
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return str(url)
+    filename = app.config.get("SQLITE_FILENAME", DEFAULT_SQLITE_FILENAME)
+    return sqlite_url(Path(app.instance_path) / filename)
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` an engine, a session per app context and (if asked) an up-to-date schema."""
+    engine = make_engine(database_url(app))
+    if app.config.get("AUTO_MIGRATE", False):
+        from api.migrate import upgrade
+
+        upgrade(engine)
+    app.extensions[_EXTENSION] = Database(engine, make_sessionmaker(engine))
+    app.teardown_appcontext(close_session)
+
+
+def get_database(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions[_EXTENSION]
+
+
+def get_engine() -> Engine:
+    """The current app's engine (for readiness checks)."""
+    return get_database().engine
+
+
+def get_session() -> Session:
+    """The session of the current app context, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = get_database().sessions()
+    return g.db_session
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    """Close the context's session; anything not committed is rolled back."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

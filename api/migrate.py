@@ -1,0 +1,72 @@
+"""Schema migrations (Alembic), configured from code: no alembic.ini needed, any cwd works.
+
+The scripts live in ``api/migrations``; ``upgrade(url)`` brings a database to the
+newest revision and does nothing when it is there already; ``downgrade(url, revision=...)``
+undoes them. A new revision, from the models' differences with a migrated database::
+
+    from alembic import command
+    command.revision(alembic_config(url=URL), message="...", autogenerate=True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+
+from api.db import make_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Config:
+    """An Alembic config for our scripts, running on ``connection`` (or on ``url``)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(target: str | URL | Engine, *, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision`` (default: the newest); idempotent."""
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection=connection), revision)
+    finally:
+        if engine is not target:
+            engine.dispose()
+
+
+def downgrade(target: str | URL | Engine, *, revision: str) -> None:
+    """Undo migrations down to ``revision`` ("base": an empty schema)."""
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection=connection), revision)
+    finally:
+        if engine is not target:
+            engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision among the migration scripts."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a database never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """True when the database schema is at the newest revision."""
+    return current_revision(engine) == head_revision()

@@ -1,0 +1,216 @@
+"""The database tables, as SQLAlchemy 2 ORM models.
+
+Personal fields (owner, contacts, district) live only in ``personal_data``, one row per
+SME, so that erasure is one delete; score rows carry no personal data. Scores of erased
+SMEs survive only as counts and sums in ``score_aggregates``. Types are portable
+(SQLite and PostgreSQL); timestamps are stored and returned as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SME_ID_LENGTH = 64  # scoring.fields.SME_ID_PATTERN
+BATCH_STATUSES = ("running", "complete", "failed")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp with time zone that always comes back aware, in UTC (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (UTC)")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it from the class)
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+def _sme_fk() -> ForeignKey:
+    return ForeignKey("smes.sme_id", ondelete="CASCADE")
+
+
+class Sme(Base):
+    """An SME: its latest profile (contract fields, no personal fields)."""
+
+    __tablename__ = "smes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(32), index=True)
+    profile: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PersonalData(Base):
+    """The personal fields of one SME (scoring.fields.PERSONAL_COLUMNS); erasable."""
+
+    __tablename__ = "personal_data"
+
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH), _sme_fk(), primary_key=True)
+    owner_gender: Mapped[str | None] = mapped_column(String(16))
+    owner_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    district: Mapped[str | None] = mapped_column(String(100))
+
+
+class CohortMember(Base):
+    """Membership of an SME in a named cohort (a programme intake, a district drive...)."""
+
+    __tablename__ = "cohort_members"
+
+    cohort: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sme_id: Mapped[str] = mapped_column(
+        String(SME_ID_LENGTH), _sme_fk(), primary_key=True, index=True
+    )
+
+
+class Batch(Base):
+    """An uploaded file: created ``running``, then ``complete`` or ``failed``."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in BATCH_STATUSES)),
+            name="status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    cohort: Mapped[str | None] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(Text)
+    received: Mapped[int] = mapped_column(default=0)
+    scored: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    row_errors: Mapped[list[Any]] = mapped_column(default=list)
+    actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Score(Base):
+    """One score of one SME; ``record`` is the full SPEC section 4 record."""
+
+    __tablename__ = "scores"
+    __table_args__ = (
+        Index(None, "sme_id", "id"),
+        Index(None, "batch_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH), _sme_fk())
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    sector: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(32))
+    rules_score: Mapped[float] = mapped_column(Float)
+    ml_probability: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(100))
+    ruleset_version: Mapped[str] = mapped_column(String(100))
+    scored_at: Mapped[dt.datetime]
+    record: Mapped[dict[str, Any]]
+
+
+class ScoreAggregate(Base):
+    """Anonymous totals of erased SMEs' scores: what remains of them after erasure."""
+
+    __tablename__ = "score_aggregates"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sector: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ruleset_version: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+
+
+class ApiKey(Base):
+    """An API key: only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class AuditEvent(Base):
+    """Who did what to which subject, and when. Append-only: never updated or deleted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]
+
+
+class AppendOnlyError(RuntimeError):
+    """An audit event was about to be changed or deleted."""
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_audit_change(mapper, connection, target) -> None:
+    raise AppendOnlyError("audit events are append-only")

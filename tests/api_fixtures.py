@@ -1,0 +1,90 @@
+"""Fixtures for the HTTP API tests: an app on a fresh SQLite database, a client, and a fresh
+API key per scope. The shipped model and ruleset are loaded once per session (conftest's
+``scorer``) and handed to every app.
+
+Use with ``pytest_plugins = ["api_fixtures"]`` in a test module.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app, store
+from api.db import get_database, get_session, sqlite_url
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SCOPES = ("score", "read", "admin")
+
+
+@pytest.fixture
+def make_app(tmp_path, scorer) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**config)``: a test app on its own SQLite file, config overrides applied."""
+    made: list[Flask] = []
+
+    def make(**config) -> Flask:
+        settings = {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url(tmp_path / f"api-{len(made)}.db"),
+            "SCORER": scorer,
+            **config,
+        }
+        app = create_app(settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        get_database(app).engine.dispose()
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+def create_key(app: Flask, *scopes: str, name: str = "test") -> str:
+    """A new API key with ``scopes``, committed; its full text."""
+    with app.app_context():
+        session = get_session()
+        _, key = store.create_api_key(session, name=name, scopes=list(scopes))
+        session.commit()
+    return key
+
+
+@pytest.fixture
+def make_key() -> Callable[..., str]:
+    """``make_key(app, *scopes)``: a new committed key for another app than ``app``."""
+    return create_key
+
+
+@pytest.fixture
+def api_keys(app) -> dict[str, str]:
+    """A fresh key for each scope: ``{"score": ..., "read": ..., "admin": ...}``."""
+    return {scope: create_key(app, scope, name=f"{scope} key") for scope in SCOPES}
+
+
+@pytest.fixture
+def auth(api_keys) -> Callable[[str], dict[str, str]]:
+    """``auth("read")``: the headers of a request made with the read key."""
+    return lambda scope: {"X-API-Key": api_keys[scope]}
+
+
+_EXAMPLE = json.loads((DATA / "example_profile.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def profile() -> dict:
+    """A valid profile with personal fields (a fresh copy per test)."""
+    return copy.deepcopy(_EXAMPLE)
