@@ -1,0 +1,186 @@
+"""Single-score latency and throughput of the service under gunicorn, beside a bare endpoint.
+
+Starts two gunicorn servers on loopback with the same settings: the service
+(``api:create_app()``, on a fresh SQLite database with one API key) and the
+bare model endpoint (``benchmarks/bare_app.py``). Then, for 1, 8 and 32
+concurrent keep-alive clients, sends a fixed number of requests to each and
+reports p50 and p99 latency and requests per second. The service is called
+with ``dry_run=true`` (scored, not stored), so the figures measure scoring
+and not SQLite's single writer. Every request is checked for status 200.
+
+Usage: python benchmarks/api_load.py [--requests 2000] [--workers 2] [--threads 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROFILE = (ROOT / "data" / "example_profile.json").read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def start(app: str, port: int, env: dict, *, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        str(BIN / "gunicorn"),
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+        app,
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def load(port: int, path: str, headers: dict, *, clients: int, total: int) -> dict:
+    per_client = total // clients
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def client() -> None:
+        nonlocal failures
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine, bad = [], 0
+        for _ in range(per_client):
+            start_at = time.perf_counter()
+            conn.request("POST", path, body=PROFILE, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - start_at)
+            bad += response.status != 200
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            failures += bad
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "failed": failures,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "per_second": len(latencies) / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per concurrency level")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
+        subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
+        created = subprocess.run(
+            [str(BIN / "sme-export"), "keys", "create", "--name", "bench", "--scope", "score"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        key = created.stdout.split()[0]
+        service_port, bare_port = free_port(), free_port()
+        servers = [
+            start(
+                "api:create_app()", service_port, env, workers=args.workers, threads=args.threads
+            ),
+            start(
+                "benchmarks.bare_app:create_app()",
+                bare_port,
+                env,
+                workers=args.workers,
+                threads=args.threads,
+            ),
+        ]
+        try:
+            wait_ready(service_port, "/readyz")
+            wait_ready(bare_port, "/bare")
+            json_headers = {"Content-Type": "application/json"}
+            targets = {
+                "bare predict_proba": (bare_port, "/bare", json_headers),
+                "POST /api/v1/scores": (
+                    service_port,
+                    "/api/v1/scores?dry_run=true",
+                    {**json_headers, "X-API-Key": key},
+                ),
+            }
+            for port, path, headers in targets.values():  # warm every worker's model
+                load(port, path, headers, clients=args.workers * args.threads, total=200)
+            print(
+                f"gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
+                f"{args.requests} requests per level, loopback"
+            )
+            columns = ("p50 ms", "p99 ms", "req/s", "failed")
+            print(f"{'clients':>7}  {'endpoint':<22}" + "".join(f"{c:>9}" for c in columns))
+            results = {}
+            for clients in (1, 8, 32):
+                for name, (port, path, headers) in targets.items():
+                    r = load(port, path, headers, clients=clients, total=args.requests)
+                    results[(clients, name)] = r
+                    print(
+                        f"{clients:>7}  {name:<22}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}"
+                        f"{r['per_second']:9.0f}{r['failed']:9d}"
+                    )
+                ratio = (
+                    results[(clients, "POST /api/v1/scores")]["per_second"]
+                    / results[(clients, "bare predict_proba")]["per_second"]
+                )
+                print(f"{'':>7}  throughput of the service / bare endpoint: {ratio:.2f}")
+            print(json.dumps({f"{c}:{n}": r for (c, n), r in results.items()}, indent=1))
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
