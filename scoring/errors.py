@@ -36,3 +36,7 @@ class ModelArtifactError(ScoringError, ValueError):
 
 class ModelNotFoundError(ModelArtifactError, LookupError):
     """No model artifact exists where one was expected."""
+
+
+class RescoreError(ScoringError, RuntimeError):
+    """A rescoring run cannot start or resume (changed input, other settings, missing engine)."""
