@@ -185,7 +185,6 @@ def keys_list(database_url: str | None) -> None:
 
 
 # --- serve -----------------------------------------------------------------------------------
-# [web] The `serve` command goes here (owned by the web helper).
 
 
 @main.command()
