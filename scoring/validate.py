@@ -40,7 +40,7 @@ from scoring.fields import (
     TRUE_WORDS,
     Field,
     Kind,
-    bit,
+    list_to_mask,
     masks_to_lists,
 )
 
@@ -654,31 +654,41 @@ def validate_records(
 def canonical_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Canonical profile frame of profiles that are already valid and canonical.
 
-    Lists are lists of canonical values; optional fields may be None or left out.
+    Lists are lists of canonical values; optional fields may be None or left out. Built
+    from plain arrays in one step: this is the path every single profile takes.
     """
     records = list(records)
-    columns = {}
+    columns: dict[str, np.ndarray] = {}
     for spec in _PROFILE_SPECS:
-        values = pd.Series([r.get(spec.name) for r in records], dtype=object)
-        missing = values.isna().to_numpy(dtype=bool)
+        raw = [r.get(spec.name) for r in records]
         if spec.kind is Kind.ENUM_LIST:
-            columns[spec.name] = _list_masks(values.where(~missing, None), spec)
+            columns[spec.name] = np.array(
+                [0 if _absent(v) else _mask_of(spec, v) for v in raw], dtype=np.int64
+            )
         elif spec.kind is Kind.BOOL:
-            columns[spec.name] = values.where(~missing, False).to_numpy()
+            columns[spec.name] = np.array([not _absent(v) and bool(v) for v in raw], dtype=bool)
+        elif spec.kind is Kind.FLOAT or (spec.kind is Kind.INT and not spec.required):
+            columns[spec.name] = np.array(
+                [np.nan if _absent(v) else float(v) for v in raw], dtype=np.float64
+            )
+        elif spec.kind is Kind.INT:
+            columns[spec.name] = np.array(raw, dtype=np.int64)
         else:
-            columns[spec.name] = values.where(~missing, None).to_numpy()
+            text = np.empty(len(raw), dtype=object)
+            text[:] = [None if _absent(v) else v for v in raw]
+            columns[spec.name] = text
     return _frame(_PROFILE_SPECS, columns)
 
 
-def _list_masks(lists: pd.Series, spec: Field) -> np.ndarray:
-    masks = np.zeros(len(lists), dtype=np.int64)
-    items = lists.explode()
-    items = items[items.notna().to_numpy(dtype=bool)]
-    bits = items.map({value: bit(spec.name, value) for value in spec.choices})
-    if bits.isna().any():
-        raise ValueError(f"{spec.name}: not canonical values {sorted(set(items[bits.isna()]))}")
-    np.bitwise_or.at(masks, items.index.to_numpy(), bits.to_numpy(dtype=np.int64))
-    return masks
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _mask_of(spec: Field, values: Sequence[str]) -> int:
+    unknown = sorted(set(values) - set(spec.choices))
+    if unknown:
+        raise ValueError(f"{spec.name}: not canonical values {unknown}")
+    return list_to_mask(spec.name, values)
 
 
 def profiles_to_records(profiles: pd.DataFrame) -> list[dict[str, Any]]:
