@@ -36,21 +36,20 @@ def alembic_config(*, connection: Connection | None = None, url: str | None = No
 
 def upgrade(target: str | URL | Engine, *, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (default: the newest); idempotent."""
-    engine = target if isinstance(target, Engine) else make_engine(target)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection=connection), revision)
-    finally:
-        if engine is not target:
-            engine.dispose()
+    _run(command.upgrade, target, revision)
 
 
 def downgrade(target: str | URL | Engine, *, revision: str) -> None:
     """Undo migrations down to ``revision`` ("base": an empty schema)."""
+    _run(command.downgrade, target, revision)
+
+
+def _run(step, target: str | URL | Engine, revision: str) -> None:
+    """Run an Alembic command in one transaction, on an engine of our own unless given one."""
     engine = target if isinstance(target, Engine) else make_engine(target)
     try:
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection=connection), revision)
+            step(alembic_config(connection=connection), revision)
     finally:
         if engine is not target:
             engine.dispose()
