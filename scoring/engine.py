@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring.columns import ProfileColumns
 from scoring.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
 from scoring.fields import OPTIONAL_BOOL_FIELDS
 from scoring.model import ExportModel, load_model
@@ -251,8 +252,9 @@ def score_frame(
 ) -> ScoreTable:
     """Score every row of a canonical profile frame."""
     n = len(profiles)
-    rules = ruleset.evaluate(profiles)
-    X = encode_features(profiles)
+    columns = ProfileColumns.of(profiles)
+    rules = ruleset.evaluate(columns)
+    X = encode_features(columns)
     contributions = model.additive.contributions(X)
     decision = model.additive.intercept + contributions.sum(axis=1)
     probability = model.probability_from_decision(decision)
@@ -260,7 +262,7 @@ def score_frame(
     tier = ruleset.assign_tiers(score, rules.knockout_failed)
 
     groups, effects = _reasons(model, contributions, decision, probability)
-    gains = _action_gains(profiles, rules, contributions, decision, score, ruleset, model)
+    gains = _action_gains(columns, rules, contributions, decision, score, ruleset, model)
     if assumed is None:
         assumed_arr = np.zeros((n, len(OPTIONAL_BOOL_FIELDS)), dtype=bool)
     elif isinstance(assumed, pd.DataFrame):
@@ -311,7 +313,7 @@ def _reasons(
 
 
 def _action_gains(
-    profiles: pd.DataFrame,
+    profiles: ProfileColumns,
     rules: RuleResult,
     contributions: np.ndarray,
     decision: np.ndarray,
@@ -331,7 +333,7 @@ def _action_gains(
         rows = np.flatnonzero(candidates[:, c])
         # Only the columns the fix and the criteria it can change read are needed.
         needed = sorted(set().union(*(ruleset.criteria[d].fields for d in ruleset.dependents(c))))
-        subset = profiles[needed].take(rows).reset_index(drop=True)
+        subset = profiles.take(rows, needed)
         fixed, fixed_rules_score = ruleset.score_fix(c, subset, rules, rows)
         fixed_decision = decision[rows].copy()
         for name in ruleset.criteria[c].fields & FIELD_COLUMNS.keys():

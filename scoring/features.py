@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring import fields as F
+from scoring.columns import column
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,11 @@ def encode_field(frame: pd.DataFrame, name: str) -> np.ndarray:
         codes = pd.Categorical(frame[name], categories=choices).codes
         return (codes[:, None] == np.arange(len(choices))).astype(np.float64)
     if name == "certifications":
-        masks = frame[name].to_numpy(dtype=np.int64)
+        masks = column(frame, name, np.int64)
         return ((masks[:, None] >> np.arange(len(F.CERTIFICATIONS))) & 1).astype(np.float64)
     if name == "export_markets":
-        return F.count_values(frame[name].to_numpy()).astype(np.float64)[:, None]
-    values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return F.count_values(column(frame, name, np.int64)).astype(np.float64)[:, None]
+    values = column(frame, name, np.float64)
     if name in _COUNTS_ZERO_IF_UNKNOWN:
         values = np.nan_to_num(values, nan=0.0)
     return values[:, None]

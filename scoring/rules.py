@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from scoring import fields as F
+from scoring.columns import column, matches
 from scoring.errors import RulesetError
 
 LANGUAGES = ("id", "en")
@@ -61,21 +62,21 @@ _TEXT = (F.Kind.STRING, F.Kind.ENUM)
 
 
 def _flags(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return frame[name].to_numpy(dtype=bool)
+    return column(frame, name, bool)
 
 
 def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return column(frame, name, np.float64)
 
 
 def _masks(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return frame[name].to_numpy(dtype=np.int64)
+    return column(frame, name, np.int64)
 
 
 def _assign(frame: pd.DataFrame, name: str, rows: np.ndarray, value: Any) -> None:
-    column = frame[name].to_numpy(copy=True)
-    column[rows] = value
-    frame[name] = column
+    values = np.array(column(frame, name), copy=True)
+    values[rows] = value
+    frame[name] = values
 
 
 class Condition(ABC):
@@ -193,9 +194,8 @@ class Compare(Leaf):
             values = _numbers(frame, self.field)
             result = _COMPARE[self.op](values, self.value)
             return result & ~np.isnan(values) if self.op == "ne" else result
-        column = frame[self.field]
-        hit = column.isin([self.value]).to_numpy(dtype=bool)
-        return hit if self.op == "eq" else column.notna().to_numpy(dtype=bool) & ~hit
+        hit, present = matches(frame, self.field, [self.value])
+        return hit if self.op == "eq" else present & ~hit
 
     def to_data(self) -> dict[str, Any]:
         return {self.op: {self.field: self.value}}
@@ -226,9 +226,8 @@ class Member(Leaf):
     direction: ClassVar[int] = 0
 
     def evaluate(self, frame: pd.DataFrame) -> np.ndarray:
-        column = frame[self.field]
-        hit = column.isin(self.values).to_numpy(dtype=bool)
-        return hit if self.op == "in" else column.notna().to_numpy(dtype=bool) & ~hit
+        hit, present = matches(frame, self.field, self.values)
+        return hit if self.op == "in" else present & ~hit
 
     def to_data(self) -> dict[str, Any]:
         return {self.op: {self.field: list(self.values)}}
@@ -263,9 +262,9 @@ class Contains(Leaf):
     def _fix(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         # contains_any gains the first listed value: rulesets list the cheapest first.
         bits = F.bit(self.field, self.values[0]) if self.op == "contains_any" else self.mask
-        column = _masks(frame, self.field).copy()
-        column[rows] |= bits
-        frame[self.field] = column
+        masks = _masks(frame, self.field).copy()
+        masks[rows] |= bits
+        frame[self.field] = masks
 
 
 @dataclass(frozen=True)

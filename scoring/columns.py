@@ -1,0 +1,68 @@
+"""The canonical profile frame as plain NumPy columns, for the inside of one scoring call.
+
+A pandas column look-up costs tens of microseconds; the rules, the encoder and
+the action plan make hundreds of them, which dominates when a frame has one
+row (the API's single score). ``ProfileColumns`` holds the same columns as
+arrays; everything that reads profiles accepts either it or a DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+class ProfileColumns:
+    """Named NumPy columns of equal length; copies share arrays until one is replaced."""
+
+    def __init__(self, data: dict[str, np.ndarray], n: int):
+        self._data = data
+        self._n = n
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> ProfileColumns:
+        return cls({name: frame[name].to_numpy() for name in frame.columns}, len(frame))
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._data)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._data[name]
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        self._data[name] = values
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def copy(self) -> ProfileColumns:
+        return ProfileColumns(dict(self._data), self._n)
+
+    def take(self, rows: np.ndarray, names: Iterable[str]) -> ProfileColumns:
+        return ProfileColumns({name: self._data[name][rows] for name in names}, len(rows))
+
+
+def column(frame: pd.DataFrame | ProfileColumns, name: str, dtype=None) -> np.ndarray:
+    """One column as an array (missing numbers as NaN when ``dtype`` is float)."""
+    values = frame[name]
+    if isinstance(values, np.ndarray):
+        return values if dtype is None else values.astype(dtype, copy=False)
+    if dtype is np.float64:
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values.to_numpy(dtype=dtype)
+
+
+def matches(frame: pd.DataFrame | ProfileColumns, name: str, values: Iterable[str]):
+    """(hit, present): rows whose text value is one of ``values``, and rows with a value."""
+    array = column(frame, name, object)
+    present = ~pd.isna(array)
+    hit = np.zeros(len(array), dtype=bool)
+    for value in values:
+        hit |= array == value
+    return hit & present, present
