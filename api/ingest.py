@@ -88,8 +88,11 @@ def read_records(items: Sequence[Any], *, max_rows: int) -> Intake:
     return Intake([validate_records(items, source="request body")])
 
 
-def score(intake: Intake | ValidatedBatch, scorer: Scorer, *, lang: str) -> Scored:
-    """Score every valid row; one ``scored_at`` for the whole request."""
+def score(
+    intake: Intake | ValidatedBatch, scorer: Scorer, *, lang: str, keep_profiles: bool = True
+) -> Scored:
+    """Score every valid row; one ``scored_at`` for the whole request. ``keep_profiles=False``
+    (a dry run, which stores nothing) skips turning the profiles back into records."""
     chunks = intake.chunks if isinstance(intake, Intake) else [intake]
     scored_at = now_utc()
     out = Scored([], [], [])
@@ -98,8 +101,9 @@ def score(intake: Intake | ValidatedBatch, scorer: Scorer, *, lang: str) -> Scor
             continue
         table = scorer.score(chunk.profiles, assumed=chunk.assumed, scored_at=scored_at)
         out.records.extend(table.to_records(lang=lang))
-        out.profiles.extend(profiles_to_records(chunk.profiles))
-        out.personal.extend(_personal_records(chunk.personal))
+        if keep_profiles:
+            out.profiles.extend(profiles_to_records(chunk.profiles))
+            out.personal.extend(_personal_records(chunk.personal))
     return out
 
 

@@ -329,6 +329,8 @@ def _action_gains(
     """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
     gains = np.full(candidates.shape, np.nan)
+    fixes: list[tuple[int, np.ndarray, np.ndarray]] = []
+    decisions: list[np.ndarray] = []
     for c in np.flatnonzero(candidates.any(axis=0)):
         rows = np.flatnonzero(candidates[:, c])
         # Only the columns the fix and the criteria it can change read are needed.
@@ -342,9 +344,17 @@ def _action_gains(
                 fixed_decision += (
                     model.additive.tables[j].lookup(block[:, k]) - contributions[rows, j]
                 )
-        fixed_score = blend(
-            ruleset, fixed_rules_score, model.probability_from_decision(fixed_decision)
-        )
+        fixes.append((c, rows, fixed_rules_score))
+        decisions.append(fixed_decision)
+    if not fixes:
+        return gains
+    # Every counterfactual row goes through the calibration in one call.
+    probabilities = model.probability_from_decision(np.concatenate(decisions))
+    start = 0
+    for c, rows, fixed_rules_score in fixes:
+        fixed_probability = probabilities[start : start + len(rows)]
+        start += len(rows)
+        fixed_score = blend(ruleset, fixed_rules_score, fixed_probability)
         gains[rows, c] = np.round(fixed_score - score[rows], 1)
     return gains
 

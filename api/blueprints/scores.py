@@ -35,7 +35,7 @@ def create_score(profile: dict, dry_run: bool, lang: str, cohort: str | None = N
     # The schema has validated the body; validate_profile gives the same verdict and the
     # canonical batch of one, with the booleans that were left out (assumed).
     batch = validate_profile(request.get_json())
-    scored = ingest.score(batch, scorer, lang=lang)
+    scored = ingest.score(batch, scorer, lang=lang, keep_profiles=not dry_run)
     record = scored.records[0]
     if dry_run:
         return record, 200
