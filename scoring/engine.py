@@ -333,9 +333,7 @@ def _action_gains(
     decisions: list[np.ndarray] = []
     for c in np.flatnonzero(candidates.any(axis=0)):
         rows = np.flatnonzero(candidates[:, c])
-        # Only the columns the fix and the criteria it can change read are needed.
-        needed = sorted(set().union(*(ruleset.criteria[d].fields for d in ruleset.dependents(c))))
-        subset = profiles.take(rows, needed)
+        subset = profiles.take(rows, ruleset.fix_fields(c))
         fixed, fixed_rules_score = ruleset.score_fix(c, subset, rules, rows)
         fixed_decision = decision[rows].copy()
         for name in ruleset.criteria[c].fields & FIELD_COLUMNS.keys():

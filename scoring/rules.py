@@ -592,6 +592,8 @@ class Ruleset:
     _market_bits: np.ndarray = field(init=False, repr=False)
     _columns: frozenset[str] = field(init=False, repr=False)
     _groups: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    _dependents: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    _fix_fields: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         crit = self.criteria
@@ -633,6 +635,15 @@ class Ruleset:
         groups += [index == k for k in range(len(self.categories))]
         groups += list(self.market_members)
         object.__setattr__(self, "_groups", tuple(np.flatnonzero(g) for g in groups))
+        dependents = tuple(
+            np.array([d for d, other in enumerate(crit) if other.fields & c.fields], dtype=np.int64)
+            for c in crit
+        )
+        object.__setattr__(self, "_dependents", dependents)
+        fix_fields = tuple(
+            tuple(sorted(set().union(*(crit[d].fields for d in deps)))) for deps in dependents
+        )
+        object.__setattr__(self, "_fix_fields", fix_fields)
 
     @property
     def version_string(self) -> str:
@@ -684,10 +695,11 @@ class Ruleset:
 
     def dependents(self, c: int) -> np.ndarray:
         """Criteria whose conditions read a field that criterion ``c``'s fix may change."""
-        changed = self.criteria[c].fields
-        return np.array(
-            [d for d, other in enumerate(self.criteria) if other.fields & changed], dtype=np.int64
-        )
+        return self._dependents[c]
+
+    def fix_fields(self, c: int) -> tuple[str, ...]:
+        """Every field that scoring criterion ``c``'s fix reads or writes."""
+        return self._fix_fields[c]
 
     def score_fix(
         self, c: int, frame: pd.DataFrame, before: RuleResult, rows: np.ndarray

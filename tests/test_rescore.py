@@ -148,6 +148,8 @@ def test_worker_processes_write_what_one_process_writes(
     monkeypatch.setattr(rescore_module, "POOL_MIN_ROWS", 0)  # a pool even for a small file
     one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
     streamed(mixed_parquet, one, chunk_rows=100, scored_at=FIXED_TIME)
+    # Only processes started by this run count: other tests may leave children of their own.
+    before = {p.pid for p in multiprocessing.active_children()}
     children = []
     summary = streamed(
         mixed_parquet,
@@ -155,7 +157,9 @@ def test_worker_processes_write_what_one_process_writes(
         chunk_rows=100,
         workers=2,
         scored_at=FIXED_TIME,
-        on_chunk=lambda _: children.append(len(multiprocessing.active_children())),
+        on_chunk=lambda _: children.append(
+            len({p.pid for p in multiprocessing.active_children()} - before)
+        ),
     )
     assert max(children) == 2
     assert summary.chunks == 12
@@ -164,13 +168,16 @@ def test_worker_processes_write_what_one_process_writes(
 
 
 def test_small_files_are_scored_without_starting_processes(streamed, mixed_parquet, tmp_path):
+    before = {p.pid for p in multiprocessing.active_children()}
     children = []
     streamed(
         mixed_parquet,
         tmp_path / "out.csv",
         chunk_rows=100,
         workers=2,
-        on_chunk=lambda _: children.append(len(multiprocessing.active_children())),
+        on_chunk=lambda _: children.append(
+            len({p.pid for p in multiprocessing.active_children()} - before)
+        ),
     )
     assert set(children) == {0}
 

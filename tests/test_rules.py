@@ -927,3 +927,15 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
     assert where == "yaml"
     assert why.endswith("duplicate key 'points'")
     assert why.startswith("line ")
+
+
+def test_dependents_are_exactly_the_criteria_sharing_a_field():
+    ruleset = load_ruleset()
+    for c, criterion in enumerate(ruleset.criteria):
+        expected = [
+            d for d, other in enumerate(ruleset.criteria) if other.fields & criterion.fields
+        ]
+        assert ruleset.dependents(c).tolist() == expected
+        assert c in expected
+        shared = set().union(*(ruleset.criteria[d].fields for d in expected))
+        assert ruleset.fix_fields(c) == tuple(sorted(shared))
