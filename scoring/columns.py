@@ -23,7 +23,7 @@ class ProfileColumns:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> ProfileColumns:
-        return cls({name: frame[name].to_numpy() for name in frame.columns}, len(frame))
+        return cls({name: values.to_numpy() for name, values in frame.items()}, len(frame))
 
     @property
     def columns(self) -> list[str]:
@@ -66,3 +66,15 @@ def matches(frame: pd.DataFrame | ProfileColumns, name: str, values: Iterable[st
     for value in values:
         hit |= array == value
     return hit & present, present
+
+
+_SMALL = 64  # rows up to which a dict look-up beats building a pandas Categorical
+
+
+def codes_of(frame: pd.DataFrame | ProfileColumns, name: str, choices: tuple[str, ...]):
+    """Position of each row's text value in ``choices``; -1 for a missing or unknown value."""
+    values = column(frame, name, object)
+    if len(values) > _SMALL:
+        return pd.Categorical(values, categories=choices).codes.astype(np.int64)
+    index = {choice: i for i, choice in enumerate(choices)}
+    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in values], np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring import fields as F
-from scoring.columns import column
+from scoring.columns import codes_of, column
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def encode_field(frame: pd.DataFrame, name: str) -> np.ndarray:
     """The (n, k) block of feature columns computed from one profile field."""
     if name in _ONE_HOT:
         choices = _ONE_HOT[name]
-        codes = pd.Categorical(frame[name], categories=choices).codes
+        codes = codes_of(frame, name, choices)
         return (codes[:, None] == np.arange(len(choices))).astype(np.float64)
     if name == "certifications":
         masks = column(frame, name, np.int64)

@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from scoring import fields as F
-from scoring.columns import column, matches
+from scoring.columns import codes_of, column, matches
 from scoring.errors import RulesetError
 
 LANGUAGES = ("id", "en")
@@ -656,7 +656,7 @@ class Ruleset:
         if missing:
             raise ValueError(f"profile frame lacks column(s): {', '.join(missing)}")
         n = len(frame)
-        codes = pd.Categorical(frame["sector"], categories=F.SECTORS).codes
+        codes = codes_of(frame, "sector", F.SECTORS)
         targets = _masks(frame, "target_markets")
         # Work criterion-major, (C, n), so that every sum below runs over the criteria in file
         # order for each profile: a row's scores never depend on the rows batched with it.

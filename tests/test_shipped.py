@@ -63,6 +63,16 @@ def test_train_reproduces_the_shipped_model_from_the_same_data_and_seed(model, t
         synthetic=True,
     )
     X = encode_features(training.profiles.head(5000))
-    expected = model.estimator.predict_proba(X)[:, 1]
-    assert np.array_equal(again.bundle["estimator"].predict_proba(X)[:, 1], expected)
+    fitted, shipped = again.bundle["estimator"], model.estimator
+    # The boosted trees are the same bit for bit; the sigmoid calibration is fitted by a
+    # numerical optimiser whose last bit can follow the BLAS threads of the machine.
+    (fitted_part,), (shipped_part,) = (
+        fitted.calibrated_classifiers_,
+        shipped.calibrated_classifiers_,
+    )
+    assert np.array_equal(
+        fitted_part.estimator.decision_function(X), shipped_part.estimator.decision_function(X)
+    )
+    expected = shipped.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(fitted.predict_proba(X)[:, 1], expected, rtol=0, atol=1e-12)
     assert again.manifest["metrics"] == model.manifest["metrics"]
