@@ -1,24 +1,36 @@
-"""Rescoring at scale: throughput, peak memory and the Dask engine, beside the bare model.
+"""Rescoring at scale: throughput, stages, peak memory and the Dask engine, beside the bare model.
 
-Generates synthetic profiles once per run into a temporary folder (``generate_profiles`` in
-pieces of 500,000 rows, written as Parquet row groups of 100,000), then measures, on the same
-machine and back to back:
+Generates 500,000 synthetic profiles (``generate_profiles``) and repeats them, each copy with
+new ``sme_id`` values, up to the largest size (written as Parquet row groups of 100,000, and as
+CSV for --csv-rows; each size is a prefix of the same rows) into a temporary folder, or into
+--data-dir where they are kept for the next run, then
+measures, on the same machine and back to back:
 
-  throughput  rows/s of ``scoring.rescore.rescore`` (Parquet in, Parquet out) at each of
-              --rows, with --workers 1 and 2 (2 starts a process pool only from 300,000
-              rows; its start-up is included); the scorer is loaded once beforehand
+  throughput  rows/s of ``scoring.rescore.rescore`` (Parquet or CSV in, Parquet out) at each
+              of --rows (Parquet) and --csv-rows (CSV), with --workers 1 and 2 (2 starts a
+              helper process only from 300,000 rows; its start-up is included); the scorer
+              is loaded once beforehand
+  stages      the same path taken apart in one process, chunk by chunk (the default 25,000
+              rows), at --stage-rows from Parquet and from CSV: reading, contract validation,
+              scoring (rules, model, explanations, action plans), the flat table, Parquet
+              encoding; each stage's seconds summed over the chunks
   memory      peak resident memory of ``sme-export rescore`` at each of --memory-rows, run
               as a command: the largest single process (``/usr/bin/time -v``, when present)
               and the whole process tree (sampled from /proc every 20 ms); beside it, reading,
-              validating and scoring the whole file at once, for the first two sizes
+              validating and scoring the whole file at once, at --whole-file-rows
   dask        ``--engine dask`` on a local cluster of 2 worker processes against the pandas
               engine, on --dask-rows rows (cluster start-up included, as a user sees it)
   bare        the fitted estimator's ``predict_proba`` on the already-encoded matrix of the
               same rows: the floor every figure is compared with
 
-Usage: python benchmarks/rescore.py [--rows 10000 100000 1000000]
-           [--memory-rows 500000 1000000 5000000] [--dask-rows 1000000]
-           [--json results.json] [--plot docs/rescore.png]
+--sections runs some of these only; with --json naming an existing file, the sections run
+replace theirs in it and the others are kept (so a long run can be done in parts).
+
+Usage: python benchmarks/rescore.py [--rows 10000 100000 1000000] [--csv-rows 1000000]
+           [--stage-rows 1000000] [--memory-rows 500000 1000000 5000000]
+           [--whole-file-rows 500000] [--dask-rows 1000000] [--data-dir DIR]
+           [--sections throughput stages memory dask] [--json results.json]
+           [--plot docs/rescore.png]
 """
 
 from __future__ import annotations
@@ -33,62 +45,113 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sklearn
+from threadpoolctl import threadpool_limits
 
 from scoring import synth
 from scoring.engine import Scorer
 from scoring.features import encode_features
-from scoring.readers import read_table
-from scoring.rescore import rescore
+from scoring.readers import iter_tables, read_table
+from scoring.rescore import DEFAULT_CHUNK_ROWS, _fewer_collections, encode, rescore
 from scoring.validate import validate_table
+from scoring.writers import TableWriter
 
 PIECE = 500_000
 ROW_GROUP = 100_000
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def generate(sizes: list[int], folder: Path) -> dict[int, Path]:
-    """One Parquet file per size; each is a prefix of the same generated rows."""
-    largest = max(sizes)
-    paths = {n: folder / f"profiles_{n}.parquet" for n in sizes}
+def generate(sizes: list[int], csv_sizes: list[int], folder: Path) -> dict[tuple[int, str], Path]:
+    """One Parquet file per size and one CSV per CSV size, keyed (rows, format); each is a
+    prefix of the same generated rows. Files already in ``folder`` are kept."""
+    paths = {(n, "parquet"): folder / f"profiles_{n}.parquet" for n in sizes}
+    paths |= {(n, "csv"): folder / f"profiles_{n}.csv" for n in csv_sizes}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    largest = max(n for n, _ in paths)
+    writing = {key: path.with_name(path.name + ".part") for key, path in paths.items()}
     writers: dict[int, pq.ParquetWriter] = {}
+    csv_writers = {n: TableWriter(writing[n, "csv"], format="csv") for n in csv_sizes}
     written = dict.fromkeys(sizes, 0)
+    piece = synth.generate_profiles(min(PIECE, largest), seed=1).drop(columns=[synth.LABEL])
     for start in range(0, largest, PIECE):
         count = min(PIECE, largest - start)
-        frame = synth.generate_profiles(count, seed=start // PIECE + 1)
-        frame = frame.drop(columns=[synth.LABEL])
+        frame = piece.iloc[:count].copy()
         frame["sme_id"] = [f"SYN-{i:08d}" for i in range(start + 1, start + count + 1)]
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        for n, path in paths.items():
+        for n in sizes:
             take = min(n - written[n], count)
             if take <= 0:
                 continue
             if n not in writers:
-                writers[n] = pq.ParquetWriter(path, table.schema)
+                writers[n] = pq.ParquetWriter(writing[n, "parquet"], table.schema)
             writers[n].write_table(table.slice(0, take), row_group_size=ROW_GROUP)
             written[n] += take
+        for n, writer in csv_writers.items():
+            if start < n:
+                writer.write(frame.iloc[: n - start])
         print(f"  generated {start + count:,} rows", file=sys.stderr)
-    for writer in writers.values():
+    for writer in [*writers.values(), *csv_writers.values()]:
         writer.close()
+    for key, path in writing.items():  # complete files only: a later run trusts them
+        path.replace(paths[key])
     return paths
 
 
 def bare_model(scorer: Scorer, path: Path, repeats: int = 3) -> float:
-    """Best time of predict_proba on the encoded matrix of every row of ``path``."""
+    """Best time of predict_proba on the encoded matrix of every row of ``path``, with
+    scikit-learn's default threads and with one: on a busy machine OpenMP threads that wait
+    for each other can be many times slower than one thread, and the floor is the faster."""
     batch = validate_table(read_table(path))
     X = encode_features(batch.profiles)
     del batch
     best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        scorer.model.estimator.predict_proba(X)
-        best = min(best, time.perf_counter() - start)
+    for threads in (None, 1):
+        with threadpool_limits(limits=threads):
+            for _ in range(repeats):
+                start = time.perf_counter()
+                scorer.model.estimator.predict_proba(X)
+                best = min(best, time.perf_counter() - start)
     return best
+
+
+def stages(scorer: Scorer, path: Path) -> dict[str, float]:
+    """Seconds of each stage of the streaming path in this process, summed over the chunks,
+    with the garbage-collector settings of a run."""
+    spent = dict.fromkeys(("read", "validate", "score", "flat_table", "encode"), 0.0)
+    chunks = iter(iter_tables(path, chunk_rows=DEFAULT_CHUNK_ROWS))
+    with _fewer_collections():
+        _stages(scorer, chunks, spent)
+    return spent
+
+
+def _stages(scorer: Scorer, chunks: Iterator, spent: dict[str, float]) -> None:
+    while True:
+        start = time.perf_counter()
+        raw = next(chunks, None)
+        spent["read"] += time.perf_counter() - start
+        if raw is None:
+            return
+        start = time.perf_counter()
+        batch = validate_table(raw)
+        del raw
+        spent["validate"] += time.perf_counter() - start
+        start = time.perf_counter()
+        table = scorer.score(batch.profiles, assumed=batch.assumed, scored_at="2026-01-01T00:00Z")
+        spent["score"] += time.perf_counter() - start
+        start = time.perf_counter()
+        flat = table.to_frame()
+        flat.insert(0, "row", batch.row_numbers)
+        spent["flat_table"] += time.perf_counter() - start
+        start = time.perf_counter()
+        encode(flat, "parquet")
+        spent["encode"] += time.perf_counter() - start
 
 
 def timed_rescore(scorer: Scorer, path: Path, out: Path, *, workers: int) -> float:
@@ -172,14 +235,23 @@ scorer.score(batch.profiles, assumed=batch.assumed).to_frame().to_parquet(sys.ar
 """
 
 
+SECTIONS = ("throughput", "stages", "memory", "dask")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--csv-rows", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--stage-rows", type=int, default=1_000_000)
     parser.add_argument(
         "--memory-rows", type=int, nargs="+", default=[500_000, 1_000_000, 5_000_000]
     )
+    parser.add_argument("--whole-file-rows", type=int, nargs="*", default=[500_000])
     parser.add_argument("--dask-rows", type=int, default=1_000_000)
-    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    parser.add_argument("--data-dir", type=Path, help="Keep the generated inputs here.")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--json", type=Path, help="Also write the results here (merged).")
     parser.add_argument("--plot", type=Path, help="PNG of rows/s and memory against rows.")
     parser.add_argument(
         "--from-json", type=Path, help="Measure nothing: report and plot these results."
@@ -193,7 +265,10 @@ def main() -> None:
         return
 
     scorer = Scorer.load()
-    results: dict = {
+    results: dict = {}
+    if args.json and args.json.exists():
+        results = json.loads(args.json.read_text())
+    results |= {
         "python": platform.python_version(),
         "scikit_learn": sklearn.__version__,
         "model": scorer.model.version,
@@ -201,51 +276,66 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average_at_start": os.getloadavg()[0],
     }
-    sizes = sorted({*args.rows, *args.memory_rows, *([args.dask_rows] if args.dask_rows else [])})
+    wanted = set(args.sections)
+    sizes = {*args.rows, *args.memory_rows, args.stage_rows, args.dask_rows}
+    csv_sizes = {*args.csv_rows, args.stage_rows}
     with tempfile.TemporaryDirectory(prefix="rescore-bench-") as tmp:
-        folder = Path(tmp)
-        inputs = generate(sizes, folder)
+        folder = args.data_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        inputs = generate(sorted(sizes), sorted(csv_sizes), folder)
+        out = Path(tmp) / "out.parquet"
 
-        print("throughput", file=sys.stderr)
-        results["throughput"] = []
-        for n in args.rows:
-            bare = bare_model(scorer, inputs[n])
-            row = {"rows": n, "bare_seconds": bare}
-            for workers in (1, 2):
-                seconds = timed_rescore(scorer, inputs[n], folder / "out.parquet", workers=workers)
-                row[f"workers_{workers}_seconds"] = seconds
-            results["throughput"].append(row)
-            print(f"  {row}", file=sys.stderr)
+        if "throughput" in wanted:
+            print("throughput", file=sys.stderr)
+            results["throughput"] = []
+            runs = [(n, "parquet") for n in args.rows] + [(n, "csv") for n in args.csv_rows]
+            for n, fmt in runs:
+                row = {"rows": n, "input": fmt, "bare_seconds": bare_model(scorer, inputs[n, fmt])}
+                for workers in args.workers:
+                    seconds = timed_rescore(scorer, inputs[n, fmt], out, workers=workers)
+                    row[f"workers_{workers}_seconds"] = seconds
+                results["throughput"].append(row)
+                print(f"  {row}", file=sys.stderr)
 
-        print("memory", file=sys.stderr)
-        results["memory"] = []
-        cli = [sys.executable, "-m", "scoring.cli", "rescore"]
-        for k, n in enumerate(args.memory_rows):
-            out = folder / "out.parquet"
-            row = {
-                "rows": n,
-                "streaming": measure_command([*cli, str(inputs[n]), "--out", str(out), "--quiet"]),
-            }
-            if k < 2:
-                script = [sys.executable, "-c", WHOLE_FILE, str(inputs[n]), str(out)]
-                row["whole_file"] = measure_command(script)
-            results["memory"].append(row)
-            print(f"  {row}", file=sys.stderr)
+        if "stages" in wanted:
+            print("stages", file=sys.stderr)
+            results["stages"] = []
+            for fmt in ("parquet", "csv"):
+                n = args.stage_rows
+                row = {"rows": n, "input": fmt, "seconds": stages(scorer, inputs[n, fmt])}
+                row["bare_seconds"] = bare_model(scorer, inputs[n, "parquet"])
+                results["stages"].append(row)
+                print(f"  {row}", file=sys.stderr)
 
-        if args.dask_rows:
+        if "memory" in wanted:
+            print("memory", file=sys.stderr)
+            results["memory"] = []
+            cli = [sys.executable, "-m", "scoring.cli", "rescore"]
+            for n in args.memory_rows:
+                source = str(inputs[n, "parquet"])
+                command = [*cli, source, "--out", str(out), "--quiet"]
+                row = {"rows": n, "streaming": measure_command(command)}
+                if n in args.whole_file_rows:
+                    script = [sys.executable, "-c", WHOLE_FILE, source, str(out)]
+                    row["whole_file"] = measure_command(script)
+                results["memory"].append(row)
+                print(f"  {row}", file=sys.stderr)
+
+        if "dask" in wanted:
             print("dask", file=sys.stderr)
             from scoring.rescore_dask import rescore_dask
 
             n = args.dask_rows
-            pandas_seconds = timed_rescore(scorer, inputs[n], folder / "p.parquet", workers=2)
+            source = inputs[n, "parquet"]
+            pandas_seconds = timed_rescore(scorer, source, out, workers=2)
             start = time.perf_counter()
-            rescore_dask(inputs[n], folder / "d.parquet", workers=2, scorer=scorer)
+            rescore_dask(source, Path(tmp) / "d.parquet", workers=2, scorer=scorer)
             dask_seconds = time.perf_counter() - start
             results["dask"] = {
                 "rows": n,
                 "pandas_seconds": pandas_seconds,
                 "dask_seconds": dask_seconds,
-                "bare_seconds": bare_model(scorer, inputs[n]),
+                "bare_seconds": bare_model(scorer, source),
             }
             print(f"  {results['dask']}", file=sys.stderr)
 
@@ -262,34 +352,47 @@ def report(results: dict) -> None:
         f"model {results['model']}, ruleset {results['ruleset']}, {results['cpus']} CPUs, "
         f"load average at start {results['load_average_at_start']:.1f}"
     )
-    print(
-        "\n| rows | bare predict_proba | rescore --workers 1 | rescore --workers 2 (default) | "
-        "2 vs 1 | best vs bare |"
-    )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for row in results["throughput"]:
-        n, bare = row["rows"], row["bare_seconds"]
-        one, two = row["workers_1_seconds"], row["workers_2_seconds"]
+    if "throughput" in results:
         print(
-            f"| {n:,} | {n / bare:,.0f} rows/s | {n / one:,.0f} rows/s ({one:.1f} s) | "
-            f"{n / two:,.0f} rows/s ({two:.1f} s) | {one / two:.2f}x | "
-            f"{min(one, two) / bare:.1f}x |"
+            "\n| rows | input | bare predict_proba | rescore --workers 1 | "
+            "rescore --workers 2 (default) | 2 vs 1 | best vs bare |"
         )
-    print(
-        "\n| rows | rescore: peak RSS, all processes | largest process | wall | "
-        "whole file in memory: peak RSS |"
-    )
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for row in results["memory"]:
-        s = row["streaming"]
-        largest = s["max_rss_largest_process_mb"]
-        largest = "-" if largest is None else f"{largest:,.0f} MB"
-        whole = row.get("whole_file")
-        whole = "-" if whole is None else f"{whole['peak_rss_tree_mb']:,.0f} MB"
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        for row in results["throughput"]:
+            n, bare = row["rows"], row["bare_seconds"]
+            one, two = row.get("workers_1_seconds"), row.get("workers_2_seconds")
+            cells = [f"{n / t:,.0f} rows/s ({t:.1f} s)" if t else "-" for t in (one, two)]
+            print(
+                f"| {n:,} | {row.get('input', 'parquet')} | {n / bare:,.0f} rows/s | "
+                f"{cells[0]} | {cells[1]} | {f'{one / two:.2f}x' if one and two else '-'} | "
+                f"{min(t for t in (one, two) if t) / bare:.1f}x |"
+            )
+    for row in results.get("stages", []):
+        bare = row["bare_seconds"]
+        total = sum(row["seconds"].values())
+        print(f"\nstages, {row['rows']:,} rows from {row['input']}, one process:")
+        print("| stage | seconds | vs bare predict_proba |")
+        print("| --- | ---: | ---: |")
+        for stage, seconds in row["seconds"].items():
+            print(f"| {stage} | {seconds:.2f} | {seconds / bare:.2f}x |")
+        print(f"| all stages | {total:.2f} | {total / bare:.2f}x |")
+        print(f"| bare predict_proba | {bare:.2f} | 1.00x |")
+    if "memory" in results:
         print(
-            f"| {row['rows']:,} | {s['peak_rss_tree_mb']:,.0f} MB | {largest} | "
-            f"{s['seconds']:.0f} s | {whole} |"
+            "\n| rows | rescore: peak RSS, all processes | largest process | wall | "
+            "whole file in memory: peak RSS |"
         )
+        print("| ---: | ---: | ---: | ---: | ---: |")
+        for row in results["memory"]:
+            s = row["streaming"]
+            largest = s["max_rss_largest_process_mb"]
+            largest = "-" if largest is None else f"{largest:,.0f} MB"
+            whole = row.get("whole_file")
+            whole = "-" if whole is None else f"{whole['peak_rss_tree_mb']:,.0f} MB"
+            print(
+                f"| {row['rows']:,} | {s['peak_rss_tree_mb']:,.0f} MB | {largest} | "
+                f"{s['seconds']:.0f} s | {whole} |"
+            )
     if "dask" in results:
         d = results["dask"]
         ratio = d["dask_seconds"] / d["pandas_seconds"]
@@ -319,13 +422,14 @@ def plot(results: dict, path: Path) -> None:
         axis.xaxis.set_minor_locator(NullLocator())
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    rows = [r["rows"] for r in results["throughput"]]
+    parquet = [r for r in results["throughput"] if r.get("input", "parquet") == "parquet"]
+    rows = [r["rows"] for r in parquet]
     for key, label in (
         ("bare_seconds", "bare predict_proba"),
         ("workers_1_seconds", "rescore --workers 1"),
         ("workers_2_seconds", "rescore --workers 2"),
     ):
-        left.plot(rows, [r["rows"] / r[key] for r in results["throughput"]], "o-", label=label)
+        left.plot(rows, [r["rows"] / r.get(key, np.nan) for r in parquet], "o-", label=label)
     left.set(yscale="log", xlabel="rows", ylabel="rows/s", title="Throughput (Parquet in/out)")
     rows_axis(left, rows)
     left.legend()

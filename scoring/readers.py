@@ -4,6 +4,11 @@ Readers only turn bytes into a table: header names are normalised and values are
 as read (text for CSV), so judging values is the validator's job. Large files are read
 in chunks with bounded memory, and every chunk keeps the row numbers a person sees in
 the source file. Every failure to parse is a ``FileFormatError`` with a one-line reason.
+
+Input may be hostile: ``ReadLimits`` bounds what a file may ask for (columns, line length,
+unpacked size and compression ratio of XLSX and Parquet) and is checked before the bytes
+are parsed, so a zip bomb, a million columns or a 100 MB cell is refused in bounded time
+and memory. XLSX XML is parsed with defusedxml (entity declarations refused).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from scoring.errors import FileFormatError
@@ -56,6 +63,48 @@ _HEAD_BYTES = 64 * 1024
 #: Column separators, in the order that wins a tie.
 _SEPARATORS = (";", "\t", ",")
 _HEADER_SPACE = re.compile(r"[\s\-]+")
+_MIB = 1024 * 1024
+#: Bytes the CSV checks look at in one go; a line limit below it could not be enforced.
+_SCAN_BYTES = 256 * 1024
+#: Parts smaller than this may compress as well as they like (tiny XML is very regular).
+_RATIO_FLOOR = _MIB
+#: Rows of one Excel worksheet; a sheet claiming more is not a spreadsheet Excel made.
+_XLSX_MAX_ROWS = 1_048_576
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may ask of the reader; past any limit it is refused (``FileFormatError``).
+
+    The defaults are far beyond any real profile table (the contract has about 40 columns)
+    and keep a hostile file within a few hundred MB and seconds.
+    """
+
+    #: Columns of the header (all formats).
+    max_columns: int = 1_000
+    #: One line of CSV or JSON Lines, and one quoted CSV cell spanning lines; so any cell.
+    max_line_bytes: int = 1 * _MIB
+    #: A JSON array document is parsed whole; larger files should be JSON Lines.
+    max_json_bytes: int = 100 * _MIB
+    #: Uncompressed size of an XLSX archive's parts together, or of one Parquet row group.
+    max_unpacked_bytes: int = 512 * _MIB
+    #: Uncompressed / compressed size of one XLSX part or Parquet row group over 1 MiB.
+    max_unpack_ratio: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.max_line_bytes < _SCAN_BYTES:
+            raise ValueError(f"max_line_bytes must be at least {_SCAN_BYTES}")
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def _size(n: float) -> str:
+    """Byte count for a message: "1 MiB", "64 KiB", "12 bytes"."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", _MIB), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
 
 
 @dataclass
@@ -127,10 +176,14 @@ def detect_format(filename: str | None, head: bytes) -> str:
 
 
 def read_table(
-    source: Source, *, filename: str | None = None, format: str | None = None
+    source: Source,
+    *,
+    filename: str | None = None,
+    format: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> RawTable:
     """The whole table in one ``RawTable``; the concatenation of ``iter_tables``."""
-    tables = list(iter_tables(source, filename=filename, format=format))
+    tables = list(iter_tables(source, filename=filename, format=format, limits=limits))
     if len(tables) == 1:
         return tables[0]
     columns = list(dict.fromkeys(name for table in tables for name in table.frame.columns))
@@ -146,11 +199,13 @@ def iter_tables(
     chunk_rows: int = 50_000,
     filename: str | None = None,
     format: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[RawTable]:
     """Read ``source`` in chunks of at most ``chunk_rows`` rows, with bounded memory.
 
     Row numbers stay those of the source file across chunks. At least one table is
     yielded: a file with a header and no rows gives one empty frame with its columns.
+    A file beyond ``limits`` is refused with a ``FileFormatError`` naming the limit.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -159,7 +214,7 @@ def iter_tables(
     with _open_source(source, filename) as (stream, name):
         head, stream = _peek(stream, _HEAD_BYTES)
         fmt = format or detect_format(filename or name, head)
-        yield from _READERS[fmt](stream, name, head, chunk_rows)
+        yield from _READERS[fmt](stream, name, head, chunk_rows, limits)
 
 
 # --- sources -------------------------------------------------------------------------
@@ -234,21 +289,30 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-class _Utf8Checked(io.RawIOBase):
-    """Passes bytes through, refusing invalid UTF-8 with its byte offset and line."""
+class _CheckedText(io.RawIOBase):
+    """Passes CSV bytes through, refusing what the CSV parser should never be given.
 
-    def __init__(self, raw: BinaryIO, source: str):
+    Invalid UTF-8 and NUL bytes are refused with their byte offset and line; a line, or a
+    quoted cell spanning lines, longer than ``max_line`` is refused as soon as it passes
+    the limit, so a 100 MB cell or a million-column row never reaches the parser whole.
+    Every check is a C-level scan of each block (``find``/``count``), not a loop per byte.
+    """
+
+    def __init__(self, raw: BinaryIO, source: str, *, max_line: int):
         self._raw = raw
         self._source = source
+        self._max_line = max_line
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self._offset = 0
         self._line = 1
+        self._line_start = 0  # byte offset where the current line starts
+        self._quote_start: tuple[int, int] | None = None  # (offset, line) of an open quote
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._raw.read(len(buffer))
+        data = self._raw.read(min(len(buffer), _SCAN_BYTES))
         pending = len(self._decoder.getstate()[0])
         try:
             self._decoder.decode(data, final=not data)
@@ -256,10 +320,43 @@ class _Utf8Checked(io.RawIOBase):
             where = self._offset - pending + exc.start
             line = self._line + data.count(b"\n", 0, max(where - self._offset, 0))
             raise _utf8_error(self._source, where, line) from exc
+        nul = data.find(b"\0")
+        if nul >= 0:
+            line = self._line + data.count(b"\n", 0, nul)
+            raise FileFormatError(
+                f"{self._source}: NUL byte at byte offset {self._offset + nul} (line {line}); "
+                "a CSV file is text, this looks like a binary file"
+            )
+        self._check_lengths(data)
         self._offset += len(data)
         self._line += data.count(b"\n")
         buffer[: len(data)] = data
         return len(data)
+
+    def _check_lengths(self, data: bytes) -> None:
+        """Lines within one block are shorter than the limit; check those crossing blocks.
+        A line ends at "\n" or "\r" (old Mac files end lines with "\r" alone)."""
+        end = self._offset + len(data)
+        ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+        line_end = self._offset + min(ends) if ends else end
+        if line_end - self._line_start > self._max_line:
+            raise FileFormatError(
+                f"{self._source}: line {self._line} is longer than {_size(self._max_line)}; "
+                "expected a table of profiles (check the line ends and the separator)"
+            )
+        if ends:
+            self._line_start = self._offset + max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        quotes = data.count(b'"')
+        if quotes % 2:
+            self._quote_start = None if self._quote_start else (0, 0)
+        if self._quote_start and quotes:  # the last quote of the block opened the open cell
+            last = data.rfind(b'"')
+            self._quote_start = (self._offset + last, self._line + data.count(b"\n", 0, last))
+        if self._quote_start and end - self._quote_start[0] > self._max_line:
+            raise FileFormatError(
+                f"{self._source}: the quoted cell opened on line {self._quote_start[1]} is "
+                f'longer than {_size(self._max_line)}; expected quotes in pairs ("...")'
+            )
 
 
 def _utf8_error(source: str, offset: int, line: int) -> FileFormatError:
@@ -314,9 +411,15 @@ def _table(
     )
 
 
-def _column_names(raw: Iterable[str], source: str) -> list[str]:
-    """Normalised names; two headers that mean the same column are refused."""
+def _column_names(raw: Iterable[str], source: str, *, max_columns: int) -> list[str]:
+    """Normalised names; two headers that mean the same column are refused, and so are
+    more than ``max_columns``."""
     raw = list(raw)
+    if len(raw) > max_columns:
+        raise FileFormatError(
+            f"{source}: {len(raw)} columns, more than the {max_columns} a profile table may "
+            "have; check the separator, or that this is the right file"
+        )
     names = [normalise_header(r) for r in raw]
     spellings: dict[str, list[str]] = {}
     for original, name in zip(raw, names, strict=True):
@@ -379,7 +482,7 @@ class _CsvHeader:
     header_row: int  # 1-based record number of the header; blank lines above it count
 
 
-def _csv_header(head: bytes, source: str) -> _CsvHeader:
+def _csv_header(head: bytes, source: str, *, max_columns: int) -> _CsvHeader:
     """Find the header record (after blank lines), its separator and its column names."""
     text = _decode_utf8(head, source, final=len(head) < _HEAD_BYTES)
     position, header_row = 0, 1
@@ -410,8 +513,14 @@ def _csv_header(head: bytes, source: str) -> _CsvHeader:
     if not text[position:end].strip(" \t;,"):
         raise FileFormatError(f"{source}: the file is empty; expected a header row")
     separator = max(_SEPARATORS, key=counts.__getitem__)
-    cells = next(csv.reader([text[position:end]], delimiter=separator))
-    return _CsvHeader(separator, _column_names(cells, source), header_row)
+    try:
+        cells = next(csv.reader([text[position:end]], delimiter=separator))
+    except csv.Error as exc:  # a quote inside a cell, not around it, hides a line end
+        raise FileFormatError(
+            f"{source}: cannot read the header row ({exc}); expected one header row of "
+            'column names, quotes only around whole names ("...")'
+        ) from exc
+    return _CsvHeader(separator, _column_names(cells, source, max_columns=max_columns), header_row)
 
 
 def _line_end(text: str, start: int) -> int:
@@ -441,11 +550,15 @@ def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
     return FileFormatError(f"{source}: cannot read as CSV ({reason}); expected a CSV table")
 
 
-def _iter_csv(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
-    header = _csv_header(head, source)
+def _iter_csv(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+) -> Iterator[RawTable]:
+    header = _csv_header(head, source, max_columns=limits.max_columns)
     decimal = "," if header.separator == ";" else "."
     positional = [f"c{i}" for i in range(len(header.names))]
-    checked = io.BufferedReader(_Utf8Checked(stream, source), buffer_size=1 << 16)
+    checked = io.BufferedReader(
+        _CheckedText(stream, source, max_line=limits.max_line_bytes), buffer_size=_SCAN_BYTES
+    )
     next_row = header.header_row + 1
     yielded = False
     try:
@@ -496,6 +609,55 @@ def _iter_csv(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> It
         )
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """How ``iter_tables`` reads a CSV file, for a reader that splits the file itself (Dask):
+    the ``pandas.read_csv`` options, and ``table`` to turn each parsed block into a chunk."""
+
+    separator: str
+    names: list[str]
+    header_row: int
+    source: str
+
+    @property
+    def decimal(self) -> str:
+        return "," if self.separator == ";" else "."
+
+    def read_csv_options(self) -> dict:
+        """Options of ``read_csv`` for the records after the header (``skiprows`` skips it)."""
+        return {
+            "sep": self.separator,
+            "header": None,
+            "names": [f"c{i}" for i in range(len(self.names))],
+            "skiprows": self.header_row,
+            "dtype": object,
+            "keep_default_na": False,
+            "na_values": [""],
+            "skip_blank_lines": False,
+            "encoding": "utf-8",
+            "quotechar": '"',
+        }
+
+    def table(self, block: pd.DataFrame, first_row: int) -> RawTable:
+        """The chunk of a block parsed with ``read_csv_options`` whose first record is row
+        ``first_row`` of the file: header names, None for empty cells, blank rows dropped."""
+        numbers = np.arange(first_row, first_row + len(block), dtype=np.int64)
+        block = block.reset_index(drop=True)
+        missing = block.isna()
+        filled = ~missing.all(axis=1).to_numpy()
+        block = block.mask(missing, None)
+        frame = _named_columns(block[filled], self.names, numbers[filled], self.source)
+        return _table(
+            frame, numbers[filled], decimal=self.decimal, source=self.source, next_row=first_row
+        )
+
+
+def csv_layout(head: bytes, source: str) -> CsvLayout:
+    """The layout of a CSV file from its first 64 KiB (``FileFormatError`` if unreadable)."""
+    header = _csv_header(head, source, max_columns=DEFAULT_LIMITS.max_columns)
+    return CsvLayout(header.separator, header.names, header.header_row, source)
+
+
 # --- XLSX -----------------------------------------------------------------------------
 
 
@@ -512,20 +674,65 @@ def _xlsx_value(value: object) -> object:
     return value
 
 
-def _xlsx_header(values: tuple, source: str) -> list[str]:
+def _xlsx_header(values: tuple, source: str, *, max_columns: int) -> list[str]:
     cells = ["" if v is None else str(v) for v in values]
     while cells and not cells[-1].strip():
         cells.pop()
-    return _column_names(cells, source)
+    return _column_names(cells, source, max_columns=max_columns)
 
 
-def _iter_xlsx(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+def _xml_reason(exc: BaseException) -> str:
+    """One line on why openpyxl failed; defusedxml's refusal may be wrapped in its error."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DefusedXmlException):
+            return f"XML entity or DTD declarations are not allowed ({type(cause).__name__})"
+        cause = cause.__cause__ or cause.__context__
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _check_xlsx_archive(stream: BinaryIO, source: str, limits: ReadLimits) -> None:
+    """Refuse a zip bomb from the archive's directory, before anything is inflated.
+
+    ``zipfile`` never inflates a part beyond the size its directory declares (a lie ends
+    in a CRC error), so the declared sizes bound the work.
+    """
+    start = stream.tell()
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise FileFormatError(
+            f"{source}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
+            "expected an Excel .xlsx file"
+        ) from exc
+    stream.seek(start)
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_unpacked_bytes:
+        raise FileFormatError(
+            f"{source}: the workbook unpacks to {_size(total)}, more than the "
+            f"{_size(limits.max_unpacked_bytes)} allowed; split it or save it as CSV"
+        )
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _RATIO_FLOOR and ratio > limits.max_unpack_ratio:
+            raise FileFormatError(
+                f"{source}: part {part.filename!r} unpacks {ratio:.0f} times its packed size "
+                f"(at most {limits.max_unpack_ratio:.0f}); this looks like a zip bomb, "
+                "not a workbook"
+            )
+
+
+def _iter_xlsx(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+) -> Iterator[RawTable]:
     stream = _random_access(stream)
+    _check_xlsx_archive(stream, source, limits)
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many unrelated types for a broken file
         raise FileFormatError(
-            f"{source}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
+            f"{source}: not a readable XLSX workbook ({_xml_reason(exc)}); "
             "expected an Excel .xlsx file"
         ) from exc
     try:
@@ -533,13 +740,18 @@ def _iter_xlsx(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> I
             raise FileFormatError(f"{source}: the workbook has no worksheet; expected one")
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # the stored used range may be wrong: read every cell
-        yield from _xlsx_tables(sheet.iter_rows(values_only=True), source, chunk_rows)
+        rows = _xlsx_rows(sheet.iter_rows(values_only=True), source)
+        yield from _xlsx_tables(rows, source, chunk_rows, max_columns=limits.max_columns)
     finally:
         workbook.close()
 
 
 def _xlsx_rows(rows: Iterator[tuple], source: str) -> Iterator[tuple[int, tuple]]:
-    """(sheet row number, values), translating parse failures of the lazy reader."""
+    """(sheet row number, values), translating parse failures of the lazy reader.
+
+    openpyxl fills a gap in the row numbers with empty rows, so a tiny sheet naming row
+    two billion would keep it busy for minutes: rows past Excel's last one are refused.
+    """
     number = 0
     while True:
         try:
@@ -547,15 +759,22 @@ def _xlsx_rows(rows: Iterator[tuple], source: str) -> Iterator[tuple[int, tuple]
         except Exception as exc:  # a corrupt sheet fails while it is being read
             raise FileFormatError(
                 f"{source}: cannot read the first worksheet after row {number} "
-                f"({type(exc).__name__}: {exc}); expected a valid .xlsx file"
+                f"({_xml_reason(exc)}); expected a valid .xlsx file"
             ) from exc
         if values is None:
             return
         number += 1
+        if number > _XLSX_MAX_ROWS:
+            raise FileFormatError(
+                f"{source}: the first worksheet has rows past row {_XLSX_MAX_ROWS}, "
+                "the last one of an Excel sheet; expected a valid .xlsx file"
+            )
         yield number, values
 
 
-def _xlsx_tables(rows: Iterator[tuple], source: str, chunk_rows: int) -> Iterator[RawTable]:
+def _xlsx_tables(
+    rows: Iterator[tuple[int, tuple]], source: str, chunk_rows: int, *, max_columns: int
+) -> Iterator[RawTable]:
     names: list[str] | None = None
     header_row = 0
     buffer: list[list] = []
@@ -568,12 +787,12 @@ def _xlsx_tables(rows: Iterator[tuple], source: str, chunk_rows: int) -> Iterato
         frame = _named_columns(frame, names, taken, source)
         return _table(frame, taken, decimal=".", source=source, next_row=header_row + 1)
 
-    for number, values in _xlsx_rows(rows, source):
+    for number, values in rows:
         cells = [_xlsx_value(v) for v in values]
         if all(c is None for c in cells):
             continue
         if names is None:
-            names, header_row = _xlsx_header(values, source), number
+            names, header_row = _xlsx_header(values, source, max_columns=max_columns), number
             continue
         width = len(names)
         extra = next((i for i, c in enumerate(cells[width:], width) if c is not None), None)
@@ -621,8 +840,29 @@ def _arrow_frame(batch: pa.RecordBatch | pa.Table, names: list[str]) -> pd.DataF
     return frame
 
 
+def _check_parquet_sizes(metadata: pq.FileMetaData, source: str, limits: ReadLimits) -> None:
+    """Refuse a decompression bomb from the footer, before any page is read."""
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        unpacked = group.total_byte_size
+        if unpacked > limits.max_unpacked_bytes:
+            raise FileFormatError(
+                f"{source}: row group {index + 1} unpacks to {_size(unpacked)}, more than the "
+                f"{_size(limits.max_unpacked_bytes)} allowed; write smaller row groups"
+            )
+        if unpacked > _RATIO_FLOOR:
+            packed = sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+            ratio = unpacked / max(packed, 1)
+            if ratio > limits.max_unpack_ratio:
+                raise FileFormatError(
+                    f"{source}: row group {index + 1} unpacks {ratio:.0f} times its packed "
+                    f"size (at most {limits.max_unpack_ratio:.0f}); this looks like a "
+                    "decompression bomb, not a table of profiles"
+                )
+
+
 def _iter_parquet(
-    stream: BinaryIO, source: str, head: bytes, chunk_rows: int
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
     try:
         parquet = pq.ParquetFile(_random_access(stream))
@@ -631,7 +871,8 @@ def _iter_parquet(
         raise FileFormatError(
             f"{source}: not a readable Parquet file ({exc}); expected a .parquet file"
         ) from exc
-    names = _column_names(schema.names, source)
+    names = _column_names(schema.names, source, max_columns=limits.max_columns)
+    _check_parquet_sizes(parquet.metadata, source, limits)
     if "" in names:
         raise FileFormatError(f"{source}: a Parquet column has an empty name; name every column")
     batches = parquet.iter_batches(batch_size=chunk_rows)
@@ -686,19 +927,29 @@ def _records_frame(records: list[dict], keys: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def _register_keys(keys: dict[str, str], records: list[dict], source: str) -> None:
+def _register_keys(
+    keys: dict[str, str], records: list[dict], source: str, *, max_columns: int
+) -> None:
     """Add the records' keys to ``keys`` (original -> normalised), refusing clashes."""
     new = [k for k in dict.fromkeys(k for r in records for k in r) if k not in keys]
     if not new:
         return
-    names = _column_names([*keys, *new], source)
+    names = _column_names([*keys, *new], source, max_columns=max_columns)
     if "" in names:
         raise FileFormatError(f"{source}: an object has an empty key; name every field")
     keys.update(zip(new, names[len(keys) :], strict=True))
 
 
-def _iter_json(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
-    text = _decode_utf8(stream.read(), source, final=True)
+def _iter_json(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+) -> Iterator[RawTable]:
+    data = _read_up_to(stream, limits.max_json_bytes + 1)
+    if len(data) > limits.max_json_bytes:
+        raise FileFormatError(
+            f"{source}: a JSON array file may hold at most {_size(limits.max_json_bytes)}; "
+            "write larger files as JSON Lines (.jsonl, one object per line)"
+        )
+    text = _decode_utf8(data, source, final=True)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -710,6 +961,8 @@ def _iter_json(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> I
         raise FileFormatError(
             f"{source}: JSON nested too deeply; expected an array of flat objects"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise FileFormatError(f"{source}: unreadable JSON number ({exc})") from exc
     if not isinstance(document, list):
         raise FileFormatError(
             f"{source}: the JSON document is {_json_kind(document)}; "
@@ -722,7 +975,7 @@ def _iter_json(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> I
                 "expected an object"
             )
     keys: dict[str, str] = {}
-    _register_keys(keys, document, source)
+    _register_keys(keys, document, source, max_columns=limits.max_columns)
     columns = list(keys.values())
     for start in range(0, len(document), chunk_rows):
         part = document[start : start + chunk_rows]
@@ -733,18 +986,27 @@ def _iter_json(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> I
         yield _table(pd.DataFrame(), np.empty(0, np.int64), decimal=".", source=source, next_row=1)
 
 
-def _iter_jsonl(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> Iterator[RawTable]:
+def _iter_jsonl(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+) -> Iterator[RawTable]:
     keys: dict[str, str] = {}
     records: list[dict] = []
     numbers: list[int] = []
     offset, yielded, line_number = 0, False, 0
+    longest = limits.max_line_bytes
 
     def flush() -> RawTable:
-        _register_keys(keys, records, source)
+        _register_keys(keys, records, source, max_columns=limits.max_columns)
         frame = _records_frame(records, keys)
         return _table(frame, np.asarray(numbers), decimal=".", source=source, next_row=1)
 
-    for line_number, raw in enumerate(stream, start=1):
+    lines = iter(lambda: stream.readline(longest + 1), b"")  # never more than a line in memory
+    for line_number, raw in enumerate(lines, start=1):
+        if len(raw) > longest:
+            raise FileFormatError(
+                f"{source}: line {line_number} is longer than {_size(longest)}; "
+                "expected one JSON object per line"
+            )
         line = raw.removeprefix(_BOM) if line_number == 1 else raw
         try:
             text = line.decode("utf-8")
@@ -764,6 +1026,10 @@ def _iter_jsonl(stream: BinaryIO, source: str, head: bytes, chunk_rows: int) -> 
         except RecursionError as exc:
             raise FileFormatError(
                 f"{source}: JSON nested too deeply at line {line_number}; expected flat objects"
+            ) from exc
+        except ValueError as exc:  # an integer of thousands of digits
+            raise FileFormatError(
+                f"{source}: unreadable JSON number at line {line_number} ({exc})"
             ) from exc
         if not isinstance(record, dict):
             raise FileFormatError(

@@ -3,8 +3,10 @@
 ``rescore`` reads the input in chunks (``readers.iter_tables``), validates each chunk and
 scores it with the one scoring function (``Scorer.score(...).to_frame()`` plus a ``row``
 column), and writes the results as it goes, in input order. Rejected rows go to a side file
-as they appear. With ``workers > 1`` the chunks are scored in a pool of worker processes,
-each sent the scorer once when it starts; reading and validation stay in this process.
+as they appear. This process reads and validates every chunk; with ``workers > 1`` it hands
+chunks to ``workers - 1`` pool processes (each sent the scorer once when it starts) while
+they have room, and scores the others itself. The cyclic garbage collector runs rarely during
+a run: the chunks' many small objects would otherwise set it off again and again.
 
 Everything is written beside the output under names that never look complete, and renamed
 into place at the end: ``OUT.part`` (CSV and JSON Lines, appended; Parquet: one file per
@@ -18,6 +20,7 @@ the last complete chunk is cut off, finished chunks are read but not scored agai
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -44,7 +47,7 @@ from scoring.validate import RowError, ValidatedBatch, validate_table
 from scoring.writers import TableWriter
 
 OUTPUT_FORMATS = ("csv", "parquet", "jsonl")
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = 25_000
 #: Scoring processes; two are faster than one on two cores for 1M rows (docs/benchmarks.md).
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 #: Rows left below which a run stays in one process: starting the workers costs more.
@@ -165,7 +168,7 @@ class Checkpoint:
     version: int = CHECKPOINT_VERSION
 
     def save(self, path: Path) -> None:
-        temporary = path.with_name(path.name + ".tmp")
+        temporary = _temporary(path)
         with temporary.open("w", encoding="utf-8") as handle:
             json.dump(asdict(self), handle, indent=1)
             handle.flush()
@@ -239,15 +242,17 @@ class _PartialOutput:
 
     def commit(self, chunk: _Chunk, payload: bytes) -> None:
         """Write one chunk's results and rejected rows, then record it in the checkpoint."""
+        with _writing(self.paths.partial):
+            self._commit(chunk, payload)
+
+    def _commit(self, chunk: _Chunk, payload: bytes) -> None:
         cp, index, errors = self.checkpoint, chunk.index, chunk.errors
         if chunk.scored:
             if self._out is None:
                 part = self.paths.parts / f"{index:07d}.parquet"
                 temporary = part.with_name(part.name + ".tmp")
                 with temporary.open("wb") as handle:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    _append(handle, payload)
                 temporary.replace(part)
                 cp.out_parts += 1
             else:
@@ -269,13 +274,14 @@ class _PartialOutput:
         """Complete the files and rename them into place; the side file only if rows were
         rejected. ``empty`` is the output for no rows, used when nothing was scored."""
         paths = self.paths
-        if self._out is not None:
-            if self.checkpoint.out_bytes == 0:
-                self._out.write(empty)
-            self._out.close()
-        else:
-            _join_parquet(sorted(paths.parts.glob("*.parquet")), paths.partial, empty)
-        self._rejected.close()
+        with _writing(paths.partial):
+            if self._out is not None:
+                if self.checkpoint.out_bytes == 0:
+                    _append(self._out, empty)
+                self._out.close()
+            else:
+                _join_parquet(sorted(paths.parts.glob("*.parquet")), paths.partial, empty)
+            self._rejected.close()
         if paths.out.is_dir():
             raise RescoreError(f"{paths.out} is a directory; remove it or choose another --out")
         paths.partial.replace(paths.out)
@@ -300,10 +306,34 @@ class _PartialOutput:
         """Delete everything this run wrote: nothing is worth resuming."""
         self.close()
         paths = self.paths
-        for path in (paths.partial, paths.rejected_partial, paths.checkpoint):
+        for path in (
+            paths.partial,
+            paths.rejected_partial,
+            paths.checkpoint,
+            _temporary(paths.checkpoint),
+        ):
             path.unlink(missing_ok=True)
         if paths.parts.exists():
             shutil.rmtree(paths.parts)
+
+
+class _WriteFailed(Exception):
+    """Writing the output failed (disk full, storage gone); ``rescore`` says what to do."""
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _WriteFailed(path, exc) from exc
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
 
 
 def _part_index(path: Path) -> int:
@@ -355,6 +385,7 @@ def _start_worker(scorer: Scorer) -> None:
     """Pool initializer: keep the scorer the parent sent once; Ctrl-C is the parent's to handle."""
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _collect_less()
     _worker_scorer = scorer
 
 
@@ -362,9 +393,40 @@ def _score_in_worker(batch: ValidatedBatch, fmt: str, scored_at: str) -> bytes:
     return encode(result_frame(_worker_scorer, batch, scored_at=scored_at), fmt)
 
 
+def _collect_less() -> None:
+    """Run the cyclic garbage collector rarely and past the objects of the imported libraries.
+
+    A chunk creates a few hundred thousand container objects (list cells, frames); with the
+    default thresholds each of them triggers collections that walk every object alive,
+    hundreds of thousands from pandas and scikit-learn alone: 30-40% of the reading time.
+    Chunks free their memory by reference counting, so collecting less leaves memory as it is.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """``_collect_less`` for the length of a run in this process; the settings come back after."""
+    thresholds = gc.get_threshold()
+    _collect_less()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 class _ChunkScorer:
-    """Scores chunks in this process, or from the second chunk on in a process pool when
-    ``pool_worth()`` says so then; yields them in input order, at most ``window`` ahead."""
+    """Scores chunks in this process and, once ``pool_worth()`` says so (asked at the second
+    chunk to score), also in ``workers - 1`` pool processes; yields them in input order.
+
+    This process reads and validates every chunk; a chunk goes to a pool process while the pool
+    have fewer than two chunks each in hand, and is scored here otherwise. So both cores stay
+    busy whichever side is slower (reading CSV or scoring), and no process is started only to
+    wait: on two cores that is one pool process, not two beside an idle reader (a third copy of
+    pandas, pyarrow and scikit-learn in memory).
+    """
 
     def __init__(
         self,
@@ -375,41 +437,49 @@ class _ChunkScorer:
         scored_at: str,
         pool_worth: Callable[[], bool],
     ):
-        self.scorer, self.workers, self.format, self.scored_at = scorer, workers, fmt, scored_at
+        self.scorer, self.format, self.scored_at = scorer, fmt, scored_at
+        self.pool_size = workers - 1
         self._pool: ProcessPoolExecutor | None = None
         self._use_pool: bool | None = None  # decided at the second chunk to score
         self._pool_worth = pool_worth
-        self._submitted = 0
-        self.window = 2 * workers
+        self._scored_chunks = 0
+        self._in_pool: set[Future] = set()
+
+    def _pool_free(self) -> bool:
+        if self._use_pool is None:
+            self._use_pool = self.pool_size > 0 and self._pool_worth()
+        self._in_pool = {f for f in self._in_pool if not f.done()}
+        return self._use_pool and len(self._in_pool) < 2 * self.pool_size
 
     def _submit(self, chunk: _Chunk) -> Future:
         batch, chunk.batch = chunk.batch, None
-        if chunk.scored and self._submitted > 0 and self._use_pool is None:
-            self._use_pool = self.workers > 1 and self._pool_worth()
-        if chunk.scored and self._use_pool:
+        done: Future = Future()
+        if not chunk.scored:
+            done.set_result(b"")
+            return done
+        self._scored_chunks += 1
+        if self._scored_chunks > 1 and self._pool_free():
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self.workers,
+                    self.pool_size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
                     initargs=(self.scorer,),
                 )
-            self._submitted += 1
-            return self._pool.submit(_score_in_worker, batch, self.format, self.scored_at)
-        done: Future = Future()
-        if chunk.scored:
-            self._submitted += 1
-            frame = result_frame(self.scorer, batch, scored_at=self.scored_at)
-            done.set_result(encode(frame, self.format))
-        else:
-            done.set_result(b"")
+            future = self._pool.submit(_score_in_worker, batch, self.format, self.scored_at)
+            self._in_pool.add(future)
+            return future
+        done.set_result(
+            encode(result_frame(self.scorer, batch, scored_at=self.scored_at), self.format)
+        )
         return done
 
     def map(self, chunks: Iterable[_Chunk]) -> Iterator[tuple[_Chunk, bytes]]:
         pending: deque[tuple[_Chunk, Future]] = deque()
         for chunk in chunks:
             pending.append((chunk, self._submit(chunk)))
-            while len(pending) > self.window or (pending and pending[0][1].done()):
+            # Results wait here only behind a pool process's chunk: a few at most.
+            while pending and (pending[0][1].done() or len(pending) > 4 * self.pool_size + 2):
                 chunk, future = pending.popleft()
                 yield chunk, future.result()
         while pending:
@@ -477,6 +547,8 @@ class _InputChunks:
                 if index < self.skip:
                     continue
                 batch = validate_table(raw)
+                del raw  # the cells as read are the largest thing a chunk holds: not kept
+                batch.personal = batch.personal.iloc[:0]  # not part of the results
                 yield _Chunk(index, batch.received, batch.scored, batch.errors, batch)
 
 
@@ -553,23 +625,33 @@ def rescore(
         pool_worth=lambda: (chunks.rows or 0) - checkpoint.received >= POOL_MIN_ROWS,
     )
     try:
-        for chunk, payload in scoring.map(chunks):
-            output.commit(chunk, payload)
-            bar.total = chunks.rows
-            first_errors.extend(chunk.errors[: max(0, 20 - len(first_errors))])
-            bar.update(chunk.received)
-            bar.set_postfix(rejected=checkpoint.rejected, refresh=False)
-            if on_chunk is not None:
-                on_chunk(checkpoint)
+        with _fewer_collections():
+            for chunk, payload in scoring.map(chunks):
+                output.commit(chunk, payload)
+                bar.total = chunks.rows
+                first_errors.extend(chunk.errors[: max(0, 20 - len(first_errors))])
+                bar.update(chunk.received)
+                bar.set_postfix(rejected=checkpoint.rejected, refresh=False)
+                if on_chunk is not None:
+                    on_chunk(checkpoint)
         scoring.close()
         rejected_file = output.finish(empty_output(scorer, fmt=fmt, scored_at=checkpoint.scored_at))
     except BaseException as exc:
         scoring.close()
         # A broken input fails again on resume; otherwise keep finished chunks for --resume.
-        if checkpoint.chunks_done == resumed == 0 or isinstance(exc, FileFormatError):
-            output.discard()
-        else:
+        keep = not (checkpoint.chunks_done == resumed == 0 or isinstance(exc, FileFormatError))
+        if keep:
             output.close()
+        else:
+            output.discard()
+        if isinstance(exc, _WriteFailed):
+            hint = (
+                f"the {checkpoint.chunks_done} finished chunks are kept: "
+                "make room and rerun with --resume"
+                if keep
+                else "nothing was kept: make room and rerun"
+            )
+            raise RescoreError(f"{exc}; {hint}") from exc.__cause__
         raise
     finally:
         bar.close()

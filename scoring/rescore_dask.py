@@ -1,7 +1,9 @@
-"""Rescoring on a Dask cluster: the same scoring function over the row groups of a Parquet file.
+"""Rescoring on a Dask cluster: the same scoring function over a Parquet or CSV file.
 
-The input is read with ``dask.dataframe.read_parquet``, one partition per row group. The
-scorer (model and ruleset) is scattered to every worker once; each partition is validated
+A Parquet input is read with ``dask.dataframe.read_parquet``, one partition per row group; a
+CSV input with ``dask.dataframe.read_csv`` in blocks of lines, parsed with the options and
+locale (separator, decimal comma) the pandas engine reads it with (``readers.CsvLayout``).
+The scorer (model and ruleset) is scattered to every worker once; each partition is validated
 and scored there exactly as ``scoring.rescore`` scores a chunk (``result_frame``, same row
 numbers, same Parquet encoding), written by the worker as one file of a Parquet dataset,
 and only its rejected rows travel back. The dataset is written to ``OUT.part/`` and renamed
@@ -25,7 +27,14 @@ from tqdm import tqdm
 
 from scoring.engine import Scorer, now_utc
 from scoring.errors import FileFormatError, RescoreError
-from scoring.readers import RawTable, detect_format, normalise_header
+from scoring.readers import (
+    CsvLayout,
+    RawTable,
+    csv_layout,
+    detect_format,
+    iter_tables,
+    normalise_header,
+)
 from scoring.rescore import (
     OutputPaths,
     RescoreSummary,
@@ -38,6 +47,9 @@ from scoring.rescore import (
 from scoring.validate import validate_table
 
 DEFAULT_DASK_WORKERS = 2
+INPUT_FORMATS = ("parquet", "csv")
+#: Bytes of CSV per partition.
+CSV_BLOCK_BYTES = 64 * 2**20
 INSTALL_HINT = "pip install '.[distributed]'"
 _PART = "part-{:06d}.parquet"
 
@@ -49,16 +61,16 @@ def _score_partition(
     dest: str,
     source: str,
     scored_at: str,
+    layout: CsvLayout | None = None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
     """Score one partition on a worker, write its results, return its rejected rows."""
     number = partition_info["number"] if partition_info else 0
-    raw = RawTable(
-        part.reset_index(drop=True),
-        first_row_number=int(first_rows[number]),
-        decimal=".",
-        source=source,
-    )
+    first_row = int(first_rows[number])
+    if layout is None:
+        raw = RawTable(part.reset_index(drop=True), first_row, decimal=".", source=source)
+    else:
+        raw = layout.table(part, first_row)
     batch = validate_table(raw)
     if batch.scored:
         path = Path(dest) / _PART.format(number)
@@ -93,28 +105,80 @@ def _client(scheduler: str | None, workers: int) -> Iterator:
         yield client
 
 
-def _first_rows(ddf, source: Path) -> np.ndarray:
-    """Row number (from 1) of each partition's first row: from the Parquet metadata when the
-    partitions are its row groups, else by counting each partition's rows."""
-    metadata = pq.ParquetFile(source).metadata
-    lengths = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+def _bounds(ddf, source: Path, layout: CsvLayout | None) -> np.ndarray:
+    """Row number of each partition's first row, and one past the last row (Parquet rows count
+    from 1, CSV records after the header's): from the Parquet metadata when the partitions are
+    its row groups, else by counting each partition's rows (for CSV: parsing it once more)."""
+    lengths: list[int] = []
+    if layout is None:
+        metadata = pq.ParquetFile(source).metadata
+        lengths = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     if len(lengths) != ddf.npartitions or 0 in lengths:
         lengths = list(ddf.map_partitions(len).compute())
-    return np.concatenate([[1], 1 + np.cumsum(lengths)[:-1]]).astype(np.int64)
+    first = 1 if layout is None else layout.header_row + 1
+    return first + np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
-def _check_paths(source: Path, paths: OutputPaths) -> None:
+@contextmanager
+def _csv_errors(source: Path, layout: CsvLayout | None) -> Iterator[None]:
+    """A CSV the workers cannot parse is refused with the pandas engine's message."""
+    try:
+        yield
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        if layout is None:
+            raise
+        for _ in iter_tables(source):  # raises the reader's FileFormatError with the row
+            pass
+        raise FileFormatError(f"{source.name}: cannot read as CSV ({exc})") from exc
+
+
+def _read(dd, source: Path, layout: CsvLayout | None):
+    """The input as a dask dataframe with the contract's column names (Parquet) or the
+    positional columns ``layout.table`` names (CSV)."""
+    if layout is not None:
+        # Dask cuts CSV at line ends: a quoted value spanning lines keeps the file whole.
+        blocksize = None if _line_break_in_quotes(source) else CSV_BLOCK_BYTES
+        sample = min(blocksize or CSV_BLOCK_BYTES, 256_000)  # the header is in the first block
+        options = layout.read_csv_options()
+        return dd.read_csv(str(source), blocksize=blocksize, sample=sample, **options)
+    ddf = dd.read_parquet(str(source), split_row_groups=True)
+    names = [normalise_header(name) for name in ddf.columns]
+    if len(set(names)) != len(names):
+        raise FileFormatError(f"{source.name}: two columns have the same name")
+    return ddf.rename(columns=dict(zip(ddf.columns, names, strict=True)))
+
+
+def _line_break_in_quotes(source: Path, block: int = 1 << 24) -> bool:
+    """Whether a line break of ``source`` lies inside quotes (an odd number of quotes before
+    it): such a CSV cannot be cut at line ends."""
+    quotes_before = 0
+    with source.open("rb") as handle:
+        while data := handle.read(block):
+            raw = np.frombuffer(data, dtype=np.uint8)
+            quotes = np.flatnonzero(raw == ord('"'))
+            breaks = np.flatnonzero((raw == ord("\n")) | (raw == ord("\r")))
+            if ((quotes_before + np.searchsorted(quotes, breaks)) % 2).any():
+                return True
+            quotes_before += len(quotes)
+    return False
+
+
+def _check_paths(source: Path, paths: OutputPaths) -> CsvLayout | None:
+    """Refuse what the engine cannot do; the layout of a CSV input (None for Parquet)."""
     if paths.out.suffix.lower() != ".parquet":
         raise RescoreError("the dask engine writes a Parquet dataset: give --out a .parquet name")
     with source.open("rb") as handle:
-        fmt = detect_format(source.name, handle.read(64 * 1024))
-    if fmt != "parquet":
+        head = handle.read(64 * 1024)
+    fmt = detect_format(source.name, head)
+    if fmt not in INPUT_FORMATS:
         raise RescoreError(
-            f"{source.name}: the dask engine reads Parquet; use --engine pandas for {fmt} files"
+            f"{source.name}: the dask engine reads Parquet and CSV; "
+            f"use --engine pandas for {fmt} files"
         )
     if paths.out.is_dir() and any(not _is_part(p) for p in paths.out.iterdir()):
         raise RescoreError(f"{paths.out} is a directory that is not an earlier result; keep it")
     check_writable(paths.out)
+    return csv_layout(head, source.name) if fmt == "csv" else None
 
 
 def _is_part(path: Path) -> bool:
@@ -133,15 +197,15 @@ def rescore_dask(
     scored_at: str | None = None,
     progress: bool = False,
 ) -> RescoreSummary:
-    """Score every row of the Parquet file ``source`` into the Parquet dataset ``out`` on a
-    ``LocalCluster`` of ``workers`` processes, or on the cluster at ``scheduler``."""
+    """Score every row of the Parquet or CSV file ``source`` into the Parquet dataset ``out``
+    on a ``LocalCluster`` of ``workers`` processes, or on the cluster at ``scheduler``."""
     try:
         import dask.dataframe as dd
         import distributed  # noqa: F401
     except ImportError as exc:
         raise RescoreError(f"the dask engine needs the distributed extra: {INSTALL_HINT}") from exc
     source, paths = Path(source), OutputPaths(Path(out))
-    _check_paths(source, paths)
+    layout = _check_paths(source, paths)
     if scorer is None:
         scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
     scored_at = scored_at or now_utc()
@@ -151,14 +215,10 @@ def rescore_dask(
     partial.unlink(missing_ok=True)
     partial.mkdir()
     try:
-        with _client(scheduler, workers) as client:
-            ddf = dd.read_parquet(str(source), split_row_groups=True)
-            names = [normalise_header(name) for name in ddf.columns]
-            if len(set(names)) != len(names):
-                raise FileFormatError(f"{source.name}: two columns have the same name")
-            ddf = ddf.rename(columns=dict(zip(ddf.columns, names, strict=True)))
-            first_rows = _first_rows(ddf, source)
-            shipped = client.scatter([scorer, first_rows], broadcast=True)
+        with _client(scheduler, workers) as client, _csv_errors(source, layout):
+            ddf = _read(dd, source, layout)
+            bounds = _bounds(ddf, source, layout)
+            shipped = client.scatter([scorer, bounds[:-1]], broadcast=True)
             try:
                 rejected = _run(
                     ddf.map_partitions(
@@ -167,15 +227,15 @@ def rescore_dask(
                         str(partial.resolve()),
                         source.name,
                         scored_at,
+                        layout,
                         meta=rejected_frame([]),
                     ),
-                    first_rows,
-                    total=pq.ParquetFile(source).metadata.num_rows,
+                    bounds,
                     progress=progress,
                 )
             finally:
                 client.cancel(shipped)
-        received = int(pq.ParquetFile(source).metadata.num_rows)
+        scored = sum(pq.ParquetFile(p).metadata.num_rows for p in partial.glob("part-*.parquet"))
         if not any(partial.glob("part-*.parquet")):
             empty = empty_output(scorer, fmt="parquet", scored_at=scored_at)
             (partial / _PART.format(0)).write_bytes(empty)
@@ -186,26 +246,25 @@ def rescore_dask(
     return RescoreSummary(
         out=paths.out,
         rejected_file=rejected_file,
-        received=received,
-        scored=received - len(rejected),
+        received=scored + len(rejected),
+        scored=scored,
         rejected=len(rejected),
-        chunks=len(first_rows),
+        chunks=len(bounds) - 1,
         resumed_chunks=0,
     )
 
 
-def _run(scored, first_rows: np.ndarray, *, total: int, progress: bool) -> pd.DataFrame:
+def _run(scored, bounds: np.ndarray, *, progress: bool) -> pd.DataFrame:
     """Compute every partition; the rejected rows of all, ordered by row."""
     from distributed import as_completed, futures_of
 
     scored = scored.persist()
-    ends = np.append(first_rows[1:], total + 1)
+    rows = np.diff(bounds)
     with tqdm(
-        total=total, unit=" rows", unit_scale=True, desc="rescoring", disable=not progress
+        total=int(rows.sum()), unit=" rows", unit_scale=True, desc="rescoring", disable=not progress
     ) as bar:
         for future in as_completed(futures_of(scored)):
-            number = future.key[1]
-            bar.update(int(ends[number] - first_rows[number]))
+            bar.update(int(rows[future.key[1]]))
     rejected = scored.compute()
     return rejected.sort_values("row", kind="stable").reset_index(drop=True)
 

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from marshmallow import RAISE, Schema, ValidationError, pre_load, validates_schema
 from marshmallow import fields as ma
 from marshmallow import validate as mv
@@ -33,9 +32,11 @@ from scoring.fields import (
     Kind,
 )
 from scoring.validate import (
+    BLANK_CHARS,
     DUPLICATES,
     EXPORT_YEARS_WITHOUT_EXPORTS,
     LIST_SEPARATORS,
+    MISSING,
     NOT_BOOLEAN,
     NOT_INTEGER,
     NOT_NUMBER,
@@ -45,6 +46,7 @@ from scoring.validate import (
     TOO_LONG,
     UNKNOWN_VALUE,
     ValidatedBatch,
+    array_frame,
     canonical_frame,
     choice_key,
     choice_lookup,
@@ -210,6 +212,11 @@ def _no_duplicates(values: list[str]) -> None:
         raise ValidationError(DUPLICATES.format(values=", ".join(repeated)))
 
 
+#: Some character that ``strip_text`` keeps (``\uXXXX`` escapes read the same in Python
+#: and in the ECMA regular expressions of JSON Schema).
+_NOT_BLANK = "[^" + "".join(f"\\u{ord(char):04x}" for char in BLANK_CHARS) + "]"
+
+
 def _schema_field(spec: Field) -> ma.Field:
     options: dict[str, Any] = {"required": spec.required, "metadata": {"description": spec.help}}
     if not spec.required:
@@ -217,6 +224,10 @@ def _schema_field(spec: Field) -> ma.Field:
         options["load_default"] = defaults.get(spec.kind)
     if spec.kind is Kind.STRING:
         checks: list[mv.Validator] = []
+        if spec.required and spec.pattern is None:
+            # Text is stripped first, so blank text counts as missing; the pattern puts
+            # that in the OpenAPI document ("required" answers a blank value).
+            checks.append(mv.Regexp(_NOT_BLANK, error=MISSING))
         if spec.max_length is not None:
             checks.append(mv.Length(max=spec.max_length, error=TOO_LONG))
         if spec.pattern is not None:
@@ -307,15 +318,19 @@ def validate_profile(data: Any) -> ValidatedBatch:
     assumed = {name: not _given(data, name) for name in OPTIONAL_BOOL_FIELDS}
     return ValidatedBatch(
         profiles=canonical_frame([loaded]),
-        personal=pd.DataFrame(
-            {name: pd.Series([loaded.get(name)], dtype=object) for name in PERSONAL_COLUMNS}
-        ),
-        assumed=pd.DataFrame({name: pd.Series([v], dtype=bool) for name, v in assumed.items()}),
+        personal=array_frame({name: _one(loaded.get(name), object) for name in PERSONAL_COLUMNS}),
+        assumed=array_frame({name: np.array([v], dtype=bool) for name, v in assumed.items()}),
         row_numbers=np.array([1], dtype=np.int64),
         errors=[],
         labels=None,
         received=1,
     )
+
+
+def _one(value: Any, dtype: type) -> np.ndarray:
+    array = np.empty(1, dtype=dtype)
+    array[0] = value
+    return array
 
 
 def _given(data: Mapping[str, Any], name: str) -> bool:
