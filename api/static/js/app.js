@@ -1,0 +1,51 @@
+// The pages work without JavaScript; this only adds conveniences (no inline scripts: CSP).
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Print button of the score page.
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+
+  // Drag and drop a file onto the upload box.
+  document.querySelectorAll("[data-dropzone]").forEach((zone) => {
+    const input = zone.querySelector("input[type=file]");
+    const chosen = zone.querySelector("[data-chosen]");
+    const show = () => { chosen.textContent = input.files.length ? input.files[0].name : ""; };
+    input.addEventListener("change", show);
+    ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    }));
+    ["dragleave", "drop"].forEach((name) => zone.addEventListener(name, () => {
+      zone.classList.remove("dragging");
+    }));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      if (event.dataTransfer.files.length) {
+        input.files = event.dataTransfer.files;
+        show();
+      }
+    });
+  });
+
+  // A queued or running batch: poll its progress, reload when it is finished.
+  document.querySelectorAll("[data-progress-url]").forEach((box) => {
+    const bar = box.querySelector("progress");
+    const text = box.querySelector("[data-progress-text]");
+    const poll = async () => {
+      const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const state = await response.json();
+      if (state.status !== "queued" && state.status !== "running") {
+        window.location.reload();
+        return;
+      }
+      if (state.rows_total) bar.max = state.rows_total;
+      bar.value = state.rows_done || 0;
+      text.textContent = state.rows_total ? `${state.rows_done} / ${state.rows_total}` : `${state.rows_done}`;
+      window.setTimeout(poll, 1500);
+    };
+    window.setTimeout(poll, 1000);
+  });
+});

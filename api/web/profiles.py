@@ -1,0 +1,237 @@
+"""The profile form (enter or correct one SME and score it) and the score page of one SME.
+
+The form is checked by the contract's own validator (``scoring.schema.validate_profile``,
+as the API's ``POST /api/v1/scores``), so web and API give the same verdict; errors are
+shown beside their fields with the entered values kept. Scoring goes through
+``api.ingest`` and the store like the API. Personal fields are shown only to officers
+and admins, and every view of one SME is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from api import ingest, store
+from api.db import get_session
+from api.scorer import get_scorer
+from api.web.auth import actor, current_user, role_required
+from api.web.i18n import current_language, decimal, error_message, t
+from scoring.errors import ProfileValidationError
+from scoring.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
+from scoring.schema import validate_profile
+from scoring.validate import number_from_text
+
+bp = Blueprint("web_profiles", __name__)
+
+#: The form's sections, in the order an officer goes through an SME's papers.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "business",
+        (
+            "sme_id",
+            "name",
+            "sector",
+            "hs_code",
+            "legal_form",
+            "year_established",
+            "employees",
+            "annual_revenue_idr",
+        ),
+    ),
+    ("legal", ("has_nib", "has_npwp", "trademark_registered")),
+    (
+        "products",
+        (
+            "certifications",
+            "has_quality_control",
+            "export_packaging",
+            "monthly_capacity_units",
+            "capacity_utilization",
+            "can_supply_continuously",
+        ),
+    ),
+    (
+        "export",
+        (
+            "has_exported",
+            "export_years",
+            "export_value_usd_last_year",
+            "export_markets",
+            "target_markets",
+            "foreign_buyer_contacts",
+            "trade_fairs_last_3y",
+            "knows_incoterms",
+            "has_export_pricing",
+            "has_logistics_partner",
+        ),
+    ),
+    (
+        "people_digital",
+        (
+            "english_capable_staff",
+            "completed_export_training",
+            "has_website",
+            "has_english_catalog",
+            "on_b2b_marketplace",
+            "social_media_active",
+        ),
+    ),
+    ("finance", ("access_to_finance",)),
+    ("contact", ("owner_name", "owner_gender", "contact_phone", "contact_email", "district")),
+)
+MAX_COHORT_LENGTH = 100
+#: Roles that may see an SME's personal fields (owner, contacts, district).
+PERSONAL_DATA_ROLES = ("officer", "admin")
+
+
+def may_see_personal_data() -> bool:
+    user = current_user()
+    return user is not None and user.role in PERSONAL_DATA_ROLES
+
+
+def values_from_form(form: MultiDict) -> dict[str, Any]:
+    """The form's values as entered: every yes/no answered, lists as lists, text as typed."""
+    values: dict[str, Any] = {}
+    for _, names in SECTIONS:
+        for name in names:
+            kind = FIELD_BY_NAME[name].kind
+            if kind is Kind.BOOL:
+                values[name] = form.get(name) == "true"
+            elif kind is Kind.ENUM_LIST:
+                values[name] = form.getlist(name)
+            else:
+                values[name] = form.get(name, "").strip()
+    return values
+
+
+def _number(text: str) -> float | None:
+    """A number as an officer types it: Indonesian ("1.500.000,50") on the Indonesian page,
+    English ("1,500,000.50") on the English one, else whichever way reads it."""
+    marks = (",", ".") if current_language() == "id" else (".", ",")
+    for mark in marks:
+        number = number_from_text(text, mark)
+        if number is not None:
+            return number
+    return None
+
+
+def profile_from_form(values: dict[str, Any]) -> dict[str, Any]:
+    """The entered values as a JSON profile; numbers that cannot be read stay as typed, so
+    the validator names them."""
+    profile = dict(values)
+    for name, value in values.items():
+        if FIELD_BY_NAME[name].kind in (Kind.INT, Kind.FLOAT) and value:
+            number = _number(value)
+            if number is not None:
+                profile[name] = number
+    return profile
+
+
+def _form_page(values: dict, errors: dict[str, list[str]], cohort: str, status: int = 200):
+    return render_template(
+        "profile_form.html",
+        sections=SECTIONS,
+        fields=FIELD_BY_NAME,
+        values=values,
+        errors=errors,
+        cohort=cohort,
+    ), status
+
+
+@bp.route("/profiles/new", methods=["GET", "POST"])
+@role_required("officer")
+def new_profile():
+    if request.method == "GET":
+        values: dict[str, Any] = {}
+        source = request.args.get("from")
+        if source:
+            sme = store.get_sme(get_session(), source)
+            if sme is not None:
+                hidden = () if may_see_personal_data() else PERSONAL_COLUMNS
+                values = {k: v for k, v in sme["profile"].items() if k not in hidden}
+        return _form_page(values, {}, request.args.get("cohort", ""))
+    values = values_from_form(request.form)
+    cohort = request.form.get("cohort", "").strip()
+    errors: dict[str, list[str]] = {}
+    if len(cohort) > MAX_COHORT_LENGTH:
+        errors["cohort"] = [error_message(f"Longer than maximum length {MAX_COHORT_LENGTH}.")]
+    try:
+        batch = validate_profile(profile_from_form(values))
+    except ProfileValidationError as exc:
+        for error in exc.errors:
+            errors.setdefault(error["field"], []).append(error_message(error["message"]))
+    if errors:
+        return _form_page(values, errors, cohort, 422)
+    scored = ingest.score(batch, get_scorer(), lang=current_language())
+    session = get_session()
+    ingest.store_scored(session, scored, cohort=cohort or None, batch_id=None, actor=actor())
+    session.commit()
+    return redirect(url_for("web_profiles.sme", sme_id=scored.records[0]["sme_id"]))
+
+
+def _shown_value(name: str, value: Any) -> str:
+    """A profile value as the score page words it."""
+    kind = FIELD_BY_NAME[name].kind
+    if kind is Kind.BOOL:
+        return t("common.yes") if value else t("common.no")
+    if value is None or value == "":
+        return "–"
+    if kind is Kind.ENUM:
+        return t(f"{name}.{value}")
+    if kind is Kind.ENUM_LIST:
+        return str(len(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def explain_reasons(record: dict, profile: dict) -> list[dict]:
+    """The model's main factors in plain words: ``{"text", "up"}``, each naming the
+    SME's own value of the factor and how many percentage points it moves the chance."""
+    out = []
+    for reason in record["reasons"]:
+        feature = reason["feature"]
+        name, _, certificate = feature.partition(":")
+        if certificate:
+            factor = t("sme.reason_certificate", certificate=certificate)
+            value = t("common.yes") if certificate in (profile.get(name) or []) else t("common.no")
+        else:
+            factor = t(f"field.{name}.label")
+            value = _shown_value(name, profile.get(name))
+        up = reason["effect"] > 0
+        points = decimal(abs(reason["effect"]) * 100)
+        key = "sme.reason_up" if up else "sme.reason_down"
+        out.append({"text": t(key, factor=factor, value=value, points=points), "up": up})
+    return out
+
+
+@bp.route("/smes/<sme_id>")
+@role_required("officer")
+def sme(sme_id: str):
+    session = get_session()
+    found = store.get_sme(session, sme_id)
+    if found is None or found["latest_score"] is None:
+        return render_template("errors/404.html"), 404
+    record = found["latest_score"]
+    store.audit(session, actor=actor(), action="view", subject=sme_id)
+    session.commit()
+    profile = found["profile"]
+    history = store.score_history(session, sme_id) or []
+    averages = store.sector_category_averages(session, profile["sector"])
+    personal = None
+    if may_see_personal_data():
+        personal = {name: profile[name] for name in PERSONAL_COLUMNS}
+    return render_template(
+        "sme.html",
+        sme=found,
+        profile=profile,
+        record=record,
+        history=history,
+        averages=averages,
+        personal=personal,
+        ruleset=get_scorer().ruleset,
+        reasons=explain_reasons(record, profile),
+    )
