@@ -7,7 +7,7 @@ profiles, personal data and scores in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -63,6 +63,12 @@ class Scored:
     personal: list[dict[str, Any]]
     records: list[dict[str, Any]]
 
+    def extend(self, other: Scored) -> None:
+        """Append another chunk's rows (a background batch is scored chunk by chunk)."""
+        self.profiles.extend(other.profiles)
+        self.personal.extend(other.personal)
+        self.records.extend(other.records)
+
 
 def read_file(stream: BinaryIO, *, filename: str | None, max_rows: int) -> Intake:
     """Validate every row of an uploaded CSV, XLSX, Parquet or JSON file.
@@ -70,15 +76,23 @@ def read_file(stream: BinaryIO, *, filename: str | None, max_rows: int) -> Intak
     Raises ``FileFormatError`` for a file that cannot be read as a table and
     ``TooManyRows`` as soon as the file turns out longer than ``max_rows``.
     """
-    intake = Intake()
-    rows = 0
     chunk_rows = max(1, min(max_rows + 1, MAX_CHUNK_ROWS))
-    for raw in iter_tables(stream, filename=filename, chunk_rows=chunk_rows):
+    return Intake(
+        list(iter_file(stream, filename=filename, max_rows=max_rows, chunk_rows=chunk_rows))
+    )
+
+
+def iter_file(
+    stream: BinaryIO, *, filename: str | None, max_rows: int, chunk_rows: int
+) -> Iterator[ValidatedBatch]:
+    """``read_file`` one chunk of at most ``chunk_rows`` rows at a time (background batches
+    report their progress per chunk)."""
+    rows = 0
+    for raw in iter_tables(stream, filename=filename, chunk_rows=min(chunk_rows, max_rows + 1)):
         rows += len(raw.frame)
         if rows > max_rows:
             raise TooManyRows(max_rows)
-        intake.chunks.append(validate_table(raw))
-    return intake
+        yield validate_table(raw)
 
 
 def read_records(items: Sequence[Any], *, max_rows: int) -> Intake:
@@ -88,13 +102,33 @@ def read_records(items: Sequence[Any], *, max_rows: int) -> Intake:
     return Intake([validate_records(items, source="request body")])
 
 
+def iter_records(
+    items: Sequence[Any], *, max_rows: int, chunk_rows: int
+) -> Iterator[ValidatedBatch]:
+    """``read_records`` in chunks of ``chunk_rows`` items, numbered as in the whole array."""
+    if len(items) > max_rows:
+        raise TooManyRows(max_rows)
+    for start in range(0, max(len(items), 1), chunk_rows):
+        chunk = validate_records(items[start : start + chunk_rows], source="request body")
+        chunk.row_numbers = chunk.row_numbers + start
+        for error in chunk.errors:
+            error.row += start
+        yield chunk
+
+
 def score(
-    intake: Intake | ValidatedBatch, scorer: Scorer, *, lang: str, keep_profiles: bool = True
+    intake: Intake | ValidatedBatch,
+    scorer: Scorer,
+    *,
+    lang: str,
+    keep_profiles: bool = True,
+    scored_at: str | None = None,
 ) -> Scored:
-    """Score every valid row; one ``scored_at`` for the whole request. ``keep_profiles=False``
-    (a dry run, which stores nothing) skips turning the profiles back into records."""
+    """Score every valid row; one ``scored_at`` for the whole request (now, unless given:
+    a background batch scored chunk by chunk keeps one). ``keep_profiles=False`` (a dry
+    run, which stores nothing) skips turning the profiles back into records."""
     chunks = intake.chunks if isinstance(intake, Intake) else [intake]
-    scored_at = now_utc()
+    scored_at = scored_at or now_utc()
     out = Scored([], [], [])
     for chunk in chunks:
         if not len(chunk.profiles):

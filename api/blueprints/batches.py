@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_smorest import Blueprint, abort
 
-from api import downloads, ingest, store
+from api import batch_service, downloads, ingest, store
 from api.auth import READ, SCORE, current_actor, require_scope
 from api.db import get_session
 from api.lookups import sme_facts
@@ -17,9 +17,7 @@ from api.schemas import (
     BatchSchema,
     ResultsQuerySchema,
 )
-from api.scorer import get_scorer
 from scoring.errors import FileFormatError
-from scoring.schema import ProfileSchema
 
 blp = Blueprint(
     "batches", __name__, url_prefix="/api/v1/batches", description="Score files of profiles."
@@ -42,12 +40,31 @@ _UPLOAD_BODY = {
                 "required": ["file"],
             }
         },
-        JSON: {"schema": {"type": "array", "items": ProfileSchema}},
+        # Items are rows, not the request: each is validated on its own and an invalid one
+        # is reported in the batch's `errors` (201), so the document does not refuse them.
+        JSON: {
+            "schema": {
+                "type": "array",
+                "items": {"description": "A profile (schema Profile); checked row by row."},
+            }
+        },
     },
 }
 
 
 _RESULTS = "Results as JSON, CSV or XLSX (`format`); formula cells neutralised in CSV/XLSX."
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_KEY,
+    "required": False,
+    "description": (
+        "A key of the client's choosing (1 to 255 characters) that makes a retry safe: the "
+        "same key from the same API key returns the batch it first created."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 
 
 def _cohort(query_cohort: str | None) -> str | None:
@@ -60,9 +77,27 @@ def _cohort(query_cohort: str | None) -> str | None:
     return cohort
 
 
-def _intake() -> tuple[ingest.Intake, str | None]:
-    """Validated rows of the request body, and the uploaded file's name."""
-    max_rows = current_app.config["BATCH_MAX_ROWS"]
+def _idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` header, if it has one."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= batch_service.MAX_IDEMPOTENCY_KEY_LENGTH:
+        message = f"Give 1 to {batch_service.MAX_IDEMPOTENCY_KEY_LENGTH} characters."
+        abort(422, message=message, errors=[{"field": IDEMPOTENCY_KEY, "message": message}])
+    return key
+
+
+def _submit(*, cohort: str | None, lang: str) -> dict:
+    """Hand the request body to the batch service; file-level problems are 422."""
+    options = {
+        "cohort": cohort,
+        "actor": current_actor(),
+        "lang": lang,
+        "idempotency_key": _idempotency_key(),
+    }
+    session = get_session()
     try:
         if is_json(request.mimetype):
             items = request.get_json()
@@ -72,25 +107,32 @@ def _intake() -> tuple[ingest.Intake, str | None]:
                     message="The JSON body must be an array of profiles.",
                     errors=[{"field": "_schema", "message": "Expected a JSON array."}],
                 )
-            return ingest.read_records(items, max_rows=max_rows), None
+            return batch_service.submit_records(session, items, **options)
         upload = request.files.get("file")
         if upload is None:
             abort(422, errors=[{"field": "file", "message": "Missing data for required field."}])
         filename = upload.filename or None
-        return ingest.read_file(upload.stream, filename=filename, max_rows=max_rows), filename
+        return batch_service.submit_file(session, upload.stream, filename=filename, **options)
     except ingest.TooManyRows as exc:
         abort(422, message=str(exc), errors=[{"field": "file", "message": str(exc)}])
     except FileFormatError as exc:
         reason = " ".join(str(exc).split())
         abort(422, message=reason, errors=[{"field": "file", "message": reason}])
+    except batch_service.IdempotencyKeyReused as exc:
+        abort(422, message=str(exc), errors=[{"field": IDEMPOTENCY_KEY, "message": str(exc)}])
 
 
 @blp.route("", methods=["POST"])
 @require_scope(SCORE)
 @accepts(MULTIPART, JSON)
 @blp.arguments(BatchQuerySchema, location="query", as_kwargs=True)
-@blp.doc(requestBody=_UPLOAD_BODY)
+@blp.doc(requestBody=_UPLOAD_BODY, parameters=[_IDEMPOTENCY_PARAMETER])
 @blp.response(201, BatchSchema, description="Scored; counts and every rejected row.")
+@blp.alt_response(
+    202,
+    schema=BatchSchema,
+    description="Queued (a large input) or still running: poll `Location` for progress.",
+)
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
@@ -100,33 +142,18 @@ def create_batch(lang: str, cohort: str | None = None):
     Every valid row is scored and stored; every invalid row is reported with its row
     number, `sme_id` where readable and all its field errors (`received == scored +
     rejected`). The batch is stored atomically: its results appear once it is complete.
+
+    A small input is scored in the request (201, `complete`). A larger one (the server's
+    `BATCH_BACKGROUND_BYTES` upload size or `BATCH_BACKGROUND_ROWS` JSON profiles) is
+    queued and scored in the background (202, `queued`): `GET` the `Location` for its
+    `progress` until it is `complete` or `failed`. With an `Idempotency-Key` header, a
+    repeated request returns the batch the first one made (201 or 202 by its status)
+    instead of a new one; the same key with a different body is 422.
     """
-    cohort = _cohort(cohort)
-    scorer = get_scorer()
-    intake, filename = _intake()
-    actor = current_actor()
-    session = get_session()
-    batch_id = store.create_batch(session, cohort=cohort, filename=filename, actor=actor)
-    session.commit()
-    try:
-        scored = ingest.score(intake, scorer, lang=lang)
-        ingest.store_scored(session, scored, cohort=cohort, batch_id=batch_id, actor=actor)
-        store.finish_batch(
-            session,
-            batch_id,
-            received=intake.received,
-            scored=len(scored.records),
-            rejected=len(intake.errors),
-            row_errors=[error.to_dict() for error in intake.errors],
-        )
-        session.commit()
-    except Exception as exc:
-        session.rollback()
-        store.fail_batch(session, batch_id, reason=type(exc).__name__)
-        session.commit()
-        raise
-    location = url_for("batches.get_batch", batch_id=batch_id)
-    return store.get_batch(session, batch_id), 201, {"Location": location}
+    batch = _submit(cohort=_cohort(cohort), lang=lang)
+    location = url_for("batches.get_batch", batch_id=batch["batch_id"])
+    status = 202 if batch["status"] in ("queued", "running") else 201
+    return batch, status, {"Location": location}
 
 
 def _batch_or_404(session, batch_id: int) -> dict:
@@ -179,6 +206,14 @@ def batch_results(batch_id: int, format: str):
     facts = sme_facts(session, (row["sme_id"] for row in rows), cohort=batch["cohort"])
     for row in rows:
         row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
+    store.audit(
+        session,
+        actor=current_actor(),
+        action="export",
+        subject=f"batch/{batch_id}",
+        details={"format": format, "rows": len(rows)},
+    )
+    session.commit()
     if format == "json":
         # Rows are already in ResultRowSchema's shape; skipping the per-field dump keeps
         # large batches fast (the schemathesis test checks the shape against the document).
