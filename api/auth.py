@@ -1,8 +1,10 @@
 """API keys: the ``X-API-Key`` header, checked against the store, and scopes per route.
 
 Scopes: ``score`` (create scores, batches, shortlists), ``read`` (read SMEs, batches,
-results, model and ruleset), ``admin`` (everything). No key or an unknown/revoked key is
-401, a key without the scope 403. The key itself is never logged or echoed.
+results, model and ruleset), ``personal`` (see an SME's personal fields and export
+everything held on it), ``admin`` (everything). No key or an unknown/revoked key is
+401, a key without the scope 403, a key over its rate limit 429 (``api.rate_limit``).
+The key itself is never logged or echoed.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from typing import Any
 from flask import g, request
 from flask_smorest import abort
 
-from api import store
+from api import rate_limit, store
 from api.db import get_session
 from api.openapi import API_KEY_HEADER, SECURITY_SCHEME
 
-SCORE, READ, ADMIN = "score", "read", "admin"
-SCOPES = (SCORE, READ, ADMIN)
+SCORE, READ, PERSONAL, ADMIN = "score", "read", "personal", "admin"
+SCOPES = (SCORE, READ, PERSONAL, ADMIN)
 _CHALLENGE = {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'}
 
 
@@ -51,6 +53,7 @@ def require_scope(scope: str) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
+            rate_limit.check(key.key_id)
             if scope not in key.scopes and ADMIN not in key.scopes:
                 abort(403, message=f"This API key lacks the '{scope}' scope.")
             g.api_key = key
@@ -63,9 +66,16 @@ def require_scope(scope: str) -> Callable:
         responses = wrapper._apidoc.setdefault("response", {}).setdefault("responses", {})
         responses.setdefault(401, []).append("UNAUTHORIZED")
         responses.setdefault(403, []).append("FORBIDDEN")
+        responses.setdefault(429, []).append("TOO_MANY_REQUESTS")
         return wrapper
 
     return decorator
+
+
+def has_scope(scope: str) -> bool:
+    """Whether this request's key carries ``scope`` (or ``admin``)."""
+    key = getattr(g, "api_key", None)
+    return key is not None and (scope in key.scopes or ADMIN in key.scopes)
 
 
 def current_actor() -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -33,17 +34,28 @@ def make_engine(url: str | URL) -> Engine:
     """An engine for ``url``: SQLite with foreign keys and WAL, or PostgreSQL via psycopg 3.
 
     A SQLite file's folder is created if missing; ``sqlite://`` (in memory) keeps one
-    shared connection so every session sees the same database.
+    shared connection so every session sees the same database. Pooled connections that
+    no longer reach the database are replaced when checked out: PostgreSQL ones by a
+    ping, SQLite ones when the file was replaced, removed or made unreadable. Statement
+    parameters (which carry personal data) are kept out of logs and error messages.
     """
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
+        )
     else:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+        )
+        _replace_connections_to_a_lost_file(engine, url.database)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
@@ -52,9 +64,63 @@ def make_engine(url: str | URL) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows (erased personal data) are overwritten, not left in free pages.
+            cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     return engine
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """Device and inode of a readable and writable file, else None."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    if not os.access(path, os.R_OK | os.W_OK):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _replace_connections_to_a_lost_file(engine: Engine, path: str) -> None:
+    """An open SQLite connection keeps working on its file even after the file is made
+    unreadable, removed or replaced (by a restored backup, say), and would go on reading
+    and writing a file nobody else sees. On checkout, such a connection is discarded, so
+    the pool opens a new one: the service then fails visibly while the file is unusable
+    and works again, without a restart, once it is back."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_file(dbapi_connection, connection_record) -> None:
+        connection_record.info["sqlite_file"] = _file_identity(path)
+
+    @event.listens_for(engine, "checkout")
+    def _check_file(dbapi_connection, connection_record, connection_proxy) -> None:
+        identity = _file_identity(path)
+        if identity is None or identity != connection_record.info.get("sqlite_file"):
+            raise DisconnectionError("the SQLite database file was replaced or is unreadable")
+
+
+_CHECKPOINT_AFTER_COMMIT = "sme_export.checkpoint_after_commit"
+
+
+def checkpoint_after_commit(session: Session) -> None:
+    """Ask for a SQLite checkpoint once ``session`` commits: the write-ahead log keeps the
+    earlier images of changed pages (erased personal data among them) until then."""
+    session.info[_CHECKPOINT_AFTER_COMMIT] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint(session: Session) -> None:
+    if not session.info.pop(_CHECKPOINT_AFTER_COMMIT, False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or not isinstance(bind, Engine):
+        return
+    try:
+        with bind.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except OperationalError:
+        pass  # committed all the same; SQLite checkpoints again on its own soon
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from api.scorer import ScorerUnavailable
@@ -104,6 +105,36 @@ def scorer_unavailable(error: ScorerUnavailable) -> Response:
     )
 
 
+def database_unavailable(error: sa_exc.SQLAlchemyError) -> bool:
+    """Whether ``error`` means the database cannot be used right now (down, unreachable,
+    its file unreadable or not a database, the pool exhausted), as opposed to a bug."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    # SQLite reports "file is not a database" (and a corrupt file) with the bare class.
+    return type(error) is sa_exc.DatabaseError
+
+
+def database_error(error: sa_exc.SQLAlchemyError) -> Response:
+    """A database outage is answered 503 with ``Retry-After``; the service recovers by
+    itself (pooled connections are checked on checkout). Other database errors are bugs."""
+    if not database_unavailable(error):
+        return unexpected(error)
+    log.warning(
+        "database unavailable in %s %s: %s",
+        request.method,
+        request.url_rule.rule if request.url_rule else request.path,
+        type(getattr(error, "orig", None) or error).__name__,
+    )
+    retry = max(1, round(current_app.config.get("DATABASE_RETRY_SECONDS", 5)))
+    return problem(
+        503,
+        "The database is unavailable; try again shortly. See /readyz.",
+        headers={"Retry-After": str(retry)},
+    )
+
+
 def unexpected(error: Exception) -> Response:
     """Anything not handled on purpose: logged without its message, answered as a plain 500."""
     if isinstance(error, HTTPException):  # pragma: no cover - routed to http_problem
@@ -135,6 +166,7 @@ def _log_unexpected(error: BaseException) -> str:
 
 def register_errorhandlers(app: Flask) -> None:
     """HTTP errors are handled by the REST extension (``api.openapi.RestApi``) through
-    ``http_problem``; here: the scorer's 503 and every other exception."""
+    ``http_problem``; here: the scorer's and the database's 503 and every other exception."""
     app.register_error_handler(ScorerUnavailable, scorer_unavailable)
+    app.register_error_handler(sa_exc.SQLAlchemyError, database_error)
     app.register_error_handler(Exception, unexpected)

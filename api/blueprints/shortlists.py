@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint, abort
 
 from api import store
-from api.auth import SCORE, require_scope
+from api.auth import SCORE, current_actor, require_scope
 from api.db import get_session
 from api.lookups import sme_facts
 from api.negotiation import JSON, accepts
@@ -37,10 +37,25 @@ def _candidates(session, request: dict) -> list[str]:
     return list(dict.fromkeys(request["sme_ids"]))
 
 
+#: The document says what the schema's own check enforces: exactly one source of SMEs.
+_ONE_SOURCE_BODY = {
+    "required": True,
+    "content": {
+        JSON: {
+            "schema": {
+                "allOf": [ShortlistRequestSchema],
+                "oneOf": [{"required": [name]} for name in ("cohort", "batch_id", "sme_ids")],
+            }
+        }
+    },
+}
+
+
 @blp.route("", methods=["POST"])
 @require_scope(SCORE)
 @accepts(JSON)
 @blp.arguments(ShortlistRequestSchema)
+@blp.doc(requestBody=_ONE_SOURCE_BODY)
 @blp.response(200, ShortlistSchema)
 def create_shortlist(request: dict):
     """Rank SMEs for a fixed number of support places
@@ -59,9 +74,19 @@ def create_shortlist(request: dict):
         _unknown("sme_ids", f"No score for {len(unknown)} SME(s): {shown}.")
     facts = sme_facts(session, sme_ids, cohort=request.get("cohort"))
     records = [{**latest[sme_id], "sector": facts[sme_id]["sector"]} for sme_id in sme_ids]
-    return build_shortlist(
+    shortlist = build_shortlist(
         records,
         capacity=request["capacity"],
         target_market=request.get("target_market"),
         max_per_sector=request.get("max_per_sector"),
     )
+    source = {key: request[key] for key in ("cohort", "batch_id") if key in request}
+    store.audit(
+        session,
+        actor=current_actor(),
+        action="shortlist",
+        subject=f"batch/{request['batch_id']}" if "batch_id" in request else None,
+        details={**source, "candidates": len(sme_ids), "capacity": request["capacity"]},
+    )
+    session.commit()
+    return shortlist

@@ -1,4 +1,4 @@
-"""SMEs: list, read (with personal data), score history, erasure."""
+"""SMEs: list, read (personal data only for the `personal` scope), score history, erasure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 
 from api import store
-from api.auth import ADMIN, READ, current_actor, require_scope
+from api.auth import ADMIN, PERSONAL, READ, current_actor, has_scope, require_scope
 from api.db import get_session
 from api.schemas import ScoreHistorySchema, SmeListQuerySchema, SmePageSchema, SmeSchema
 
@@ -50,11 +50,23 @@ def list_smes(
 def get_sme(sme_id: str):
     """Read one SME
 
-    The profile as last scored, personal fields included, its cohorts and latest score.
+    The profile as last scored, its cohorts and latest score. The personal fields
+    (owner, contacts, district) are included only for keys with the `personal` (or
+    `admin`) scope. Every read is recorded in the processing log as `view`.
     """
-    sme = store.get_sme(get_session(), sme_id)
+    session = get_session()
+    personal = has_scope(PERSONAL)
+    sme = store.get_sme(session, sme_id, personal=personal)
     if sme is None:
         _not_found(sme_id)
+    store.audit(
+        session,
+        actor=current_actor(),
+        action="view",
+        subject=sme_id,
+        details={"personal": personal},
+    )
+    session.commit()
     return sme
 
 

@@ -1,0 +1,145 @@
+"""Personal data: everything held on one SME (right of access) and the processing log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import fields as ma
+from marshmallow import validate as mv
+
+from api import store
+from api.auth import ADMIN, PERSONAL, current_actor, require_scope
+from api.db import get_session
+from api.schemas import ResponseSchema
+
+blp = Blueprint(
+    "protection",
+    __name__,
+    url_prefix="/api/v1",
+    description="Personal data: subject access and the processing log.",
+)
+
+
+class EventSchema(ResponseSchema):
+    id = ma.Integer(required=True)
+    at = ma.String(required=True, metadata={"description": "UTC, ISO 8601."})
+    actor = ma.String(
+        required=True, metadata={"description": "`key:<key_id>`, `user:<username>` or `cli`."}
+    )
+    action = ma.String(
+        required=True,
+        metadata={"description": "score, view, change, export, erase, batch, purge, ..."},
+    )
+    subject = ma.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "An sme_id (pseudonymous), `batch/<id>`, a key id ..."},
+    )
+    details = ma.Dict(required=True, allow_none=True)
+
+
+class ProcessingLogQuerySchema(Schema):
+    actor = ma.String(validate=mv.Length(min=1, max=300))
+    action = ma.String(validate=mv.Length(min=1, max=64))
+    subject = ma.String(validate=mv.Length(min=1, max=300))
+    since = ma.AwareDateTime(
+        default_timezone=dt.UTC, metadata={"description": "From this time on (inclusive)."}
+    )
+    until = ma.AwareDateTime(
+        default_timezone=dt.UTC, metadata={"description": "Before this time (exclusive)."}
+    )
+    page = ma.Integer(load_default=1, validate=mv.Range(min=1, max=1_000_000))
+    per_page = ma.Integer(validate=mv.Range(min=1))
+
+    @validates_schema
+    def _ordered(self, data: dict, **kwargs) -> None:
+        if "since" in data and "until" in data and data["since"] >= data["until"]:
+            raise ValidationError("Must be later than since.", "until")
+
+
+class ProcessingLogPageSchema(ResponseSchema):
+    items = ma.List(
+        ma.Nested(EventSchema), required=True, metadata={"description": "Newest first."}
+    )
+    total = ma.Integer(required=True)
+    page = ma.Integer(required=True)
+    per_page = ma.Integer(required=True)
+
+
+class ExportBatchSchema(ResponseSchema):
+    batch_id = ma.Integer(required=True)
+    status = ma.String(required=True)
+    cohort = ma.String(required=True, allow_none=True)
+    filename = ma.String(required=True, allow_none=True)
+    created_at = ma.String(required=True)
+    row_errors = ma.List(ma.Dict(), required=True, metadata={"description": "Its rows only."})
+
+
+class SubjectAccessSchema(ResponseSchema):
+    """Everything held on one SME."""
+
+    sme_id = ma.String(required=True)
+    name = ma.String(required=True, allow_none=True)
+    created_at = ma.String(required=True, allow_none=True)
+    last_activity_at = ma.String(required=True, allow_none=True)
+    personal_data_kept_until = ma.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When retention ends unless the SME is active again."},
+    )
+    profile = ma.Dict(required=True, allow_none=True)
+    personal_data = ma.Dict(required=True, allow_none=True)
+    cohorts = ma.List(ma.String(), required=True)
+    scores = ma.List(ma.Dict(), required=True, metadata={"description": "Oldest first."})
+    batches = ma.List(ma.Nested(ExportBatchSchema), required=True)
+    processing_log = ma.List(ma.Nested(EventSchema), required=True)
+
+
+@blp.route("/smes/<string:sme_id>/export", methods=["GET"])
+@require_scope(PERSONAL)
+@blp.response(200, SubjectAccessSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def subject_access(sme_id: str):
+    """Everything held on one SME (the data subject's right of access)
+
+    Profile, personal data, cohorts, every score, the batches it appeared in and the
+    processing-log events about it. Needs the `personal` (or `admin`) scope; recorded in
+    the processing log as `subject_access`.
+    """
+    session = get_session()
+    held = store.subject_access(session, sme_id)
+    if held is None:
+        abort(404, message=f"No SME with sme_id {sme_id!r}.")
+    held["personal_data_kept_until"] = None
+    if held["last_activity_at"] is not None:
+        days = current_app.config["PERSONAL_DATA_RETENTION_DAYS"]
+        last = dt.datetime.fromisoformat(held["last_activity_at"].replace("Z", "+00:00"))
+        held["personal_data_kept_until"] = (
+            (last + dt.timedelta(days=days)).isoformat().replace("+00:00", "Z")
+        )
+    store.audit(session, actor=current_actor(), action="subject_access", subject=sme_id)
+    session.commit()
+    return held
+
+
+@blp.route("/processing-log", methods=["GET"])
+@require_scope(ADMIN)
+@blp.arguments(ProcessingLogQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, ProcessingLogPageSchema)
+def processing_log(page: int, per_page: int | None = None, **filters):
+    """The processing log: who scored, viewed, changed, exported or erased what, and when
+
+    Newest first; filter by `actor`, `action`, `subject` (an `sme_id`, `batch/<id>` ...)
+    and a time range (`since` inclusive, `until` exclusive). Append-only: the database
+    refuses changes to it. Needs the `admin` scope.
+    """
+    limit = current_app.config["PAGE_SIZE_MAX"]
+    if per_page is None:
+        per_page = min(current_app.config["PAGE_SIZE_DEFAULT"], limit)
+    elif per_page > limit:
+        abort(422, errors=[{"field": "per_page", "message": f"Must be at most {limit}."}])
+    items, total = store.processing_log(get_session(), page=page, per_page=per_page, **filters)
+    return {"items": items, "total": total, "page": page, "per_page": per_page}

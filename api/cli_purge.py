@@ -1,0 +1,48 @@
+"""``sme-export purge``: delete personal data past the retention period.
+
+An SME whose last activity (its profile last stored or scored) is older than the
+retention period is erased as a whole, exactly as ``DELETE /api/v1/smes/<sme_id>`` would
+(``store.erase_sme``: profile, personal data and cohorts deleted, scores kept only as
+anonymous aggregates), and the row errors of batches uploaded before then are redacted.
+Run it daily (cron or a systemd timer); ``--dry-run`` shows what it would do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from api.cli import _session, database_url_option
+from api.config import DefaultConfig
+from scoring.cli import main
+
+
+@main.command()
+@click.option(
+    "--retention-days",
+    type=click.IntRange(min=1),
+    default=DefaultConfig.PERSONAL_DATA_RETENTION_DAYS,
+    show_default=True,
+    help="Keep personal data this many days after an SME's last activity.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be purged; change nothing.")
+@database_url_option
+def purge(retention_days: int, dry_run: bool, database_url: str | None) -> None:
+    """Erase SMEs inactive for longer than the retention period (personal data included)."""
+    from api import store
+
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+    with _session(database_url) as session:
+        summary = store.purge_expired(session, before=before, actor="cli:purge", dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+    verb = "would erase" if dry_run else "erased"
+    for sme_id in summary["smes"]:
+        click.echo(f"{verb} {sme_id}")
+    click.echo(
+        f"{verb} {len(summary['smes'])} SME(s) inactive since before {summary['before']}; "
+        f"{'would redact' if dry_run else 'redacted'} the row errors of "
+        f"{len(summary['batches_redacted'])} batch(es)",
+        err=True,
+    )
