@@ -41,9 +41,13 @@ def main() -> None:
 
 
 def _load_scorer(models_dir: Path | None, ruleset: Path | None):
+    """The active model and, unless ``ruleset`` names a file, the active ruleset version."""
     from scoring.engine import Scorer
+    from scoring.ruleset_registry import active_path, default_rulesets_dir
 
     try:
+        if ruleset is None:
+            ruleset = active_path(default_rulesets_dir())
         return Scorer.load(models_dir=models_dir, ruleset_path=ruleset)
     except ScoringError as exc:
         _fail(_one_line(exc))
@@ -272,14 +276,15 @@ def _print_ranked(frame: pd.DataFrame | None) -> None:
     type=click.Choice(["pandas", "dask"]),
     default="pandas",
     show_default=True,
-    help="pandas: stream chunks on this machine; dask: Parquet in and out on a Dask cluster.",
+    help="pandas: stream chunks on this machine; dask: Parquet or CSV in, Parquet out, on a "
+    "Dask cluster.",
 )
 @click.option(
     "--scheduler",
     metavar="ADDR",
     help="Address of a running Dask scheduler (engine dask); default: a local cluster.",
 )
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=25_000, show_default=True)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -367,17 +372,31 @@ def rescore(
 )
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped model's).")
-@click.option("--activate/--no-activate", default=False, help="Make the new model the active one.")
+@click.option(
+    "--activate/--no-activate",
+    default=False,
+    help="Promote the new model (the promotion guard applies; see `models promote`).",
+)
+@click.option("--force", is_flag=True, help="With --activate: promote even if the guard refuses.")
+@click.option("--reason", help="Why a forced promotion is right (goes into the audit log).")
 @click.option(
     "--synthetic", is_flag=True, help="Record in the manifest that the data is synthetic."
 )
-def train(data_path, models_dir, seed, activate, synthetic):
-    """Train a model version on labelled profiles and register it under models/."""
-    from scoring.model import default_models_dir, save_model
+@click.option(
+    "--cv-folds", type=click.IntRange(min=2), default=None, help="Cross-validation folds (5)."
+)
+@click.option(
+    "--cv-repeats", type=click.IntRange(min=1), default=None, help="Cross-validation repeats (5)."
+)
+def train(data_path, models_dir, seed, activate, force, reason, synthetic, cv_folds, cv_repeats):
+    """Train a model version on labelled profiles, evaluate it, compare it with the active one
+    on the same data, and register it under models/."""
+    from threadpoolctl import threadpool_limits
+
+    from scoring import evaluation
+    from scoring.model import default_models_dir, load_model, save_model
     from scoring.readers import read_table
-    from scoring.rules import load_ruleset
     from scoring.training import DEFAULT_SEED
-    from scoring.training import train as fit
     from scoring.validate import validate_table
 
     try:
@@ -391,20 +410,34 @@ def train(data_path, models_dir, seed, activate, synthetic):
             f"{data_path}: {len(batch.errors)} of {batch.received} rows are invalid; "
             "fix them so that no labelled outcome is lost, then train again"
         )
-    click.echo(f"training on {batch.scored} profiles ...", err=True)
+    warnings = evaluation.data_warnings(batch.labels)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    seed = DEFAULT_SEED if seed is None else seed
+    target_dir = models_dir or default_models_dir()
     try:
-        trained = fit(
-            batch.profiles,
-            batch.labels,
-            seed=DEFAULT_SEED if seed is None else seed,
-            data_source=data_path.name,
-            synthetic=synthetic,
-            ruleset_version=load_ruleset().version_string,
-        )
+        active = load_model(target_dir)
+    except ScoringError:
+        active = None
+    click.echo(f"training on {batch.scored} profiles ...", err=True)
+    # Small data means many small fits, where OpenMP threads cost more than they give
+    # (results are the same with any number of threads).
+    small = len(batch.labels) <= evaluation.CV_MAX_ROWS
+    try:
+        with threadpool_limits(limits=1 if small else None, user_api="openmp"):
+            trained, judged = _fit_and_judge(
+                batch,
+                seed=seed,
+                data_path=data_path,
+                synthetic=synthetic,
+                active=active,
+                folds=cv_folds or evaluation.CV_FOLDS,
+                repeats=cv_repeats or evaluation.CV_REPEATS,
+            )
     except ScoringError as exc:
         _fail(_one_line(exc))
-    target_dir = models_dir or default_models_dir()
-    path = save_model(trained.bundle, trained.manifest, target_dir, activate=activate)
+    manifest = {**trained.manifest, **judged, "data_warnings": warnings}
+    path = save_model(trained.bundle, manifest, target_dir, activate=False)
     manifest = json.loads((path / "manifest.json").read_text())
     model_m = manifest["metrics"]["model"]
     base_m = manifest["metrics"]["baseline_logistic"]
@@ -414,7 +447,93 @@ def train(data_path, models_dir, seed, activate, synthetic):
         f"PR AUC {model_m['pr_auc']:.3f} ({base_m['pr_auc']:.3f}), "
         f"Brier {model_m['brier']:.4f} ({base_m['brier']:.4f})"
     )
-    click.echo("active: yes" if activate else "active: no (use --activate to make it active)")
+    _echo_evaluation(manifest["evaluation"], manifest["comparison"])
+    if not activate:
+        click.echo("active: no (promote with `sme-export models promote VERSION`)")
+        return
+    if active is not None and active.version == manifest["version"]:
+        click.echo("active: yes (the same model was already active)")
+        return
+    _promote(target_dir, manifest["version"], force=force, reason=reason, comparison=None)
+
+
+def _fit_and_judge(batch, *, seed, data_path, synthetic, active, folds, repeats):
+    """Fit the candidate, then evaluate it out of sample and against the active model."""
+    from scoring import evaluation
+    from scoring.rules import load_ruleset
+    from scoring.training import train as fit
+
+    trained = fit(
+        batch.profiles,
+        batch.labels,
+        seed=seed,
+        data_source=data_path.name,
+        synthetic=synthetic,
+        ruleset_version=load_ruleset().version_string,
+    )
+    click.echo("evaluating out of sample and comparing with the active model ...", err=True)
+    judged = evaluation.evaluate_candidate(
+        batch.profiles,
+        batch.labels,
+        candidate=trained.bundle["estimator"],
+        active=active,
+        seed=seed,
+        folds=folds,
+        repeats=repeats,
+    )
+    return trained, judged
+
+
+def _interval_text(metric: dict, digits: int) -> str:
+    return (
+        f"{metric['estimate']:.{digits}f} "
+        f"[{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"
+    )
+
+
+def _echo_evaluation(evaluated: dict, comparison: dict | None) -> None:
+    how = evaluated["method"]
+    if "folds" in evaluated:
+        how += f", {evaluated['folds']} folds x {evaluated['repeats']} repeats"
+    click.echo(
+        f"evaluation ({how}, {evaluated['rows']} rows): ROC AUC "
+        f"{_interval_text(evaluated['roc_auc'], 3)}, Brier {_interval_text(evaluated['brier'], 4)}"
+        " (95% bootstrap intervals)"
+    )
+    _echo_comparison(comparison)
+
+
+def _echo_comparison(comparison: dict | None) -> None:
+    if comparison is None:
+        click.echo("comparison: no active model to compare with")
+        return
+    cand, act, diff = comparison["candidate"], comparison["active"], comparison["difference"]
+    click.echo(
+        f"comparison with active {comparison['against']} on the same {comparison['rows']} rows: "
+        f"ROC AUC {cand['roc_auc']:.3f} vs {act['roc_auc']:.3f} "
+        f"(difference {_interval_text(diff['roc_auc'], 3)}), "
+        f"Brier {cand['brier']:.4f} vs {act['brier']:.4f} "
+        f"(difference {_interval_text(diff['brier'], 4)})"
+    )
+    if comparison["guard"]:
+        click.echo("the promotion guard would refuse it: " + "; ".join(comparison["guard"]))
+    else:
+        click.echo("the promotion guard would accept it")
+
+
+def _promote(models_dir: Path, version: str, *, force, reason, comparison, actor="cli") -> None:
+    from scoring.cli_governance import record_audit
+    from scoring.registry import promote
+
+    try:
+        event = promote(
+            models_dir, version, actor=actor, force=force, reason=reason, comparison=comparison
+        )
+    except ScoringError as exc:
+        _fail(_one_line(exc))
+    record_audit(event)
+    forced = f" (forced: {event['reason']})" if event["forced"] else ""
+    click.echo(f"active: {version}, previously {event['previous'] or 'none'}{forced}")
 
 
 # --- generate-data -------------------------------------------------------------------
@@ -473,6 +592,8 @@ def ruleset_check(file):
         f"{len(loaded.criteria)} criteria, {int(np.sum(loaded.knockout))} knock-outs"
     )
 
+
+from scoring import cli_governance  # noqa: E402,F401 (adds the governance commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -28,6 +28,7 @@ import numpy as np
 import sklearn
 from threadpoolctl import threadpool_limits
 
+from scoring.atomic import write_atomically
 from scoring.errors import ModelArtifactError, ModelNotFoundError
 from scoring.features import FEATURE_NAMES, GROUP_INDEX, GROUPS
 
@@ -230,11 +231,9 @@ def save_model(bundle: dict, manifest: dict, models_dir: Path, *, activate: bool
 
 
 def activate_version(models_dir: Path, version: str) -> None:
-    """Point ``ACTIVE`` at a version through a rename, so it is never half-written."""
+    """Point ``ACTIVE`` at a version through fsync and rename, so it is never half-written."""
     read_manifest(models_dir, version)
-    tmp = models_dir / f".{ACTIVE_NAME}.tmp"
-    tmp.write_text(version + "\n")
-    tmp.replace(models_dir / ACTIVE_NAME)
+    write_atomically(models_dir / ACTIVE_NAME, version + "\n")
 
 
 def active_version(models_dir: Path) -> str:

@@ -15,7 +15,7 @@ from api.schemas import (
     ReadinessSchema,
     RulesetSchema,
 )
-from api.scorer import ScorerUnavailable, get_scorer
+from api.scorer import ScorerUnavailable, get_holder, get_scorer
 from scoring.rules import Ruleset
 
 models = Blueprint(
@@ -134,6 +134,9 @@ def readyz():
     else:
         checks["model"] = {"ok": True, "detail": f"version {scorer.model.version}"}
         checks["ruleset"] = {"ok": True, "detail": f"version {scorer.ruleset.version_string}"}
+        # A newer activation that failed to load leaves the old version serving: still ready.
+        for part, why in get_holder().reload_problems.items():
+            checks[part]["detail"] += f"; the newly activated {part} was not loaded: {why}"
     ok, detail = _database_check()
     checks["database"] = {"ok": ok, "detail": detail}
     failed = [part for part, check in checks.items() if not check["ok"]]
