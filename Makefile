@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run demo test lint format benchmark data model clean
+.PHONY: run demo test screenshots lint audit format benchmark data model clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[dev,serve]'
 	touch $(STAMP)
 
@@ -22,8 +23,25 @@ demo: $(STAMP)
 	$(BIN)/sme-export score data/cohort_bandung_2020.csv --table
 
 ## Run the whole test suite (lint first, so style breaks fail fast).
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
+
+## Known vulnerabilities in the installed dependencies (PyPI's advisory data; needs the network).
+## --strict: a dependency that cannot be audited fails the run, so no data never looks like
+## no vulnerabilities.
+audit: $(STAMP)
+	$(BIN)/python -m pip_audit --strict --vulnerability-service pypi --skip-editable \
+		--progress-spinner off
+
+## The browser of the end-to-end tests of the staff pages (Debian's; never downloaded by
+## Playwright).
+$(CHROMIUM):
+	apt-get update
+	apt-get install -y --no-install-recommends chromium
+
+## Screenshots of the main staff pages into docs/screenshots/ (the end-to-end tests).
+screenshots: $(STAMP) $(CHROMIUM)
+	SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_web_e2e.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -43,11 +43,14 @@ def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from api import db, openapi, scorer
+    from api import batch_jobs, db, openapi, rate_limit, scorer, web
 
     db.init_app(app)
     scorer.init_app(app)
     openapi.init_app(app)
+    rate_limit.init_app(app)
+    batch_jobs.init_app(app)
+    web.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -56,6 +59,10 @@ def register_blueprints(app: Flask) -> None:
     rest = app.extensions["sme_export.rest"]
     for blueprint in BLUEPRINTS:
         rest.register_blueprint(blueprint)
+    from api.web import WEB_BLUEPRINTS
+
+    for blueprint in WEB_BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

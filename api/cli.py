@@ -109,7 +109,7 @@ def keys() -> None:
     "scopes",
     multiple=True,
     required=True,
-    type=click.Choice(["score", "read", "admin"]),
+    type=click.Choice(["score", "read", "personal", "admin"]),
     help="A scope the key carries; repeat for several.",
 )
 @database_url_option
@@ -225,10 +225,13 @@ def serve(host: str, port: int, database_url: str | None) -> None:
         _fail(f"cannot listen on {host}:{port}: {_one_line(exc)}")
     where = f"http://{host}:{server.server_port}"
     key_command = "sme-export keys create --name NAME --scope admin"
+    user_command = "sme-export users create NAME --role admin"
     if url != _default_url():
         key_command += f" --database-url '{_display(url)}'"
+        user_command += f" --database-url '{_display(url)}'"
     click.echo(f"sme-export API listening on {where} (database {_display(url)})")
-    click.echo(f"docs: {where}/api/docs   health: {where}/healthz")
+    click.echo(f"staff pages: {where}/   docs: {where}/api/docs   health: {where}/healthz")
+    click.echo(f"create the first staff account with: {user_command}")
     click.echo(f"create the first API key with: {key_command}")
     try:
         server.serve_forever()
@@ -236,3 +239,7 @@ def serve(host: str, port: int, database_url: str | None) -> None:
         click.echo("stopped")
     finally:
         server.server_close()
+
+
+import api.cli_models  # noqa: E402,F401  (governance: audit log, stored cohorts)
+from api import cli_purge, cli_users, cli_worker  # noqa: E402,F401  (purge, users ..., worker)

@@ -7,6 +7,7 @@ SQLite in the app's instance folder, created (and migrated) on first start.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
@@ -16,6 +17,11 @@ MEGABYTE = 1024 * 1024
 
 class ConfigError(RuntimeError):
     """The environment does not hold what the chosen configuration needs."""
+
+
+def _rate_limit_from_environment(default: str) -> str | None:
+    value = os.environ.get("SME_EXPORT_RATE_LIMIT", default).strip()
+    return None if value.lower() in ("", "off", "none") else value
 
 
 class DefaultConfig:
@@ -39,6 +45,18 @@ class DefaultConfig:
     #: An already loaded Scorer to use instead of loading one (tests share one this way).
     SCORER = None
 
+    # Model and ruleset governance (docs/governance.md)
+    #: Folder of registered ruleset versions with its ACTIVE pointer; None: `rulesets/`
+    #: beside the package (SME_EXPORT_RULESETS_DIR). Without ACTIVE the packaged default.
+    RULESETS_DIR: str | None = None
+    #: How often a running service looks for a newly activated model or ruleset.
+    SCORER_CHECK_SECONDS = 2.0
+    #: The labelled data the active model was trained on: the reference for drift and the
+    #: model card's charts (the shipped synthetic data by default).
+    TRAINING_DATA_PATH: str | None = None
+    #: Drift compares the training data with profiles scored in the last this many days.
+    DRIFT_WINDOW_DAYS = 90
+
     # flask-smorest / OpenAPI
     API_TITLE = "SME export-readiness scoring"
     API_VERSION = "v1"
@@ -47,6 +65,50 @@ class DefaultConfig:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"  # served from the swagger-ui-bundle package
+
+    # Staff web pages: signed-cookie sessions that expire, CSRF on every form, lockout.
+    PERMANENT_SESSION_LIFETIME = dt.timedelta(hours=8)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # True in ProductionConfig (HTTPS only)
+    WTF_CSRF_TIME_LIMIT = None  # a form's token lives as long as the session
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    #: How new staff passwords are hashed (werkzeug's method names).
+    USER_HASH_METHOD = "scrypt"
+
+    # Faults, rate limits and personal data (docs/data-protection.md)
+    #: While the database is unavailable, the Retry-After of the 503 answers.
+    DATABASE_RETRY_SECONDS = 5
+    #: Requests per API key, in the `limits` notation ("600/minute"); None: no limit.
+    #: The environment's SME_EXPORT_RATE_LIMIT overrides it ("off": no limit).
+    RATE_LIMIT: str | None = _rate_limit_from_environment("600/minute")
+    #: Where request counts are kept: per process ("memory://"), or shared by every worker
+    #: ("redis://host:6379"; needs the `redis` package).
+    RATELIMIT_STORAGE_URI = os.environ.get("SME_EXPORT_RATELIMIT_STORAGE_URI", "memory://")
+    #: Personal data is deleted this many days after the SME's last activity (5 years).
+    PERSONAL_DATA_RETENTION_DAYS = 1826
+
+    # Background batches (api.batch_service, api.batch_jobs; README "Background batches").
+    #: Uploads larger than this (bytes), or JSON arrays of more profiles than this, are
+    #: answered 202 and scored by a worker; smaller ones are scored in the request.
+    BATCH_BACKGROUND_BYTES = 1 * MEGABYTE
+    BATCH_BACKGROUND_ROWS = 2_000
+    #: Where queued inputs wait for a worker (None: ``batch-staging`` in the instance
+    #: folder); separate worker hosts need it on a shared file system.
+    BATCH_STAGING_DIR: str | None = None
+    #: Run queued batches in a thread of this process (off: run ``sme-export worker``).
+    BATCH_RUNNER = True
+    #: Rows validated and scored per step; progress and the lease are updated after each.
+    BATCH_CHUNK_ROWS = 2_000
+    #: A worker that has not renewed its lease for this long is taken to be gone, and its
+    #: job is run again from the start, at most BATCH_MAX_ATTEMPTS times in all.
+    BATCH_LEASE_SECONDS = 60.0
+    BATCH_MAX_ATTEMPTS = 3
+    #: How often an idle worker looks for queued batches.
+    BATCH_POLL_SECONDS = 2.0
+    #: Tests only: a pause after each scored chunk, to stop a worker in mid-batch.
+    BATCH_CHUNK_PAUSE_SECONDS = 0.0
 
     def __init__(self) -> None:
         # A DATABASE_URL in the environment is honoured by the embedded default too.
@@ -61,6 +123,9 @@ class TestConfig(DefaultConfig):
     __test__ = False  # not a pytest test class
     TESTING = True
     SCORER_RETRY_SECONDS = 0.0
+    USER_HASH_METHOD = "pbkdf2:sha256:1000"  # cheap: test accounts only
+    RATE_LIMIT = None  # tests that need it turn it on
+    BATCH_RUNNER = False  # tests run queued batches themselves, or turn it on
 
     def __init__(self) -> None:
         self.DATABASE_URL = None  # each test app gets its own database
@@ -75,6 +140,8 @@ class ProductionConfig(DefaultConfig):
     """
 
     AUTO_MIGRATE = False
+    SESSION_COOKIE_SECURE = True
+    BATCH_RUNNER = False  # queued batches are run by `sme-export worker` processes
 
     def __init__(self) -> None:
         missing = [

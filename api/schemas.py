@@ -12,6 +12,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, pre_load, validates_sc
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
+from api.config import DefaultConfig
 from scoring import fields as F
 
 LANGUAGES = ("en", "id")
@@ -210,7 +211,12 @@ class SmeListQuerySchema(Schema):
     page = ma.Integer(load_default=1, validate=mv.Range(min=1, max=1_000_000))
     per_page = ma.Integer(
         validate=mv.Range(min=1),
-        metadata={"description": "Items per page; at most the service's PAGE_SIZE_MAX (500)."},
+        metadata={
+            "description": "Items per page; at most the service's PAGE_SIZE_MAX (500).",
+            # Documented so that clients (and schemathesis) know a larger page is refused;
+            # the view enforces the configured value.
+            "maximum": DefaultConfig.PAGE_SIZE_MAX,
+        },
     )
 
 
@@ -228,18 +234,47 @@ class BatchQuerySchema(Schema):
     cohort = ma.String(**COHORT)
 
 
+class BatchProgressSchema(ResponseSchema):
+    rows_done = ma.Integer(
+        required=True, metadata={"description": "Input rows validated and scored so far."}
+    )
+    rows_total = ma.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Input rows in all; null until the input has been read."},
+    )
+
+
 class BatchSchema(ResponseSchema):
-    id = ma.Integer(required=True)
-    status = ma.String(required=True, validate=mv.OneOf(("running", "complete", "failed")))
+    """A batch as ``store.get_batch`` returns it, under the API's member names."""
+
+    id = ma.Integer(required=True, attribute="batch_id")
+    status = ma.String(
+        required=True,
+        validate=mv.OneOf(("queued", "running", "complete", "failed")),
+        metadata={
+            "description": "queued (waits for a worker), running, complete (results exist) "
+            "or failed (see reason)."
+        },
+    )
     cohort = ma.String(required=True, allow_none=True)
     filename = ma.String(required=True, allow_none=True)
-    received = ma.Integer(required=True, allow_none=True)
+    received = ma.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Counts are 0 until the batch is complete."},
+    )
     scored = ma.Integer(required=True, allow_none=True)
     rejected = ma.Integer(required=True, allow_none=True)
     created_at = ma.String(required=True, metadata={"format": "date-time"})
     finished_at = ma.String(required=True, allow_none=True, metadata={"format": "date-time"})
-    errors = ma.List(ma.Nested(RowErrorSchema), required=True)
-    reason = ma.String(allow_none=True, metadata={"description": "Why a failed batch failed."})
+    errors = ma.List(ma.Nested(RowErrorSchema), required=True, attribute="row_errors")
+    reason = ma.String(
+        allow_none=True,
+        attribute="failure_reason",
+        metadata={"description": "Why a failed batch failed."},
+    )
+    progress = ma.Nested(BatchProgressSchema, required=True)
 
 
 class ResultsQuerySchema(Schema):
@@ -412,3 +447,171 @@ class ReadinessSchema(ResponseSchema):
 
 class ReadinessProblemSchema(ProblemSchema):
     checks = ma.Dict(keys=ma.String(), values=ma.Nested(CheckSchema), required=True)
+
+
+# --- model and ruleset governance ---------------------------------------------------------
+
+#: A model version name as the registry writes it (date and hash prefix).
+MODEL_VERSION = {
+    "validate": mv.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+    "metadata": {"description": "A model version, e.g. 20261128-e6cd7dbfb4."},
+}
+#: A registered ruleset version or `default` (never a file path).
+RULESET_REF = {
+    "validate": mv.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,120}$"),
+    "metadata": {"description": "A registered ruleset version (or its declared part), or default."},
+}
+
+
+class ModelVersionSummarySchema(ResponseSchema):
+    version = ma.String(required=True)
+    created_at = ma.String(allow_none=True)
+    active = ma.Boolean(required=True)
+    training_rows = ma.Integer(allow_none=True)
+    synthetic = ma.Boolean(required=True)
+    data_source = ma.String(allow_none=True)
+    roc_auc = ma.Float(allow_none=True, metadata={"description": "Held-out ROC AUC."})
+    brier = ma.Float(allow_none=True, metadata={"description": "Held-out Brier score."})
+    evaluation_method = ma.String(allow_none=True)
+    compared_with = ma.String(allow_none=True)
+    guard = ma.List(ma.String(), allow_none=True)
+
+
+class ModelVersionListSchema(ResponseSchema):
+    items = ma.List(ma.Nested(ModelVersionSummarySchema), required=True)
+    history = ma.List(
+        ma.Dict(), required=True, metadata={"description": "Activations, oldest first."}
+    )
+
+
+class ModelVersionSchema(ResponseSchema):
+    version = ma.String(required=True)
+    active = ma.Boolean(required=True)
+    created_at = ma.String(allow_none=True)
+    kind = ma.String(allow_none=True)
+    sha256 = ma.String(allow_none=True)
+    training_data = ma.Dict(allow_none=True)
+    metrics = ma.Dict(allow_none=True)
+    evaluation = ma.Dict(allow_none=True)
+    comparison = ma.Dict(allow_none=True)
+    data_warnings = ma.List(ma.String(), allow_none=True)
+    libraries = ma.Dict(allow_none=True)
+
+
+class FullModelCardSchema(ResponseSchema):
+    version = ma.String(required=True)
+    created_at = ma.String(allow_none=True)
+    kind = ma.String(allow_none=True)
+    training_data = ma.Dict(required=True)
+    intended_use = ma.List(ma.String(), required=True)
+    limitations = ma.List(ma.String(), required=True)
+    monotonic_constraints = ma.List(ma.Dict(), required=True)
+    metrics = ma.Dict(required=True)
+    roc_curve = ma.List(ma.Dict(), allow_none=True)
+    calibration = ma.List(ma.Dict(), allow_none=True)
+    score_distribution = ma.List(ma.Dict(), allow_none=True)
+    feature_effects = ma.List(ma.Dict(), required=True)
+    drift = ma.Dict(allow_none=True)
+    warnings = ma.List(ma.String(), required=True)
+
+
+class PromoteSchema(Schema):
+    force = ma.Boolean(
+        load_default=False, metadata={"description": "Promote even if the guard refuses."}
+    )
+    reason = ma.String(
+        validate=mv.Length(max=1000),
+        metadata={"description": "Why; required with force (goes into the audit log)."},
+    )
+
+
+class RollbackSchema(Schema):
+    reason = ma.String(validate=mv.Length(max=1000))
+
+
+class ActivationSchema(ResponseSchema):
+    at = ma.String(required=True)
+    action = ma.String(required=True)
+    version = ma.String(required=True)
+    previous = ma.String(allow_none=True)
+    actor = ma.String(required=True)
+    reason = ma.String(allow_none=True)
+    forced = ma.Boolean()
+    guard = ma.List(ma.String())
+
+
+class RulesetVersionSchema(ResponseSchema):
+    version = ma.String(required=True)
+    source = ma.String(required=True)
+    active = ma.Boolean(required=True)
+
+
+class RulesetDiffQuerySchema(Schema):
+    old = ma.String(required=True, **RULESET_REF)
+    new = ma.String(required=True, **RULESET_REF)
+
+
+class RulesetDiffSchema(ResponseSchema):
+    old = ma.String(required=True)
+    new = ma.String(required=True)
+    settings = ma.List(ma.Dict(), required=True)
+    added = ma.List(ma.Dict(), required=True)
+    removed = ma.List(ma.Dict(), required=True)
+    changed = ma.List(ma.Dict(), required=True)
+
+
+class RulesetImpactQuerySchema(Schema):
+    ruleset = ma.String(required=True, **RULESET_REF)
+    cohort = ma.String(required=True, **COHORT)
+
+
+class TierChangeSchema(ResponseSchema):
+    sme_id = ma.String(required=True)
+    old_tier = ma.String(required=True)
+    new_tier = ma.String(required=True)
+    old_score = ma.Float(required=True)
+    new_score = ma.Float(required=True)
+    direction = ma.String(required=True)
+
+
+class RulesetImpactSchema(ResponseSchema):
+    old = ma.String(required=True)
+    new = ma.String(required=True)
+    model_version = ma.String(required=True)
+    profiles = ma.Integer(required=True)
+    changed = ma.Integer(required=True)
+    tiers_before = ma.Dict(keys=ma.String(), values=ma.Integer(), required=True)
+    tiers_after = ma.Dict(keys=ma.String(), values=ma.Integer(), required=True)
+    transitions = ma.List(ma.Dict(), required=True)
+    changes = ma.List(ma.Nested(TierChangeSchema), required=True)
+
+
+class FairnessQuerySchema(Schema):
+    share = ma.Float(
+        load_default=0.2,
+        validate=mv.Range(min=0.01, max=1.0),
+        metadata={"description": "Share of SMEs shortlisted (top by score)."},
+    )
+
+
+class FairnessSchema(ResponseSchema):
+    rows = ma.Integer(required=True)
+    positives = ma.Integer(required=True)
+    shortlist_share = ma.Float(required=True)
+    shortlisted = ma.Integer(required=True)
+    model_version = ma.String(required=True)
+    ruleset_version = ma.String(required=True)
+    limits = ma.Dict(required=True)
+    attributes = ma.Dict(required=True)
+    proxy = ma.Dict(allow_none=True)
+
+
+class DriftSchema(ResponseSchema):
+    reference_rows = ma.Integer(required=True)
+    recent_rows = ma.Integer(required=True)
+    window_days = ma.Integer(required=True)
+    thresholds = ma.Dict(required=True)
+    score = ma.Dict(required=True)
+    features = ma.List(ma.Dict(), required=True)
+    status = ma.String(required=True)
+    warnings = ma.List(ma.String(), required=True)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, Select, Text, cast, delete, func, or_, select, update
@@ -22,8 +24,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import StaticPool
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from api.db import checkpoint_after_commit
 from api.tables import (
+    USER_LANGUAGES,
+    USER_ROLES,
     ApiKey,
     AuditEvent,
     Batch,
@@ -32,11 +38,12 @@ from api.tables import (
     Score,
     ScoreAggregate,
     Sme,
+    User,
     utcnow,
 )
 from scoring import fields as F
 
-SCOPES = ("score", "read", "admin")
+SCOPES = ("score", "read", "personal", "admin")
 KEY_PREFIX = "sme_"
 ERASED_MESSAGE = "(erased)"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -300,7 +307,7 @@ def save_scored(
     audit(
         session,
         actor=actor,
-        action="scores.saved",
+        action="score",
         subject=subject,
         details={"count": len(scores), "cohort": cohort, "batch_id": batch_id},
     )
@@ -319,21 +326,24 @@ def _cohorts_of(session: Session, sme_ids: Sequence[str]) -> dict[str, list[str]
     return cohorts
 
 
-def get_sme(session: Session, sme_id: str) -> dict | None:
-    """The SME's latest profile (personal fields included), cohorts and latest score record."""
+def get_sme(session: Session, sme_id: str, *, personal: bool = True) -> dict | None:
+    """The SME's latest profile (with its personal fields unless ``personal`` is false),
+    cohorts and latest score record."""
     profile = session.scalar(select(Sme.profile).where(Sme.sme_id == sme_id))
     if profile is None:
         return None
-    person = session.get(PersonalData, sme_id)
     merged = dict(profile)
-    for name in F.PERSONAL_COLUMNS:
-        merged[name] = getattr(person, name) if person is not None else None
+    if personal:
+        person = session.get(PersonalData, sme_id)
+        for name in F.PERSONAL_COLUMNS:
+            merged[name] = getattr(person, name) if person is not None else None
     latest = session.scalar(
         select(Score.record).where(Score.sme_id == sme_id).order_by(Score.id.desc()).limit(1)
     )
+    columns = F.ALL_COLUMNS if personal else F.PROFILE_COLUMNS
     return {
         "sme_id": sme_id,
-        "profile": {name: merged.get(name) for name in F.ALL_COLUMNS},
+        "profile": {name: merged.get(name) for name in columns},
         "cohorts": _cohorts_of(session, [sme_id])[sme_id],
         "latest_score": latest,
     }
@@ -444,7 +454,8 @@ def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
     anonymous aggregates); the row errors of batches that name it are redacted.
 
     Returns False when nothing was held about ``sme_id``. The audit event names only the
-    sme_id and the actor.
+    sme_id and the actor. On SQLite, deleted rows are overwritten (``secure_delete``) and
+    the write-ahead log is checkpointed after the commit, so the file keeps no copy.
     """
     session.flush()
     known = session.scalar(select(Sme.id).where(Sme.sme_id == sme_id)) is not None
@@ -455,7 +466,8 @@ def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
         _fold_scores(session, sme_id)
         for model in (Score, CohortMember, PersonalData, Sme):
             session.execute(delete(model).where(model.sme_id == sme_id))
-    audit(session, actor=actor, action="sme.erased", subject=sme_id)
+    audit(session, actor=actor, action="erase", subject=sme_id)
+    checkpoint_after_commit(session)
     return True
 
 
@@ -542,9 +554,38 @@ def cohort_members(session: Session, cohort: str) -> list[str]:
 # --- batches ---------------------------------------------------------------------------------
 
 
-def create_batch(session: Session, *, cohort: str | None, filename: str | None, actor: str) -> int:
-    """A new batch, status "running"; its id."""
-    batch = Batch(status="running", cohort=cohort, filename=filename, actor=actor, row_errors=[])
+def create_batch(
+    session: Session,
+    *,
+    cohort: str | None,
+    filename: str | None,
+    actor: str,
+    queued: bool = False,
+    lang: str | None = None,
+    source: str | None = None,
+    staging_path: str | None = None,
+    rows_total: int | None = None,
+    idempotency_key: str | None = None,
+    request_sha256: str | None = None,
+) -> int:
+    """A new batch, its id: "running" (scored by the caller), or with ``queued`` a job for a
+    worker, whose input (``source`` "upload" or "records") waits at ``staging_path``.
+
+    An ``idempotency_key`` already used by ``actor`` raises ``IntegrityError`` at flush.
+    """
+    batch = Batch(
+        status="queued" if queued else "running",
+        cohort=cohort,
+        filename=filename,
+        actor=actor,
+        row_errors=[],
+        lang=lang,
+        source=source,
+        staging_path=staging_path,
+        rows_total=rows_total,
+        idempotency_key=idempotency_key,
+        request_sha256=request_sha256,
+    )
     session.add(batch)
     session.flush()
     audit(
@@ -557,6 +598,19 @@ def create_batch(session: Session, *, cohort: str | None, filename: str | None, 
     return batch.id
 
 
+def find_batch_by_key(session: Session, *, actor: str, idempotency_key: str) -> tuple[int, str]:
+    """``(batch_id, request_sha256)`` of the batch ``actor`` created with ``idempotency_key``;
+    raises ``LookupError`` if there is none."""
+    row = session.execute(
+        select(Batch.id, Batch.request_sha256).where(
+            Batch.actor == actor, Batch.idempotency_key == idempotency_key
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"no batch of {actor} with that idempotency key")
+    return row.id, row.request_sha256
+
+
 def _running_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
@@ -564,6 +618,14 @@ def _running_batch(session: Session, batch_id: int) -> Batch:
     if batch.status != "running":
         raise ValueError(f"batch {batch_id} is {batch.status}, not running")
     return batch
+
+
+def _end_job(batch: Batch) -> None:
+    """A finished batch holds no lease; its staging file is deleted after the commit
+    (``finished_staging``)."""
+    batch.worker = None
+    batch.lease_expires_at = None
+    batch.finished_at = utcnow()
 
 
 def finish_batch(
@@ -581,8 +643,9 @@ def finish_batch(
     batch = _running_batch(session, batch_id)
     batch.status = "complete"
     batch.received, batch.scored, batch.rejected = received, scored, rejected
+    batch.rows_done = batch.rows_total = received
     batch.row_errors = [dict(error) for error in row_errors]
-    batch.finished_at = utcnow()
+    _end_job(batch)
     audit(
         session,
         actor=batch.actor,
@@ -597,27 +660,34 @@ def fail_batch(session: Session, batch_id: int, *, reason: str) -> None:
     batch = _running_batch(session, batch_id)
     batch.status = "failed"
     batch.failure_reason = reason
-    batch.finished_at = utcnow()
+    _end_job(batch)
     audit(session, actor=batch.actor, action="batch.failed", subject=f"batch/{batch_id}")
 
 
 def get_batch(session: Session, batch_id: int) -> dict | None:
-    """The batch's status, counts and row errors ("reason" is set when it failed)."""
-    batch = session.get(Batch, batch_id)
+    """The batch's status, counts, row errors, progress and (when it failed) why.
+
+    Counts and row errors are those of the finished batch: zero and empty while it is
+    queued or running, when ``progress`` tells how far it got.
+    """
+    session.flush()
+    # populate_existing: a worker elsewhere may have moved the batch on since it was loaded
+    batch = session.get(Batch, batch_id, populate_existing=True)
     if batch is None:
         return None
     return {
-        "id": batch.id,
+        "batch_id": batch.id,
         "status": batch.status,
         "cohort": batch.cohort,
         "filename": batch.filename,
         "received": batch.received,
         "scored": batch.scored,
         "rejected": batch.rejected,
+        "row_errors": list(batch.row_errors),
         "created_at": _format_time(batch.created_at),
         "finished_at": _format_time(batch.finished_at) if batch.finished_at else None,
-        "errors": list(batch.row_errors),
-        "reason": batch.failure_reason,
+        "failure_reason": batch.failure_reason,
+        "progress": {"rows_done": batch.rows_done, "rows_total": batch.rows_total},
     }
 
 
@@ -640,6 +710,141 @@ def batch_results(session: Session, batch_id: int) -> list[dict] | None:
         change = None if before is None else round(record["score"] - before, 1)
         results.append({**record, "previous_score": before, "change": change})
     return results
+
+
+# --- batch jobs: the queue of background batches ----------------------------------------------
+# A queued batch is a job. A worker claims it (status "running", its name in ``worker``, a
+# lease until ``lease_expires_at``) and renews the lease while it works; a job whose lease
+# ran out belongs to a worker that stopped, and is claimed again from the start. Every
+# change is a conditional UPDATE, so of workers racing for one job exactly one wins, and a
+# worker that lost its job can no longer change it. Times are this host's clock (UTC).
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to run a claimed batch."""
+
+    batch_id: int
+    source: str
+    staging_path: str
+    filename: str | None
+    cohort: str | None
+    lang: str
+    actor: str
+    attempts: int
+
+
+def _lease_ran_out(now: dt.datetime):
+    return (Batch.status == "running") & (Batch.lease_expires_at < now)
+
+
+def claim_job(
+    session: Session, *, worker: str, lease_seconds: float, max_attempts: int
+) -> Job | None:
+    """Claim the oldest queued job, or one whose worker stopped (lease ran out) and that has
+    been started fewer than ``max_attempts`` times; None when there is nothing to do."""
+    now = utcnow()
+    claimable = (Batch.status == "queued") | (_lease_ran_out(now) & (Batch.attempts < max_attempts))
+    candidates = session.scalars(select(Batch.id).where(claimable).order_by(Batch.id).limit(10))
+    for batch_id in candidates.all():
+        claimed = session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, claimable)
+            .values(
+                status="running",
+                worker=worker,
+                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                attempts=Batch.attempts + 1,
+                rows_done=0,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            batch = session.get(Batch, batch_id, populate_existing=True)
+            return Job(
+                batch_id=batch.id,
+                source=batch.source,
+                staging_path=batch.staging_path,
+                filename=batch.filename,
+                cohort=batch.cohort,
+                lang=batch.lang or "en",
+                actor=batch.actor,
+                attempts=batch.attempts,
+            )
+    return None
+
+
+def renew_lease(
+    session: Session,
+    batch_id: int,
+    *,
+    worker: str,
+    lease_seconds: float,
+    rows_done: int | None = None,
+    rows_total: int | None = None,
+) -> bool:
+    """Extend ``worker``'s lease on its running job and record its progress; False when the
+    job is no longer the worker's (taken over after its lease ran out, or finished)."""
+    values: dict[str, Any] = {"lease_expires_at": utcnow() + dt.timedelta(seconds=lease_seconds)}
+    if rows_done is not None:
+        values["rows_done"] = rows_done
+    if rows_total is not None:
+        values["rows_total"] = rows_total
+    renewed = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "running", Batch.worker == worker)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return renewed.rowcount == 1
+
+
+def fail_abandoned_jobs(session: Session, *, max_attempts: int) -> int:
+    """Mark failed the jobs whose worker stopped for the ``max_attempts``-th time; how many."""
+    now = utcnow()
+    given_up = _lease_ran_out(now) & (Batch.attempts >= max_attempts)
+    failed = 0
+    for batch_id, actor, attempts in session.execute(
+        select(Batch.id, Batch.actor, Batch.attempts).where(given_up)
+    ).all():
+        reason = (
+            f"the worker running it stopped before the end {attempts} times "
+            "(killed or lost); no results were stored"
+        )
+        marked = session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, given_up)
+            .values(status="failed", failure_reason=reason, worker=None, lease_expires_at=None)
+            .values(finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount == 1:
+            audit(session, actor=actor, action="batch.failed", subject=f"batch/{batch_id}")
+            failed += 1
+    return failed
+
+
+def finished_staging(session: Session) -> dict[int, str]:
+    """Staging files of complete or failed batches, by batch id: inputs no longer needed
+    (they hold personal data), to delete and then ``forget_staging``."""
+    rows = session.execute(
+        select(Batch.id, Batch.staging_path).where(
+            Batch.status.in_(("complete", "failed")), Batch.staging_path.is_not(None)
+        )
+    )
+    return dict(rows.all())
+
+
+def forget_staging(session: Session, batch_ids: Iterable[int]) -> None:
+    """Record that the staging files of ``batch_ids`` are deleted."""
+    ids = list(batch_ids)
+    if ids:
+        session.execute(
+            update(Batch)
+            .where(Batch.id.in_(ids))
+            .values(staging_path=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -671,3 +876,456 @@ def audit_events(session: Session, *, limit: int = 100) -> list[dict]:
         }
         for row in rows
     ]
+
+
+# --- staff users -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What the web pages may know of a staff account: never its password hash."""
+
+    username: str
+    role: str
+    language: str
+    created_at: dt.datetime
+    disabled_at: dt.datetime | None
+    locked_until: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+#: werkzeug's name of the password hash: scrypt, slow on purpose.
+USER_HASH_METHOD = "scrypt"
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def _user_info(row: User) -> UserInfo:
+    return UserInfo(
+        username=row.username,
+        role=row.role,
+        language=row.language,
+        created_at=row.created_at,
+        disabled_at=row.disabled_at,
+        locked_until=row.locked_until,
+    )
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    language: str = "id",
+    hash_method: str = USER_HASH_METHOD,
+) -> UserInfo:
+    """A new staff account; the password is stored only as a salted hash (``hash_method``
+    as werkzeug names it; the default is scrypt)."""
+    username = username.strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise ValueError("a username is 2 to 64 of a-z 0-9 . _ -, starting with a letter or digit")
+    if role not in USER_ROLES:
+        raise ValueError(f"role must be one of {', '.join(USER_ROLES)}; got {role!r}")
+    if language not in USER_LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(USER_LANGUAGES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ValueError(f"user {username!r} exists already")
+    row = User(
+        username=username,
+        password_hash=generate_password_hash(password, method=hash_method),
+        role=role,
+        language=language,
+        failed_logins=0,
+    )
+    session.add(row)
+    session.flush()
+    return _user_info(row)
+
+
+def get_user(session: Session, username: str) -> UserInfo | None:
+    """The account ``username`` (disabled ones too), else None."""
+    row = session.scalar(select(User).where(User.username == username))
+    return None if row is None else _user_info(row)
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    """Every account, by username (code point order, whatever the database's collation)."""
+    rows = sorted(session.scalars(select(User)), key=lambda row: row.username)
+    return [_user_info(row) for row in rows]
+
+
+def disable_user(session: Session, username: str) -> bool:
+    """Disable an active account; False if there is no active account ``username``."""
+    row = session.scalar(select(User).where(User.username == username))
+    if row is None or row.disabled_at is not None:
+        return False
+    row.disabled_at = utcnow()
+    return True
+
+
+def set_user_language(session: Session, username: str, language: str) -> None:
+    """Remember the account's preferred language of the web pages."""
+    if language not in USER_LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(USER_LANGUAGES)}")
+    session.execute(update(User).where(User.username == username).values(language=language))
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The verdict on a login: ``user`` when it succeeded, else why not (``refused`` or
+    ``locked``; an unknown or disabled account is ``refused`` like a wrong password)."""
+
+    user: UserInfo | None
+    outcome: str  # "ok" | "refused" | "locked"
+
+
+@cache
+def _dummy_password_hash() -> str:
+    """A hash to check when there is no account, made once (hashing is slow on purpose)."""
+    return generate_password_hash("no such user", method=USER_HASH_METHOD)
+
+
+def check_login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    max_failures: int,
+    lock_for: dt.timedelta,
+) -> LoginResult:
+    """Check a password and keep the lockout count: ``max_failures`` wrong passwords in a
+    row lock the account for ``lock_for``; while locked even the right password is refused.
+
+    The hash is checked also for unknown accounts, so timing does not tell which exist.
+    """
+    row = session.scalar(select(User).where(User.username == username.strip().lower()))
+    now = utcnow()
+    matches = check_password_hash(
+        row.password_hash if row is not None else _dummy_password_hash(), password
+    )
+    if row is None or row.disabled_at is not None:
+        return LoginResult(None, "refused")
+    if row.locked_until is not None and row.locked_until > now:
+        return LoginResult(None, "locked")
+    if not matches:
+        row.failed_logins += 1
+        if row.failed_logins >= max_failures:
+            row.locked_until = now + lock_for
+            row.failed_logins = 0
+            return LoginResult(None, "locked")
+        return LoginResult(None, "refused")
+    row.failed_logins = 0
+    row.locked_until = None
+    return LoginResult(_user_info(row), "ok")
+
+
+# --- staff web pages -------------------------------------------------------------------------
+
+
+def _latest_two_scores(session: Session, sme_ids: Select):
+    """Each SME's latest (n=1) and previous (n=2) score rows, for the SMEs ``sme_ids``
+    selects; one query with a window function (SQLite >= 3.25 and PostgreSQL)."""
+    ranked = (
+        select(
+            Score.sme_id,
+            Score.score,
+            Score.tier,
+            Score.scored_at,
+            func.row_number().over(partition_by=Score.sme_id, order_by=Score.id.desc()).label("n"),
+        )
+        .where(Score.sme_id.in_(sme_ids))
+        .subquery()
+    )
+    return session.execute(
+        select(ranked.c.sme_id, ranked.c.n, ranked.c.score, ranked.c.tier, ranked.c.scored_at)
+        .where(ranked.c.n <= 2)
+        .order_by(ranked.c.sme_id, ranked.c.n)
+    )
+
+
+def cohort_names(session: Session) -> list[tuple[str, int]]:
+    """Every cohort with its number of SMEs, by name.
+
+    Names are sorted here, by code point, not by the database: PostgreSQL orders text by
+    its collation (``C2`` after ``c1`` in en_US), SQLite by code point, and the first
+    cohort is the one the pages open by default.
+    """
+    rows = session.execute(select(CohortMember.cohort, func.count()).group_by(CohortMember.cohort))
+    return sorted((cohort, count) for cohort, count in rows)
+
+
+def cohort_rows(session: Session, cohort: str) -> list[dict]:
+    """The SMEs of a cohort (no personal fields), by sme_id in code point order: name,
+    sector, target markets, latest score and tier, and the previous score and tier with
+    the change (None for an SME scored once)."""
+    members = select(CohortMember.sme_id).where(CohortMember.cohort == cohort)
+    smes = sorted(
+        session.execute(
+            select(Sme.sme_id, Sme.name, Sme.sector, Sme.profile).where(Sme.sme_id.in_(members))
+        ),
+        key=lambda row: row.sme_id,
+    )
+    scores: dict[str, dict[int, Any]] = {}
+    for row in _latest_two_scores(session, members):
+        scores.setdefault(row.sme_id, {})[row.n] = row
+    out = []
+    for sme_id, name, sector, profile in smes:
+        latest = scores.get(sme_id, {}).get(1)
+        previous = scores.get(sme_id, {}).get(2)
+        out.append(
+            {
+                "sme_id": sme_id,
+                "name": name,
+                "sector": sector,
+                "target_markets": list(profile.get("target_markets") or []),
+                "score": latest.score if latest else None,
+                "tier": latest.tier if latest else None,
+                "scored_at": _format_time(latest.scored_at) if latest else None,
+                "previous_score": previous.score if previous else None,
+                "previous_tier": previous.tier if previous else None,
+                "change": round(latest.score - previous.score, 1) if previous else None,
+            }
+        )
+    return out
+
+
+def sector_category_averages(session: Session, sector: str) -> dict[str, float]:
+    """The mean category scores of the latest scores of every SME in ``sector`` (categories
+    that apply to none of them are left out)."""
+    latest = select(func.max(Score.id)).where(Score.sector == sector).group_by(Score.sme_id)
+    sums: dict[str, list[float]] = {}
+    # In a fixed order: a float sum depends on the order of its terms.
+    records = select(Score.record).where(Score.id.in_(latest)).order_by(Score.id)
+    for record in session.scalars(records):
+        for category, value in record["category_scores"].items():
+            if value is not None:
+                total = sums.setdefault(category, [0.0, 0])
+                total[0] += value
+                total[1] += 1
+    return {category: round(total / count, 1) for category, (total, count) in sums.items()}
+
+
+# --- data protection: subject access, retention, the processing log ---------------------------
+# ``sme_id`` is the pseudonymous key of an SME: audit subjects and details name SMEs only by
+# it, so the processing log survives erasure without keeping anything that identifies a
+# person once the SME's own rows are gone.
+
+
+def subject_access(session: Session, sme_id: str) -> dict | None:
+    """Everything held on ``sme_id`` (the data subject's right of access): profile and
+    personal data, cohorts, every score, the batches it appeared in and the processing-log
+    events about it or those batches. None when nothing is held."""
+    sme = session.scalar(select(Sme).where(Sme.sme_id == sme_id))
+    batch_ids = set(
+        session.scalars(
+            select(Score.batch_id).where(Score.sme_id == sme_id, Score.batch_id.is_not(None))
+        )
+    )
+    named_in_errors = session.execute(
+        select(Batch.id, Batch.row_errors).where(
+            cast(Batch.row_errors, Text).contains(sme_id, autoescape=True)
+        )
+    ).all()
+    row_errors = {
+        batch_id: [e for e in errors if e.get("sme_id") == sme_id]
+        for batch_id, errors in named_in_errors
+    }
+    row_errors = {batch_id: errors for batch_id, errors in row_errors.items() if errors}
+    batch_ids |= set(row_errors)
+    if sme is None and not batch_ids:
+        return None
+    batches = []
+    for batch_id in sorted(batch_ids):
+        batch = session.get(Batch, batch_id)
+        batches.append(
+            {
+                "batch_id": batch_id,
+                "status": batch.status,
+                "cohort": batch.cohort,
+                "filename": batch.filename,
+                "created_at": _format_time(batch.created_at),
+                "row_errors": row_errors.get(batch_id, []),
+            }
+        )
+    subjects = [sme_id, *(f"batch/{batch_id}" for batch_id in sorted(batch_ids))]
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.subject.in_(subjects)).order_by(AuditEvent.id)
+    )
+    person = session.get(PersonalData, sme_id)
+    return {
+        "sme_id": sme_id,
+        "name": sme.name if sme else None,
+        "created_at": _format_time(sme.created_at) if sme else None,
+        "last_activity_at": _format_time(sme.updated_at) if sme else None,
+        "profile": dict(sme.profile) if sme else None,
+        "personal_data": (
+            {name: getattr(person, name) for name in F.PERSONAL_COLUMNS} if person else None
+        ),
+        "cohorts": _cohorts_of(session, [sme_id])[sme_id],
+        "scores": [
+            {"batch_id": batch_id, **record}
+            for batch_id, record in session.execute(
+                select(Score.batch_id, Score.record)
+                .where(Score.sme_id == sme_id)
+                .order_by(Score.id)
+            )
+        ],
+        "batches": batches,
+        "processing_log": [_event(row) for row in events],
+    }
+
+
+def inactive_smes(session: Session, *, before: dt.datetime) -> list[str]:
+    """The sme_ids whose last activity (profile stored or scored) is older than ``before``."""
+    return list(
+        session.scalars(select(Sme.sme_id).where(Sme.updated_at < before).order_by(Sme.sme_id))
+    )
+
+
+def _old_row_error_batches(session: Session, before: dt.datetime) -> list[int]:
+    rows = session.execute(
+        select(Batch.id, Batch.row_errors).where(
+            Batch.created_at < before, Batch.status.in_(("complete", "failed"))
+        )
+    )
+    return [
+        batch_id
+        for batch_id, errors in rows
+        if any(e.get("sme_id") is not None or _unredacted(e) for e in errors)
+    ]
+
+
+def _unredacted(error: dict) -> bool:
+    return any(e.get("message") != ERASED_MESSAGE for e in error.get("errors", []))
+
+
+def purge_expired(
+    session: Session, *, before: dt.datetime, actor: str, dry_run: bool = False
+) -> dict:
+    """Retention: erase every SME inactive since before ``before`` (``erase_sme``: profile,
+    personal data, cohorts; scores folded into anonymous aggregates) and redact the row
+    errors of batches uploaded before it (they may quote rejected personal values).
+
+    Returns what was (or, with ``dry_run``, would be) purged; a real purge is recorded in
+    the processing log as ``purge``, besides the ``erase`` event of each SME.
+    """
+    sme_ids = inactive_smes(session, before=before)
+    batch_ids = _old_row_error_batches(session, before)
+    summary = {
+        "before": _format_time(before),
+        "dry_run": dry_run,
+        "smes": sme_ids,
+        "batches_redacted": batch_ids,
+    }
+    if dry_run:
+        return summary
+    for sme_id in sme_ids:
+        erase_sme(session, sme_id, actor=actor)
+    for batch_id in batch_ids:
+        batch = session.get(Batch, batch_id)
+        batch.row_errors = [
+            {
+                "row": e.get("row"),
+                "sme_id": None,
+                "errors": [
+                    {"field": x.get("field"), "message": ERASED_MESSAGE}
+                    for x in e.get("errors", [])
+                ],
+            }
+            for e in batch.row_errors
+        ]
+    audit(
+        session,
+        actor=actor,
+        action="purge",
+        subject=None,
+        details={
+            "before": summary["before"],
+            "smes_erased": len(sme_ids),
+            "batches_redacted": len(batch_ids),
+        },
+    )
+    return summary
+
+
+def _event(row: AuditEvent) -> dict:
+    return {
+        "id": row.id,
+        "at": _format_time(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "subject": row.subject,
+        "details": row.details,
+    }
+
+
+def processing_log(
+    session: Session,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[dict], int]:
+    """One page of processing-log events matching every filter given, newest first, and
+    how many match. ``since`` is inclusive, ``until`` exclusive."""
+    if page < 1 or per_page < 1:
+        raise ValueError("page and per_page start at 1")
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.actor, actor),
+        (AuditEvent.action, action),
+        (AuditEvent.subject, subject),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return [_event(row) for row in rows], total
+
+
+# --- governance: stored profiles for ruleset impact and drift ---------------------------------
+
+
+def cohort_profiles(session: Session, cohort: str) -> list[dict]:
+    """The latest stored profile (contract fields, no personal data) of each SME in
+    ``cohort``, by sme_id."""
+    rows = session.scalars(
+        select(Sme.profile)
+        .join(CohortMember, CohortMember.sme_id == Sme.sme_id)
+        .where(CohortMember.cohort == cohort)
+        .order_by(Sme.sme_id)
+    )
+    return list(rows)
+
+
+def recent_profiles(session: Session, *, since: dt.datetime, limit: int = 100_000) -> list[dict]:
+    """The latest stored profile of each SME scored since ``since`` (most recent first)."""
+    recent = (
+        select(Score.sme_id, func.max(Score.id).label("last"))
+        .where(Score.scored_at >= since)
+        .group_by(Score.sme_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Sme.profile)
+        .join(recent, recent.c.sme_id == Sme.sme_id)
+        .order_by(recent.c.last.desc())
+        .limit(limit)
+    )
+    return list(rows)

@@ -24,12 +24,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SME_ID_LENGTH = 64  # scoring.fields.SME_ID_PATTERN
-BATCH_STATUSES = ("running", "complete", "failed")
+BATCH_STATUSES = ("queued", "running", "complete", "failed")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -117,7 +118,8 @@ class CohortMember(Base):
 
 
 class Batch(Base):
-    """An uploaded file: created ``running``, then ``complete`` or ``failed``."""
+    """An uploaded file: created ``running`` (scored in the request) or ``queued`` (a
+    background job, see ``api.batch_jobs``), then ``complete`` or ``failed``."""
 
     __tablename__ = "batches"
     __table_args__ = (
@@ -125,6 +127,7 @@ class Batch(Base):
             "status IN ({})".format(", ".join(f"'{s}'" for s in BATCH_STATUSES)),
             name="status",
         ),
+        UniqueConstraint("actor", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,6 +142,22 @@ class Batch(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     failure_reason: Mapped[str | None] = mapped_column(Text)
+
+    # --- background jobs: progress, the lease of the worker running it, idempotency ---
+    #: How many input rows are validated and scored so far, of how many (None: not known yet).
+    rows_done: Mapped[int] = mapped_column(default=0, server_default="0")
+    rows_total: Mapped[int | None]
+    #: A queued batch's input, kept until it is finished: "upload" (a file) or "records".
+    source: Mapped[str | None] = mapped_column(String(16))
+    staging_path: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    #: Runs started so far; the worker holding the job and until when, unless it renews.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    worker: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[dt.datetime | None]
+    #: The client's ``Idempotency-Key`` (unique per actor) and the SHA-256 of its request.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class Score(Base):
@@ -214,3 +233,49 @@ class AppendOnlyError(RuntimeError):
 @event.listens_for(AuditEvent, "before_delete")
 def _refuse_audit_change(mapper, connection, target) -> None:
     raise AppendOnlyError("audit events are append-only")
+
+
+# --- staff users of the web pages ----------------------------------------------------------
+
+USER_ROLES = ("officer", "lead", "admin")
+USER_LANGUAGES = ("id", "en")
+
+
+class User(Base):
+    """A staff account of the web pages; only a salted hash of the password is stored.
+
+    ``failed_logins`` counts wrong passwords since the last good one; after too many the
+    account is locked until ``locked_until``. A disabled account keeps its row (the audit
+    log names it) but cannot log in.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ({})".format(", ".join(f"'{r}'" for r in USER_ROLES)), name="role"
+        ),
+        CheckConstraint(
+            "language IN ({})".format(", ".join(f"'{lang}'" for lang in USER_LANGUAGES)),
+            name="language",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[dt.datetime | None]
+
+
+# --- data protection: retention and the processing log ---------------------------------------
+
+#: Purge finds SMEs whose last activity (last profile change or score) is past retention.
+Index("ix_smes_updated_at", Sme.updated_at)
+#: The processing log is queried by actor, action and subject (newest first).
+Index("ix_audit_events_actor_id", AuditEvent.actor, AuditEvent.id)
+Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)
+Index("ix_audit_events_subject_id", AuditEvent.subject, AuditEvent.id)

@@ -8,7 +8,13 @@ reports p50 and p99 latency and requests per second. The service is called
 with ``dry_run=true`` (scored, not stored), so the figures measure scoring
 and not SQLite's single writer. Every request is checked for status 200.
 
-Usage: python benchmarks/api_load.py [--requests 2000] [--workers 2] [--threads 4]
+The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
+client that takes little of the CPU the servers need on a small machine. Without it,
+or with ``--client python``, keep-alive Python client threads send the requests
+(``--requests`` per level), which take a visible share of the same cores.
+
+Usage: python benchmarks/api_load.py [--client wrk|python] [--duration 10]
+       [--requests 2000] [--workers 2] [--threads 4] [--worker-class gthread|sync]
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import argparse
 import http.client
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,22 +60,60 @@ def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-def start(app: str, port: int, env: dict, *, workers: int, threads: int) -> subprocess.Popen:
-    command = [
-        str(BIN / "gunicorn"),
-        "-b",
-        f"127.0.0.1:{port}",
-        "-w",
-        str(workers),
-        "-k",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--log-level",
-        "warning",
-        app,
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
+def start(
+    app: str, port: int, env: dict, *, workers: int, threads: int, worker_class: str
+) -> subprocess.Popen:
+    command = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    command += ["-k", worker_class, "--log-level", "warning", "--backlog", "256"]
+    if worker_class == "gthread":
+        command += ["--threads", str(threads)]
+    return subprocess.Popen([*command, app], cwd=ROOT, env=env)
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = io.open(os.getenv("BENCH_BODY")):read("*a")
+{headers}
+"""
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNIT[unit]
+
+
+def load_wrk(port: int, path: str, headers: dict, *, clients: int, seconds: float) -> dict:
+    """``clients`` keep-alive connections for ``seconds``, driven by one wrk thread."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "body.json"
+        body.write_bytes(PROFILE)
+        script = Path(tmp) / "post.lua"
+        lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+        script.write_text(_WRK_SCRIPT.format(headers=lines))
+        url = f"http://127.0.0.1:{port}{path}"
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+        out = subprocess.run(
+            [*command, "-s", str(script), url],
+            env={**os.environ, "BENCH_BODY": str(body)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    if "Latency Distribution" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, flags=re.MULTILINE))
+    requests = int(re.search(r"^\s+(\d+) requests in", out, flags=re.MULTILINE).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "requests": requests,
+        "failed": (int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(map(int, errors.groups())) if errors else 0),
+        "p50_ms": _milliseconds(percentile["50"]),
+        "p99_ms": _milliseconds(percentile["99"]),
+        "per_second": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),
+    }
 
 
 def load(port: int, path: str, headers: dict, *, clients: int, total: int) -> dict:
@@ -114,10 +160,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
+    parser.add_argument(
+        "--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per level (wrk)")
     args = parser.parse_args()
+    server = {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class}
+
+    def measure(port: int, path: str, headers: dict, clients: int) -> dict:
+        if args.client == "wrk":
+            return load_wrk(port, path, headers, clients=clients, seconds=args.duration)
+        return load(port, path, headers, clients=clients, total=args.requests)
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "SME_EXPORT_RATE_LIMIT": "off",  # measure scoring, not the per-key limit
+        }
         subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
         created = subprocess.run(
             [str(BIN / "sme-export"), "keys", "create", "--name", "bench", "--scope", "score"],
@@ -129,16 +190,8 @@ def main() -> None:
         key = created.stdout.split()[0]
         service_port, bare_port = free_port(), free_port()
         servers = [
-            start(
-                "api:create_app()", service_port, env, workers=args.workers, threads=args.threads
-            ),
-            start(
-                "benchmarks.bare_app:create_app()",
-                bare_port,
-                env,
-                workers=args.workers,
-                threads=args.threads,
-            ),
+            start("api:create_app()", service_port, env, **server),
+            start("benchmarks.bare_app:create_app()", bare_port, env, **server),
         ]
         try:
             wait_ready(service_port, "/readyz")
@@ -154,16 +207,22 @@ def main() -> None:
             }
             for port, path, headers in targets.values():  # warm every worker's model
                 load(port, path, headers, clients=args.workers * args.threads, total=200)
+            threads = f" --threads {args.threads}" if args.worker_class == "gthread" else ""
+            amount = (
+                f"{args.duration:g} s per level"
+                if args.client == "wrk"
+                else f"{args.requests} requests per level"
+            )
             print(
-                f"gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
-                f"{args.requests} requests per level, loopback"
+                f"gunicorn -w {args.workers} -k {args.worker_class}{threads}, "
+                f"{args.client} client, {amount}, loopback"
             )
             columns = ("p50 ms", "p99 ms", "req/s", "failed")
             print(f"{'clients':>7}  {'endpoint':<22}" + "".join(f"{c:>9}" for c in columns))
             results = {}
             for clients in (1, 8, 32):
                 for name, (port, path, headers) in targets.items():
-                    r = load(port, path, headers, clients=clients, total=args.requests)
+                    r = measure(port, path, headers, clients)
                     results[(clients, name)] = r
                     print(
                         f"{clients:>7}  {name:<22}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}"

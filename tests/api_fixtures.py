@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,19 +21,38 @@ from api import create_app, store
 from api.db import get_database, get_session, sqlite_url
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SCOPES = ("score", "read", "admin")
+MODELS = DATA.parent / "models"
+SCOPES = ("score", "read", "personal", "admin")
+
+
+@pytest.fixture(scope="session")
+def small_training_data(tmp_path_factory) -> Path:
+    """2,000 labelled synthetic rows: the reference of drift, fairness and the model card in
+    API tests (the shipped 30,000 rows take seconds to read and score on a busy machine)."""
+    from scoring import synth
+
+    path = tmp_path_factory.mktemp("reference") / "training.parquet"
+    synth.generate_profiles(2000, seed=7).to_parquet(path, index=False)
+    return path
 
 
 @pytest.fixture
-def make_app(tmp_path, scorer) -> Iterator[Callable[..., Flask]]:
+def make_app(tmp_path, scorer, small_training_data) -> Iterator[Callable[..., Flask]]:
     """``make_app(**config)``: a test app on its own SQLite file, config overrides applied."""
     made: list[Flask] = []
 
     def make(**config) -> Flask:
+        # A copy of the shipped models: promotion and rollback never touch models/ACTIVE.
+        models = tmp_path / "models"
+        if not models.exists():
+            shutil.copytree(MODELS, models, ignore=shutil.ignore_patterns(".*"))
         settings = {
             "TESTING": True,
             "DATABASE_URL": sqlite_url(tmp_path / f"api-{len(made)}.db"),
             "SCORER": scorer,
+            "MODELS_DIR": str(models),
+            "RULESETS_DIR": str(tmp_path / "rulesets"),
+            "TRAINING_DATA_PATH": str(small_training_data),
             **config,
         }
         app = create_app(settings)
@@ -71,7 +91,7 @@ def make_key() -> Callable[..., str]:
 
 @pytest.fixture
 def api_keys(app) -> dict[str, str]:
-    """A fresh key for each scope: ``{"score": ..., "read": ..., "admin": ...}``."""
+    """A fresh key for each scope: ``{"score": ..., "read": ..., "personal": ..., ...}``."""
     return {scope: create_key(app, scope, name=f"{scope} key") for scope in SCOPES}
 
 

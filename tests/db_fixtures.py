@@ -41,14 +41,21 @@ def _admin_engine() -> Engine:
 
 
 @contextmanager
-def new_postgres_database(prefix: str = "sme_test") -> Iterator[URL]:
-    """A new, empty, uniquely named PostgreSQL database; dropped afterwards."""
+def new_postgres_database(
+    prefix: str = "sme_test", *, icu_locale: str | None = None
+) -> Iterator[URL]:
+    """A new, empty, uniquely named PostgreSQL database; dropped afterwards. With
+    ``icu_locale`` (``"en-US"``), text sorts by that locale's ICU collation instead of the
+    server's default."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    collation = ""
+    if icu_locale is not None:
+        collation = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' TEMPLATE template0"
     admin = _admin_engine()
     problem = None
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{collation}'))
     except Exception as exc:
         problem = f"{type(exc).__name__}: {' '.join(str(exc.__cause__ or exc).split())[:300]}"
     if problem is not None:
@@ -90,6 +97,16 @@ def _empty_tables(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture
+def postgres_empty_engine(postgres_engine) -> Iterator[Engine]:
+    """The session's PostgreSQL database, emptied before and after the test."""
+    _empty_tables(postgres_engine)
+    try:
+        yield postgres_engine
+    finally:
+        _empty_tables(postgres_engine)
+
+
 @pytest.fixture(params=BACKENDS)
 def db_engine(request, tmp_path) -> Iterator[Engine]:
     """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL one."""
@@ -101,12 +118,7 @@ def db_engine(request, tmp_path) -> Iterator[Engine]:
         finally:
             engine.dispose()
         return
-    engine = request.getfixturevalue("postgres_engine")
-    _empty_tables(engine)
-    try:
-        yield engine
-    finally:
-        _empty_tables(engine)
+    yield request.getfixturevalue("postgres_empty_engine")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -149,7 +150,7 @@ def test_the_scorer_is_loaded_lazily_once_per_process(make_app, monkeypatch, sco
     with app.app_context():
         first = api.scorer.get_scorer()
         assert api.scorer.get_scorer() is first
-    assert loads == [None] and first.model is scorer.model
+    assert loads == [Path(app.config["MODELS_DIR"])] and first.model is scorer.model
 
 
 def test_a_failed_load_is_retried_after_the_configured_delay(make_app, monkeypatch, scorer):
@@ -185,12 +186,24 @@ def test_openapi_document_is_generated_from_the_schemas(client):
         "/api/v1/smes",
         "/api/v1/smes/{sme_id}",
         "/api/v1/smes/{sme_id}/scores",
+        "/api/v1/smes/{sme_id}/export",
+        "/api/v1/processing-log",
         "/api/v1/batches",
         "/api/v1/batches/{batch_id}",
         "/api/v1/batches/{batch_id}/results",
         "/api/v1/shortlists",
         "/api/v1/models/active",
         "/api/v1/rulesets/active",
+        "/api/v1/models",
+        "/api/v1/models/{version}",
+        "/api/v1/models/{version}/card",
+        "/api/v1/models/{version}/promote",
+        "/api/v1/models/rollback",
+        "/api/v1/rulesets",
+        "/api/v1/rulesets/diff",
+        "/api/v1/rulesets/impact",
+        "/api/v1/fairness",
+        "/api/v1/drift",
         "/healthz",
         "/readyz",
     }

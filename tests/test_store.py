@@ -304,7 +304,7 @@ def test_save_scored_audits_without_personal_data(db_session):
     event = store.audit_events(db_session)[0]
     assert {k: event[k] for k in ("actor", "action", "subject", "details")} == {
         "actor": ACTOR,
-        "action": "scores.saved",
+        "action": "score",
         "subject": "A-1",
         "details": {"count": 1, "cohort": None, "batch_id": None},
     }
@@ -471,16 +471,17 @@ def test_a_new_batch_is_running_and_empty(db_session):
     batch = store.get_batch(db_session, batch_id)
     assert ISO_UTC.match(batch.pop("created_at"))
     assert batch == {
-        "id": batch_id,
+        "batch_id": batch_id,
         "status": "running",
         "cohort": "c1",
         "filename": "smes.csv",
         "received": 0,
         "scored": 0,
         "rejected": 0,
+        "row_errors": [],
         "finished_at": None,
-        "errors": [],
-        "reason": None,
+        "failure_reason": None,
+        "progress": {"rows_done": 0, "rows_total": None},
     }
     assert store.batch_results(db_session, batch_id) is None
 
@@ -510,7 +511,8 @@ def test_a_finished_batch_has_counts_errors_and_results_with_changes(db_session)
         2,
         1,
     )
-    assert batch["errors"] == errors
+    assert batch["row_errors"] == errors
+    assert batch["progress"] == {"rows_done": 3, "rows_total": 3}
     assert ISO_UTC.match(batch["finished_at"])
     assert store.batch_results(db_session, batch_id) == [
         {**record("A-1", 71.4), "previous_score": 68.2, "change": 3.2},
@@ -555,7 +557,11 @@ def test_a_batch_that_fails_midway_leaves_no_scores(db_session):
     db_session.commit()
 
     batch = store.get_batch(db_session, batch_id)
-    assert (batch["status"], batch["reason"], batch["scored"]) == ("failed", "the scorer broke", 0)
+    assert (batch["status"], batch["failure_reason"], batch["scored"]) == (
+        "failed",
+        "the scorer broke",
+        0,
+    )
     assert ISO_UTC.match(batch["finished_at"])
     assert store.batch_results(db_session, batch_id) is None
     assert (count(db_session, Score), count(db_session, Sme)) == (0, 0)
@@ -666,7 +672,7 @@ def test_erasure_leaves_no_personal_data_in_any_table(db_session):
     assert store.get_sme(db_session, "W-1") is None
     assert store.score_history(db_session, "W-1") is None
     assert store.cohort_members(db_session, "c1") == ["A-1"]
-    assert store.get_batch(db_session, batch_id)["errors"] == [
+    assert store.get_batch(db_session, batch_id)["row_errors"] == [
         {"row": 3, "sme_id": None, "errors": [{"field": "owner_gender", "message": "(erased)"}]},
         other,
     ]
@@ -682,7 +688,7 @@ def test_the_erasure_audit_event_holds_only_the_sme_id_and_the_actor(db_session)
     event.pop("id")
     assert event == {
         "actor": "key:officer",
-        "action": "sme.erased",
+        "action": "erase",
         "subject": "W-1",
         "details": None,
     }
@@ -732,7 +738,7 @@ def test_an_sme_known_only_from_row_errors_can_be_erased(db_session):
 
     assert store.erase_sme(db_session, "R-1", actor="x") is True
     db_session.commit()
-    assert store.get_batch(db_session, batch_id)["errors"] == [
+    assert store.get_batch(db_session, batch_id)["row_errors"] == [
         {"row": 2, "sme_id": None, "errors": [{"field": "sector", "message": "(erased)"}]}
     ]
 

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from api.blueprints import batches, meta, scores, shortlists, smes
+from api.blueprints import batches, governance, meta, protection, scores, shortlists, smes
 
-BLUEPRINTS = (scores.blp, smes.blp, batches.blp, shortlists.blp, meta.models, meta.health)
+BLUEPRINTS = (
+    scores.blp,
+    smes.blp,
+    batches.blp,
+    shortlists.blp,
+    meta.models,
+    meta.health,
+    protection.blp,
+    governance.blp,
+)
