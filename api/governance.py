@@ -154,3 +154,15 @@ def card(session: Session, scorer: Scorer, model=None) -> dict:
     if current is not None:
         warnings += [f"drift: {w}" for w in current["warnings"]]
     return {**built, "drift": current, "warnings": warnings}
+
+
+def record_model_event(session: Session, event: dict, action: str) -> None:
+    """A promotion or rollback from the registry's history, in the processing log too."""
+    store.audit(
+        session,
+        actor=event["actor"],
+        action=action,
+        subject=event["version"],
+        details={k: event.get(k) for k in ("previous", "forced", "reason", "guard")},
+    )
+    session.commit()

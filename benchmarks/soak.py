@@ -23,7 +23,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,30 +32,11 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from api_load import free_port, wait_ready  # the same script folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PROFILE = json.loads((ROOT / "data" / "example_profile.json").read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server on port {port} did not become ready")
 
 
 def start_gunicorn(port: int, env: dict, *, workers: int, threads: int) -> subprocess.Popen:

@@ -118,18 +118,6 @@ def model_card(version: str):
     return governance.card(get_session(), scorer, model)
 
 
-def _audit(event: dict, action: str) -> None:
-    session = get_session()
-    store.audit(
-        session,
-        actor=event["actor"],
-        action=action,
-        subject=event["version"],
-        details={k: event.get(k) for k in ("previous", "forced", "reason", "guard")},
-    )
-    session.commit()
-
-
 @blp.route("/models/<string:version>/promote", methods=["POST"])
 @require_scope(ADMIN)
 @blp.arguments(PromoteSchema)
@@ -155,7 +143,7 @@ def promote_model(body: dict, version: str):
         abort(404, message=_one_line(exc))
     except ScoringError as exc:
         abort(409, message=_one_line(exc))
-    _audit(event, "promote")
+    governance.record_model_event(get_session(), event, "promote")
     return event
 
 
@@ -171,7 +159,7 @@ def rollback_model(body: dict):
         event = registry.rollback(models_dir(), actor=current_actor(), reason=body.get("reason"))
     except ScoringError as exc:
         abort(409, message=_one_line(exc))
-    _audit(event, "rollback")
+    governance.record_model_event(get_session(), event, "rollback")
     return event
 
 

@@ -82,18 +82,6 @@ def _models_page(message: str | None = None, error: str | None = None, status: i
     )
 
 
-def _audit(event: dict, action: str) -> None:
-    session = get_session()
-    store.audit(
-        session,
-        actor=event["actor"],
-        action=action,
-        subject=event["version"],
-        details={k: event.get(k) for k in ("previous", "forced", "reason", "guard")},
-    )
-    session.commit()
-
-
 @bp.route("/models", methods=["GET", "POST"])
 @role_required("admin")
 def models():
@@ -116,7 +104,7 @@ def models():
             return _models_page(error=t("governance.unknown_action"), status=400)
     except ScoringError as exc:
         return _models_page(error=" ".join(str(exc).split()), status=409)
-    _audit(event, action)
+    governance.record_model_event(get_session(), event, action)
     return _models_page(
         message=t(f"governance.{action}_done", version=event["version"], previous=event["previous"])
     )
