@@ -79,8 +79,12 @@ def server(tmp_path):
         first = lines.get(timeout=START_TIMEOUT)
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
         assert match, first
-        banner = [first, lines.get(timeout=5), lines.get(timeout=5)]
-        assert "sme-export keys create" in banner[2]
+        banner = [first, *(lines.get(timeout=5) for _ in range(3))]
+        assert banner[1].startswith(f"staff pages: {match.group(1)}/ ")
+        assert f"sme-export users create NAME --role admin --database-url '{url}'" in banner[2]
+        assert (
+            f"sme-export keys create --name NAME --scope admin --database-url '{url}'" in banner[3]
+        )
         yield match.group(1), key
     finally:
         process.terminate()
