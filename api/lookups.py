@@ -53,3 +53,21 @@ def sme_facts(
                 profile = sme["profile"]
                 facts[sme_id] = {"name": profile["name"], "sector": profile["sector"]}
     return {sme_id: facts[sme_id] for sme_id in wanted if sme_id in facts}
+
+
+def exported_results(session: Session, batch: dict, *, actor: str, format: str) -> list[dict]:
+    """A complete batch's result rows with each SME's name and sector, the export recorded
+    in the processing log (committed): what the API and the pages hand out."""
+    rows = store.batch_results(session, batch["batch_id"]) or []
+    facts = sme_facts(session, (row["sme_id"] for row in rows), cohort=batch["cohort"])
+    for row in rows:
+        row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
+    store.audit(
+        session,
+        actor=actor,
+        action="export",
+        subject=f"batch/{batch['batch_id']}",
+        details={"format": format, "rows": len(rows)},
+    )
+    session.commit()
+    return rows

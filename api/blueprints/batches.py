@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from api import batch_service, downloads, ingest, store
 from api.auth import READ, SCORE, current_actor, require_scope
 from api.db import get_session
-from api.lookups import sme_facts
+from api.lookups import exported_results
 from api.negotiation import JSON, MULTIPART, accepts, is_json
 from api.schemas import (
     MAX_ID,
@@ -202,18 +202,7 @@ def batch_results(batch_id: int, format: str):
     batch = _batch_or_404(session, batch_id)
     if batch["status"] != "complete":
         abort(409, message=f"Batch {batch_id} is {batch['status']}; results exist once complete.")
-    rows = store.batch_results(session, batch_id) or []
-    facts = sme_facts(session, (row["sme_id"] for row in rows), cohort=batch["cohort"])
-    for row in rows:
-        row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
-    store.audit(
-        session,
-        actor=current_actor(),
-        action="export",
-        subject=f"batch/{batch_id}",
-        details={"format": format, "rows": len(rows)},
-    )
-    session.commit()
+    rows = exported_results(session, batch, actor=current_actor(), format=format)
     if format == "json":
         # Rows are already in ResultRowSchema's shape; skipping the per-field dump keeps
         # large batches fast (the schemathesis test checks the shape against the document).

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api import batch_service, downloads, ingest, store
 from api.db import get_session
-from api.lookups import sme_facts
+from api.lookups import exported_results
 from api.web.auth import actor, role_required
 from api.web.i18n import current_language, error_message, t
 from scoring.errors import FileFormatError
@@ -139,18 +139,7 @@ def results(batch_id: int, format: str):
     found = store.get_batch(session, batch_id)
     if found is None or found["status"] != "complete":
         return render_template("errors/404.html"), 404
-    rows = store.batch_results(session, batch_id) or []
-    facts = sme_facts(session, (row["sme_id"] for row in rows), cohort=found["cohort"])
-    for row in rows:
-        row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
-    store.audit(
-        session,
-        actor=actor(),
-        action="export",
-        subject=f"batch/{batch_id}",
-        details={"format": format, "rows": len(rows)},
-    )
-    session.commit()
+    rows = exported_results(session, found, actor=actor(), format=format)
     return downloads.table_response(
         downloads.results_frame(rows), format=format, filename=f"batch-{batch_id}-results"
     )
