@@ -60,6 +60,19 @@ def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
+def migrated_database_with_key(env: dict, *, name: str) -> str:
+    """Migrate the database of ``env`` (its ``DATABASE_URL``) and create a ``score`` key."""
+    subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
+    created = subprocess.run(
+        [str(BIN / "sme-export"), "keys", "create", "--name", name, "--scope", "score"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return created.stdout.split()[0]
+
+
 def start(
     app: str, port: int, env: dict, *, workers: int, threads: int, worker_class: str
 ) -> subprocess.Popen:
@@ -179,15 +192,7 @@ def main() -> None:
             "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "SME_EXPORT_RATE_LIMIT": "off",  # measure scoring, not the per-key limit
         }
-        subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
-        created = subprocess.run(
-            [str(BIN / "sme-export"), "keys", "create", "--name", "bench", "--scope", "score"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        key = created.stdout.split()[0]
+        key = migrated_database_with_key(env, name="bench")
         service_port, bare_port = free_port(), free_port()
         servers = [
             start("api:create_app()", service_port, env, **server),

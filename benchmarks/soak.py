@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from api_load import free_port, wait_ready  # the same script folder
+from api_load import free_port, migrated_database_with_key, wait_ready  # the same script folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -162,15 +162,7 @@ def main() -> int:
             "SME_EXPORT_RATE_LIMIT": "100000000/minute",
         }
         env.pop("SME_EXPORT_CONFIG", None)
-        subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
-        created = subprocess.run(
-            [str(BIN / "sme-export"), "keys", "create", "--name", "soak", "--scope", "score"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        key = created.stdout.split()[0]
+        key = migrated_database_with_key(env, name="soak")
         port = free_port()
         server = start_gunicorn(port, env, workers=args.workers, threads=args.threads)
         path = "/api/v1/scores" + ("?dry_run=true" if args.dry_run else "")
