@@ -865,7 +865,8 @@ def _iter_parquet(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
     try:
-        parquet = pq.ParquetFile(_random_access(stream))
+        # pre_buffer would keep every row group read so far in memory until the file is done.
+        parquet = pq.ParquetFile(_random_access(stream), pre_buffer=False)
         schema = parquet.schema_arrow
     except _ARROW_ERRORS as exc:
         raise FileFormatError(
