@@ -374,6 +374,10 @@ class Scorer:
     ) -> Scorer:
         return cls(load_ruleset(ruleset_path), load_model(models_dir, model_version))
 
+    def portable(self) -> Scorer:
+        """The same scorer without scikit-learn objects, for sending to worker processes."""
+        return Scorer(self.ruleset, self.model.portable())
+
     def score(
         self,
         profiles: pd.DataFrame,

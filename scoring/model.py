@@ -14,6 +14,7 @@ SHA-256 and the scikit-learn version are checked before anything is unpickled.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-import sklearn
+from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from scoring.atomic import write_atomically
@@ -62,6 +63,7 @@ def sha256_file(path: Path) -> str:
 
 def library_versions() -> dict[str, str]:
     import pandas
+    import sklearn
 
     return {
         "python": platform.python_version(),
@@ -158,7 +160,10 @@ class ExportModel:
                 f"model {version} has {len(calibrated)} calibrated copies, expected 1; "
                 f"{RETRAIN_HINT}"
             )
-        self._calibrator = calibrated[0].calibrators[0]
+        # scikit-learn's _SigmoidCalibration.predict is expit(-(a * decision + b)); keeping only
+        # a and b lets a copy without scikit-learn objects score identically (``portable``).
+        calibrator = calibrated[0].calibrators[0]
+        self._sigmoid = (calibrator.a_, calibrator.b_)
         self.additive = AdditiveLogit.from_estimator(calibrated[0].estimator)
         self.reference = np.asarray(bundle["reference_contributions"], dtype=np.float64)
         # Features of a group are adjacent, so a group's sum is a segment sum along the row.
@@ -167,7 +172,16 @@ class ExportModel:
         self._group_starts = np.searchsorted(GROUP_INDEX, np.arange(len(GROUPS)))
 
     def probability_from_decision(self, decision: np.ndarray) -> np.ndarray:
-        return np.clip(self._calibrator.predict(np.asarray(decision, dtype=np.float64)), 0.0, 1.0)
+        a, b = self._sigmoid
+        return np.clip(expit(-(a * np.ravel(np.asarray(decision, dtype=np.float64)) + b)), 0.0, 1.0)
+
+    def portable(self) -> ExportModel:
+        """This model without its scikit-learn estimators: it scores identically (lookup tables
+        and calibration only) and a process it is sent to never imports scikit-learn, about
+        90 MB less per worker process. ``self_check`` and ``estimator`` need the full model."""
+        slim = copy.copy(self)
+        slim.estimator = slim.baseline = None
+        return slim
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.additive.decision(X)
@@ -287,6 +301,8 @@ def load_model(models_dir: Path | None = None, version: str | None = None) -> Ex
             f"{manifest['sha256'][:12]}...): it was changed after training and will not be loaded; "
             f"{RETRAIN_HINT}"
         )
+    import sklearn
+
     trained_with = manifest["libraries"].get("scikit-learn")
     if trained_with != sklearn.__version__:
         raise ModelArtifactError(

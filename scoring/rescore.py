@@ -464,7 +464,7 @@ class _ChunkScorer:
                     self.pool_size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
-                    initargs=(self.scorer,),
+                    initargs=(self.scorer.portable(),),
                 )
             future = self._pool.submit(_score_in_worker, batch, self.format, self.scored_at)
             self._in_pool.add(future)

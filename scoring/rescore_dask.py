@@ -218,7 +218,7 @@ def rescore_dask(
         with _client(scheduler, workers) as client, _csv_errors(source, layout):
             ddf = _read(dd, source, layout)
             bounds = _bounds(ddf, source, layout)
-            shipped = client.scatter([scorer, bounds[:-1]], broadcast=True)
+            shipped = client.scatter([scorer.portable(), bounds[:-1]], broadcast=True)
             try:
                 rejected = _run(
                     ddf.map_partitions(

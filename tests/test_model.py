@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import pickle
+import subprocess
+import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 from conftest import random_labels, random_profiles
@@ -156,3 +160,26 @@ def test_training_refuses_data_with_too_few_of_one_outcome():
     labels[:5] = True
     with pytest.raises(TrainingDataError, match="got 5 and 95"):
         train(profiles, labels)
+
+
+SCORE_WITHOUT_SKLEARN = """
+import pickle, sys
+scorer, profiles = pickle.load(open(sys.argv[1], "rb"))
+frame = scorer.score(profiles, scored_at="2026-11-28T10:00:00Z").to_frame()
+loaded = sorted(name for name in sys.modules if name.split(".")[0] == "sklearn")
+pickle.dump((frame, loaded), open(sys.argv[2], "wb"))
+"""
+
+
+def test_a_portable_scorer_scores_identically_in_a_process_without_scikit_learn(scorer, tmp_path):
+    profiles = random_profiles(700, seed=8)
+    expected = scorer.score(profiles, scored_at="2026-11-28T10:00:00Z").to_frame()
+    portable = scorer.portable()
+    assert portable.model.estimator is None and scorer.model.estimator is not None
+    sent, back = tmp_path / "sent.pkl", tmp_path / "back.pkl"
+    sent.write_bytes(pickle.dumps((portable, profiles)))
+    subprocess.run([sys.executable, "-c", SCORE_WITHOUT_SKLEARN, sent, back], check=True)
+    frame, loaded = pickle.loads(back.read_bytes())
+    assert loaded == []
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert len(pickle.dumps(portable)) < len(pickle.dumps(scorer)) / 2
