@@ -291,7 +291,11 @@ def _print_ranked(frame: pd.DataFrame | None) -> None:
     default=None,
     help="Scoring processes (pandas; default: up to 2, one per core) or local Dask workers (2).",
 )
-@click.option("--resume", is_flag=True, help="Continue an interrupted run (pandas engine).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run: finished chunks (partitions) are not scored again.",
+)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--ruleset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -303,8 +307,6 @@ def rescore(
 
     if engine == "pandas" and scheduler is not None:
         raise click.UsageError("--scheduler needs --engine dask")
-    if engine == "dask" and resume:
-        raise click.UsageError("--resume applies to the pandas engine; Dask retries failed tasks")
     progress = not quiet and sys.stderr.isatty()
     try:
         if engine == "dask":
@@ -315,6 +317,7 @@ def rescore(
                 out,
                 scheduler=scheduler,
                 workers=workers or DEFAULT_DASK_WORKERS,
+                resume=resume,
                 models_dir=models_dir,
                 ruleset_path=ruleset,
                 progress=progress,

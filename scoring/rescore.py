@@ -494,7 +494,7 @@ class _ChunkScorer:
 # --- the run ------------------------------------------------------------------------------
 
 
-def _checkpoint_for(
+def resume_checkpoint(
     paths: OutputPaths, fingerprint: dict, settings: dict, *, resume: bool, scored_at: str
 ) -> tuple[Checkpoint, bool]:
     """The checkpoint to continue from (and whether it is fresh), refusing a mismatched one."""
@@ -595,7 +595,7 @@ def rescore(
         "model_version": scorer.model.version,
         "ruleset_version": scorer.ruleset.version_string,
     }
-    checkpoint, fresh = _checkpoint_for(
+    checkpoint, fresh = resume_checkpoint(
         paths,
         input_fingerprint(source),
         settings,

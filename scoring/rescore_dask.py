@@ -9,10 +9,16 @@ numbers, same Parquet encoding), written by the worker as one file of a Parquet 
 and only its rejected rows travel back. The dataset is written to ``OUT.part/`` and renamed
 to ``OUT`` at the end; on a remote cluster (``scheduler``), ``OUT`` must be on storage the
 workers share. Needs the ``distributed`` extra: ``pip install '.[distributed]'``.
+
+A finished partition leaves a small record in ``OUT.part.done/`` (its rejected rows), written
+after its results; with ``resume`` a killed run continues from there (``OUT.part.checkpoint``
+names the input and settings, as for the pandas engine): finished partitions are read but not
+scored again, and a partition cut off mid-write is scored again into the same file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -41,8 +47,10 @@ from scoring.rescore import (
     check_writable,
     empty_output,
     encode,
+    input_fingerprint,
     rejected_frame,
     result_frame,
+    resume_checkpoint,
 )
 from scoring.validate import validate_table
 
@@ -52,6 +60,7 @@ INPUT_FORMATS = ("parquet", "csv")
 CSV_BLOCK_BYTES = 64 * 2**20
 INSTALL_HINT = "pip install '.[distributed]'"
 _PART = "part-{:06d}.parquet"
+_DONE = "{:06d}.json"
 
 
 def _score_partition(
@@ -59,13 +68,18 @@ def _score_partition(
     scorer: Scorer,
     first_rows: np.ndarray,
     dest: str,
+    done: str,
     source: str,
     scored_at: str,
     layout: CsvLayout | None = None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
-    """Score one partition on a worker, write its results, return its rejected rows."""
+    """Score one partition on a worker, write its results, return its rejected rows; a
+    partition an interrupted run finished is not scored again."""
     number = partition_info["number"] if partition_info else 0
+    record = Path(done) / _DONE.format(number)
+    if record.exists():
+        return _rejected_from(json.loads(record.read_text(encoding="utf-8")))
     first_row = int(first_rows[number])
     if layout is None:
         raw = RawTable(part.reset_index(drop=True), first_row, decimal=".", source=source)
@@ -73,11 +87,36 @@ def _score_partition(
         raw = layout.table(part, first_row)
     batch = validate_table(raw)
     if batch.scored:
-        path = Path(dest) / _PART.format(number)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(encode(result_frame(scorer, batch, scored_at=scored_at), "parquet"))
-        temporary.replace(path)  # a retried task rewrites the same file
-    return rejected_frame(batch.errors)
+        results = encode(result_frame(scorer, batch, scored_at=scored_at), "parquet")
+        _write_whole(Path(dest) / _PART.format(number), results)  # a retry rewrites the file
+    rejected = rejected_frame(batch.errors)
+    _write_whole(record, json.dumps(_rejected_record(rejected)).encode())
+    return rejected
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """``path`` holds all of ``data`` or is not there: written beside it, then renamed."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def _rejected_record(rejected: pd.DataFrame) -> dict:
+    return {
+        "row": [int(row) for row in rejected["row"]],
+        "sme_id": rejected["sme_id"].tolist(),
+        "errors": rejected["errors"].tolist(),
+    }
+
+
+def _rejected_from(record: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row": pd.Series(record["row"], dtype="int64"),
+            "sme_id": pd.Series(record["sme_id"], dtype=object),
+            "errors": pd.Series(record["errors"], dtype=object),
+        }
+    )
 
 
 @contextmanager
@@ -191,6 +230,7 @@ def rescore_dask(
     *,
     scheduler: str | None = None,
     workers: int = DEFAULT_DASK_WORKERS,
+    resume: bool = False,
     scorer: Scorer | None = None,
     models_dir: Path | None = None,
     ruleset_path: Path | None = None,
@@ -198,7 +238,8 @@ def rescore_dask(
     progress: bool = False,
 ) -> RescoreSummary:
     """Score every row of the Parquet or CSV file ``source`` into the Parquet dataset ``out``
-    on a ``LocalCluster`` of ``workers`` processes, or on the cluster at ``scheduler``."""
+    on a ``LocalCluster`` of ``workers`` processes, or on the cluster at ``scheduler``;
+    ``resume`` continues a run that was interrupted."""
     try:
         import dask.dataframe as dd
         import distributed  # noqa: F401
@@ -208,12 +249,22 @@ def rescore_dask(
     layout = _check_paths(source, paths)
     if scorer is None:
         scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
-    scored_at = scored_at or now_utc()
-    partial = paths.partial
-    if partial.is_dir():
-        shutil.rmtree(partial)
-    partial.unlink(missing_ok=True)
-    partial.mkdir()
+    settings = {
+        "engine": "dask",
+        "csv_block_bytes": None if layout is None else CSV_BLOCK_BYTES,
+        "model_version": scorer.model.version,
+        "ruleset_version": scorer.ruleset.version_string,
+    }
+    checkpoint, fresh = resume_checkpoint(
+        paths,
+        input_fingerprint(source),
+        settings,
+        resume=resume,
+        scored_at=scored_at or now_utc(),
+    )
+    partial, done = paths.partial, _done_folder(paths)
+    finished = _prepare(paths, fresh=fresh)
+    checkpoint.save(paths.checkpoint)
     try:
         with _client(scheduler, workers) as client, _csv_errors(source, layout):
             ddf = _read(dd, source, layout)
@@ -225,24 +276,30 @@ def rescore_dask(
                         _score_partition,
                         *shipped,
                         str(partial.resolve()),
+                        str(done.resolve()),
                         source.name,
-                        scored_at,
+                        checkpoint.scored_at,
                         layout,
                         meta=rejected_frame([]),
                     ),
                     bounds,
+                    finished=finished,
                     progress=progress,
                 )
             finally:
                 client.cancel(shipped)
         scored = sum(pq.ParquetFile(p).metadata.num_rows for p in partial.glob("part-*.parquet"))
         if not any(partial.glob("part-*.parquet")):
-            empty = empty_output(scorer, fmt="parquet", scored_at=scored_at)
+            empty = empty_output(scorer, fmt="parquet", scored_at=checkpoint.scored_at)
             (partial / _PART.format(0)).write_bytes(empty)
         rejected_file = _finish(paths, rejected)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+    except BaseException as exc:
+        # A broken input fails again on resume; otherwise keep finished partitions for it.
+        if isinstance(exc, FileFormatError) or not any(done.glob("*.json")):
+            _discard(paths)
         raise
+    shutil.rmtree(done)
+    paths.checkpoint.unlink()
     return RescoreSummary(
         out=paths.out,
         rejected_file=rejected_file,
@@ -250,21 +307,57 @@ def rescore_dask(
         scored=scored,
         rejected=len(rejected),
         chunks=len(bounds) - 1,
-        resumed_chunks=0,
+        resumed_chunks=len(finished),
     )
 
 
-def _run(scored, bounds: np.ndarray, *, progress: bool) -> pd.DataFrame:
+def _done_folder(paths: OutputPaths) -> Path:
+    return paths.out.with_name(paths.out.name + ".part.done")
+
+
+def _prepare(paths: OutputPaths, *, fresh: bool) -> set[int]:
+    """Empty folders for a fresh run; for a resumed one, the partitions already finished
+    (files cut off by the interruption are removed)."""
+    partial, done = paths.partial, _done_folder(paths)
+    if fresh:
+        _discard(paths)
+        partial.mkdir()
+        done.mkdir()
+        return set()
+    if not (partial.is_dir() and done.is_dir()):
+        raise RescoreError(
+            f"{partial.name} lacks the partitions its checkpoint lists; rerun without --resume"
+        )
+    for leftover in [*partial.glob("*.tmp"), *done.glob("*.tmp")]:
+        leftover.unlink()
+    return {int(record.stem) for record in done.glob("*.json")}
+
+
+def _discard(paths: OutputPaths) -> None:
+    for folder in (paths.partial, _done_folder(paths)):
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        folder.unlink(missing_ok=True)
+    paths.checkpoint.unlink(missing_ok=True)
+
+
+def _run(scored, bounds: np.ndarray, *, finished: set[int], progress: bool) -> pd.DataFrame:
     """Compute every partition; the rejected rows of all, ordered by row."""
     from distributed import as_completed, futures_of
 
     scored = scored.persist()
     rows = np.diff(bounds)
     with tqdm(
-        total=int(rows.sum()), unit=" rows", unit_scale=True, desc="rescoring", disable=not progress
+        total=int(rows.sum()),
+        initial=int(sum(rows[i] for i in finished if i < len(rows))),
+        unit=" rows",
+        unit_scale=True,
+        desc="rescoring",
+        disable=not progress,
     ) as bar:
         for future in as_completed(futures_of(scored)):
-            bar.update(int(rows[future.key[1]]))
+            if future.key[1] not in finished:
+                bar.update(int(rows[future.key[1]]))
     rejected = scored.compute()
     return rejected.sort_values("row", kind="stable").reset_index(drop=True)
 

@@ -516,11 +516,74 @@ def test_dask_engine_through_the_command(run, dask_scheduler, mixed_parquet, tmp
     again = run(*args, "--scheduler", dask_scheduler, "--quiet")  # replaces its own result
     assert again.exit_code == EXIT_REJECTED_ROWS
     assert len(pd.read_parquet(out)) == 1197
-    assert run(*args, "--resume").exit_code == 2
+    resumed = run(*args, "--scheduler", dask_scheduler, "--quiet", "--resume")
+    assert resumed.exit_code == EXIT_REJECTED_ROWS  # nothing to resume: a run from the start
+    assert "resumed after" not in resumed.stderr
     jsonl = write_input(contract_profiles(10, seed=1), tmp_path / "in.jsonl")
     refused = run("rescore", jsonl, "--out", out, "--engine", "dask")
     assert refused.exit_code == EXIT_INPUT
     assert "the dask engine reads Parquet and CSV" in refused.stderr
+
+
+@dask_warnings
+def test_dask_engine_resumes_without_scoring_finished_partitions_again(
+    scorer, dask_scheduler, tmp_path, monkeypatch
+):
+    from scoring import rescore_dask as dask_module
+
+    frame = with_bad_rows(contract_profiles(2000, seed=3))
+    source = write_input(frame, tmp_path / "in.parquet", row_group_size=250)  # 8 partitions
+    whole = tmp_path / "whole.parquet"
+    dask_module.rescore_dask(
+        source, whole, scheduler=dask_scheduler, scorer=scorer, scored_at=FIXED_TIME
+    )
+    # The test cluster runs its workers as threads of this process: they see this patch.
+    validate, validated = dask_module.validate_table, []
+
+    def validate_unless_partition_5(raw):
+        if raw.first_row_number == 1 + 5 * 250:
+            raise Killed
+        validated.append(raw.first_row_number)
+        return validate(raw)
+
+    monkeypatch.setattr(dask_module, "validate_table", validate_unless_partition_5)
+    out = tmp_path / "out.parquet"
+    paths = OutputPaths(out)
+    done_folder = tmp_path / "out.parquet.part.done"
+    with pytest.raises(Killed):
+        dask_module.rescore_dask(
+            source, out, scheduler=dask_scheduler, scorer=scorer, scored_at=FIXED_TIME
+        )
+    finished = {int(record.stem) for record in done_folder.glob("*.json")}
+    assert finished == set(range(8)) - {5} and not out.exists()
+    kept = {part.name: part.stat().st_mtime_ns for part in paths.partial.glob("part-*")}
+    (paths.partial / "part-000005.parquet.tmp").write_bytes(b"PAR1 torn")  # died mid-write
+
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(RescoreError, match=r"cannot resume: the input .*\(mtime_ns changed\)"):
+        dask_module.rescore_dask(source, out, scheduler=dask_scheduler, scorer=scorer, resume=True)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    def recording_validate(raw):
+        validated.append(raw.first_row_number)
+        return validate(raw)
+
+    validated.clear()
+    monkeypatch.setattr(dask_module, "validate_table", recording_validate)
+    summary = dask_module.rescore_dask(
+        source, out, scheduler=dask_scheduler, scorer=scorer, resume=True
+    )
+    assert validated == [1 + 5 * 250]  # only the partition that did not finish
+    assert summary.resumed_chunks == 7
+    assert (summary.received, summary.scored, summary.rejected) == (2000, 1997, 3)
+    got = pd.read_parquet(out).sort_values("row", ignore_index=True)
+    pd.testing.assert_frame_equal(got, pd.read_parquet(whole).sort_values("row", ignore_index=True))
+    assert got["scored_at"].unique().tolist() == [FIXED_TIME]  # the interrupted run's time
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*") if p.name in kept} == kept
+    assert sorted(p.name for p in out.iterdir()) == [f"part-{i:06d}.parquet" for i in range(8)]
+    assert paths.rejected.read_bytes() == (tmp_path / "whole.rejected.csv").read_bytes()
+    assert not done_folder.exists() and not paths.checkpoint.exists()
 
 
 def office_csv(frame: pd.DataFrame, path: Path, *, line_break_in: int | None = None) -> Path:
