@@ -238,6 +238,11 @@ class _Run:
         ):
             self.session.rollback()
             raise LeaseLost(job.batch_id)
+        # An SME erased while the batch waited is not brought back: its rows are rejected.
+        sme_ids = (profile["sme_id"] for profile in scored.profiles)
+        erased = store.erased_since(self.session, sme_ids, job.created_at)
+        withheld = ingest.withhold(intake, scored, erased) if erased else []
+        errors = sorted([*intake.errors, *withheld], key=lambda error: error.row)
         ingest.store_scored(
             self.session, scored, cohort=job.cohort, batch_id=job.batch_id, actor=job.actor
         )
@@ -246,11 +251,16 @@ class _Run:
             job.batch_id,
             received=intake.received,
             scored=len(scored.records),
-            rejected=len(intake.errors),
-            row_errors=[error.to_dict() for error in intake.errors],
+            rejected=len(errors),
+            row_errors=[error.to_dict() for error in errors],
         )
         self.session.commit()
-        log.info("batch %d: complete (%d rows)", job.batch_id, intake.received)
+        log.info(
+            "batch %d: complete (%d rows, %d withheld: erased while queued)",
+            job.batch_id,
+            intake.received,
+            len(withheld),
+        )
 
     def _fail(self, reason: str) -> None:
         """Mark the batch failed with ``reason``, unless another worker has taken it over."""

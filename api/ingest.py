@@ -70,6 +70,22 @@ class Scored:
         self.records.extend(other.records)
 
 
+#: Why a queued batch's row is not stored: its SME was erased after the upload.
+ERASED_WHILE_QUEUED = "erased on request after this batch was uploaded; not stored"
+
+
+def withhold(intake: Intake, scored: Scored, sme_ids: set[str]) -> list[RowError]:
+    """Take the rows of ``sme_ids`` out of ``scored``, as rejected rows without the sme_id
+    (as erasure leaves the row errors of earlier batches)."""
+    rows = [int(row) for chunk in intake.chunks for row in chunk.row_numbers]
+    erased = [profile["sme_id"] in sme_ids for profile in scored.profiles]
+    for name in ("profiles", "personal", "records"):
+        kept = [item for item, gone in zip(getattr(scored, name), erased, strict=True) if not gone]
+        setattr(scored, name, kept)
+    message = [{"field": "sme_id", "message": ERASED_WHILE_QUEUED}]
+    return [RowError(row, None, message) for row, gone in zip(rows, erased, strict=True) if gone]
+
+
 def read_file(stream: BinaryIO, *, filename: str | None, max_rows: int) -> Intake:
     """Validate every row of an uploaded CSV, XLSX, Parquet or JSON file.
 

@@ -511,6 +511,18 @@ def _fold_scores(session: Session, sme_id: str) -> None:
         )
 
 
+def erased_since(session: Session, sme_ids: Iterable[str], since: dt.datetime) -> set[str]:
+    """Those of ``sme_ids`` erased at or after ``since``: a batch queued before an erasure
+    must not bring the SME back when it runs."""
+    wanted = set(sme_ids)
+    if not wanted:
+        return set()
+    erased = session.scalars(
+        select(AuditEvent.subject).where(AuditEvent.action == "erase", AuditEvent.at >= since)
+    )
+    return wanted & set(erased)
+
+
 def _redact_row_errors(session: Session, sme_id: str) -> int:
     """Blank the sme_id and messages of batch row errors about ``sme_id``; how many."""
     redacted = 0
@@ -732,6 +744,7 @@ class Job:
     lang: str
     actor: str
     attempts: int
+    created_at: dt.datetime
 
 
 def _lease_ran_out(now: dt.datetime):
@@ -770,6 +783,7 @@ def claim_job(
                 lang=batch.lang or "en",
                 actor=batch.actor,
                 attempts=batch.attempts,
+                created_at=batch.created_at,
             )
     return None
 

@@ -29,6 +29,7 @@ from test_api_batches import (
 from api import store
 from api.batch_jobs import Worker, get_runner
 from api.db import get_database
+from api.ingest import ERASED_WHILE_QUEUED as ERASED
 from api.tables import Batch, Score, utcnow
 from scoring.validate import validate_records
 
@@ -333,6 +334,40 @@ def abandon(app, batch_id: int, *, worker: str = "gone:1:dead") -> None:
             .values(lease_expires_at=utcnow() - dt.timedelta(seconds=1))
         )
         session.commit()
+
+
+def test_an_sme_erased_while_its_batch_waits_is_not_brought_back(
+    db_url, make_bg_app, make_key, records
+):
+    app = make_bg_app(DATABASE_URL=db_url)
+    client = app.test_client()
+    headers = {"X-API-Key": make_key(app, "score", "read", "admin")}
+    first = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
+    assert Worker(app).run_once() == first  # BG-0001 and BG-0005 are now known
+    again = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
+    for sme_id in ("BG-0001", "BG-0005"):  # their erasure requests arrive while it waits
+        assert client.delete(f"/api/v1/smes/{sme_id}", headers=headers).status_code == 204
+
+    assert Worker(app).run_once() == again
+    batch = get(client, headers, again)
+    assert (batch["status"], batch["received"], batch["scored"], batch["rejected"]) == (
+        "complete",
+        160,
+        134,
+        26,
+    )
+    withheld = [e for e in batch["errors"] if e["row"] in (2, 6)]
+    assert withheld == [
+        {"row": row, "sme_id": None, "errors": [{"field": "sme_id", "message": ERASED}]}
+        for row in (2, 6)
+    ]
+    assert [e["row"] for e in batch["errors"]] == sorted(e["row"] for e in batch["errors"])
+    for sme_id in ("BG-0001", "BG-0005"):
+        assert client.get(f"/api/v1/smes/{sme_id}", headers=headers).status_code == 404
+    results = client.get(f"/api/v1/batches/{again}/results", headers=headers).get_json()
+    assert {r["sme_id"] for r in results["results"]}.isdisjoint({"BG-0001", "BG-0005"})
+    assert stored_rows(app, again) == 134
+    assert client.get("/api/v1/smes/BG-0002", headers=headers).status_code == 200
 
 
 def test_a_batch_whose_worker_stopped_too_often_is_failed(make_bg_app, make_key, records):
