@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from governance_helpers import SHIPPED, clone_version, comparison
 
 from api import store
+from api.cli import main as cli
 from api.db import get_session
 from scoring import ruleset_registry
 from scoring.atomic import write_atomically
@@ -180,8 +182,9 @@ def _stricter_ruleset(directory: Path, tmp_path: Path) -> str:
     return ruleset_registry.register(directory, path).version_string
 
 
-def test_ruleset_diff_and_impact_preview_on_a_stored_cohort(app, client, auth, profile, tmp_path):
-    version = _stricter_ruleset(Path(app.config["RULESETS_DIR"]), tmp_path)
+def _store_website_pair(client, auth, profile) -> None:
+    """Two strong SMEs in cohort c1, alike but for a website: only NOWEB-1 would change tier
+    under ``_stricter_ruleset``."""
     strong = copy.deepcopy(profile)
     strong.update(
         has_exported=True,
@@ -203,6 +206,11 @@ def test_ruleset_diff_and_impact_preview_on_a_stored_cohort(app, client, auth, p
         records.append({**strong, "sme_id": sme_id, "has_website": website})
     stored = client.post("/api/v1/batches?cohort=c1", json=records, headers=auth("admin"))
     assert stored.status_code in (200, 201), stored.get_json()
+
+
+def test_ruleset_diff_and_impact_preview_on_a_stored_cohort(app, client, auth, profile, tmp_path):
+    version = _stricter_ruleset(Path(app.config["RULESETS_DIR"]), tmp_path)
+    _store_website_pair(client, auth, profile)
     assert client.get("/api/v1/rulesets", headers=auth("admin")).status_code == 200
 
     diff = client.get(
@@ -220,6 +228,28 @@ def test_ruleset_diff_and_impact_preview_on_a_stored_cohort(app, client, auth, p
     assert missing.status_code == 404
     path_like = client.get("/api/v1/rulesets/diff?old=default&new=setup.cfg", headers=auth("admin"))
     assert path_like.status_code == 404
+
+
+def test_impact_and_drift_commands_read_the_services_database(
+    app, client, auth, profile, tmp_path, monkeypatch
+):
+    version = _stricter_ruleset(Path(app.config["RULESETS_DIR"]), tmp_path)
+    _store_website_pair(client, auth, profile)
+    monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
+    dirs = ["--rulesets-dir", app.config["RULESETS_DIR"], "--models-dir", app.config["MODELS_DIR"]]
+    runner = CliRunner()
+
+    impact = runner.invoke(cli, ["ruleset", "impact", version, "--cohort", "c1", *dirs, "--json"])
+    assert impact.exit_code == 0, impact.output
+    report = json.loads(impact.stdout)
+    assert (report["profiles"], report["changed"]) == (2, 1)
+    assert [c["sme_id"] for c in report["changes"]] == ["NOWEB-1"]
+    unknown = runner.invoke(cli, ["ruleset", "impact", version, "--cohort", "c9", *dirs])
+    assert unknown.exit_code != 0 and "c9: no such file or cohort" in unknown.stderr
+
+    drift = runner.invoke(cli, ["drift", "--days", "7", "--models-dir", dirs[3], "--json"])
+    assert drift.exit_code == 0, drift.output
+    assert json.loads(drift.stdout)["recent_rows"] == 2  # the two SMEs stored above
 
 
 def test_model_card_on_the_training_data_recomputes_the_held_out_figures(make_app, make_key):
