@@ -4,9 +4,10 @@
 scores it with the one scoring function (``Scorer.score(...).to_frame()`` plus a ``row``
 column), and writes the results as it goes, in input order. Rejected rows go to a side file
 as they appear. This process reads and validates every chunk; with ``workers > 1`` it hands
-chunks to ``workers - 1`` pool processes (each sent the scorer once when it starts) while
-they have room, and scores the others itself. The cyclic garbage collector runs rarely during
-a run: the chunks' many small objects would otherwise set it off again and again.
+chunks to ``workers - 1`` pool processes (each sent ``Scorer.portable()`` once, when it
+starts) while they have room, and scores the others itself. The cyclic garbage collector
+runs rarely during a run: the chunks' many small objects would otherwise set it off again
+and again.
 
 Everything is written beside the output under names that never look complete, and renamed
 into place at the end: ``OUT.part`` (CSV and JSON Lines, appended; Parquet: one file per
