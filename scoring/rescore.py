@@ -27,8 +27,11 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
+import zipfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -56,6 +59,8 @@ POOL_MIN_ROWS = 300_000
 CHECKPOINT_VERSION = 1
 _HEAD_BYTES = 1 << 20
 _CRLF = b"\r\n"
+_FIRST_SHEET = "xl/worksheets/sheet1.xml"
+_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
 
 
 def output_format(out: Path) -> str:
@@ -524,7 +529,7 @@ def resume_checkpoint(
 class _InputChunks:
     """The input's chunks, validated, the first ``skip`` read but not validated; and how many
     rows the input holds: exact for Parquet (metadata), estimated from the bytes read so far
-    for CSV and JSON Lines, unknown (None) for the rest."""
+    for CSV and JSON Lines and from the sheet's stored used range for XLSX."""
 
     def __init__(self, source: Path, *, chunk_rows: int, skip: int):
         self.source, self.chunk_rows, self.skip = source, chunk_rows, skip
@@ -534,6 +539,8 @@ class _InputChunks:
         if self.format == "parquet":
             with contextlib.suppress(pa.ArrowException, OSError):  # iter_tables says what
                 self.rows = pq.ParquetFile(source).metadata.num_rows
+        elif self.format == "xlsx":
+            self.rows = _xlsx_rows_estimate(source)
 
     def __iter__(self) -> Iterator[_Chunk]:
         size = self.source.stat().st_size
@@ -545,12 +552,28 @@ class _InputChunks:
                 seen += len(raw.frame)
                 if estimate and handle.tell() > 0:
                     self.rows = max(seen, round(seen * size / handle.tell()))
+                elif self.rows is not None and seen > self.rows:  # a stored range too small
+                    self.rows = seen
                 if index < self.skip:
                     continue
                 batch = validate_table(raw)
                 del raw  # the cells as read are the largest thing a chunk holds: not kept
                 batch.personal = batch.personal.iloc[:0]  # not part of the results
                 yield _Chunk(index, batch.received, batch.scored, batch.errors, batch)
+
+
+def _xlsx_rows_estimate(source: Path) -> int | None:
+    """Data rows of the first sheet by the used range stored at its start (below the header
+    row), for the progress bar only: the reader itself reads every cell, whatever the range
+    says. Only the sheet's first 4 KB are unpacked, so a hostile file costs nothing here."""
+    try:
+        with zipfile.ZipFile(source) as archive, archive.open(_FIRST_SHEET) as sheet:
+            head = sheet.read(4096).decode("utf-8", "replace")
+    except (OSError, EOFError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error):
+        return None  # iter_tables says what is wrong with the file
+    found = _DIMENSION.search(head)
+    last = int(found.group(1)) if found and found.group(1) else 0
+    return last - 1 if last > 1 else None
 
 
 def _input_format(name: str, head: bytes) -> str | None:

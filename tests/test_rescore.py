@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -239,6 +240,28 @@ def test_a_clean_run_leaves_no_side_file_from_an_earlier_one(run, profiles, tmp_
     assert run("rescore", clean, "--out", out, "--quiet").exit_code == 0
     assert not (tmp_path / "scores.rejected.csv").exists()
     assert len(pd.read_csv(out)) == 20
+
+
+def office_xlsx(frame: pd.DataFrame, path: Path) -> Path:
+    """A workbook as Excel saves it: the sheet's used range stored at its start."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        sheet.append([",".join(v) if isinstance(v, list) else v for v in row])
+    workbook.save(path)
+    return path
+
+
+def test_the_progress_bar_knows_an_xlsx_files_length_from_its_used_range(
+    streamed, profiles, tmp_path, capsys
+):
+    source = office_xlsx(profiles.head(300), tmp_path / "in.xlsx")
+    summary = streamed(source, tmp_path / "out.csv", chunk_rows=100, progress=True)
+    assert (summary.received, summary.scored) == (300, 300)
+    bar = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if line]
+    assert "/300 " in bar[0]  # the length is known before the first row: time left shows
+    assert "300/300" in bar[-1]
 
 
 def test_a_file_with_no_rows_gives_the_columns_and_exit_0(run, profiles, tmp_path):
