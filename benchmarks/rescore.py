@@ -41,6 +41,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -161,14 +162,30 @@ def _stages(scorer: Scorer, chunks: Iterator, spent: dict[str, float]) -> None:
 
 def timed_rescore(
     scorer: Scorer, path: Path, out: Path, *, workers: int, repeats: int = 1
-) -> float:
-    """Best wall time of ``repeats`` runs (the bare model is timed as a best of runs too)."""
-    best = np.inf
+) -> tuple[float, dict[str, float]]:
+    """Best wall time of ``repeats`` runs (the bare model is timed as a best of runs too), and
+    the CPU seconds that run spent in this process and in the pool process."""
+    best, cpu = np.inf, {}
     for _ in range(repeats):
+        before = cpu_seconds()
         start = time.perf_counter()
         rescore(path, out, scorer=scorer, workers=workers)
-        best = min(best, time.perf_counter() - start)
-    return best
+        seconds = time.perf_counter() - start
+        after = cpu_seconds()
+        if seconds < best:
+            best, cpu = seconds, {name: after[name] - before[name] for name in after}
+    return best, cpu
+
+
+def cpu_seconds() -> dict[str, float]:
+    """User + system CPU seconds of this process and of its ended child processes (a run's
+    pool process has ended when ``rescore`` returns)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "this_process": own.ru_utime + own.ru_stime,
+        "pool": children.ru_utime + children.ru_stime,
+    }
 
 
 class TreeMemory:
@@ -313,10 +330,11 @@ def main() -> None:
                     ),
                 }
                 for workers in args.workers:
-                    seconds = timed_rescore(
+                    seconds, cpu = timed_rescore(
                         scorer, inputs[n, fmt], out, workers=workers, repeats=args.repeats
                     )
                     row[f"workers_{workers}_seconds"] = seconds
+                    row[f"workers_{workers}_cpu_seconds"] = cpu
                 results["throughput"].append(row)
                 print(f"  {row}", file=sys.stderr)
 
@@ -350,7 +368,7 @@ def main() -> None:
 
             n = args.dask_rows
             source = inputs[n, "parquet"]
-            pandas_seconds = timed_rescore(scorer, source, out, workers=2)
+            pandas_seconds, _ = timed_rescore(scorer, source, out, workers=2)
             start = time.perf_counter()
             rescore_dask(source, Path(tmp) / "d.parquet", workers=2, scorer=scorer)
             dask_seconds = time.perf_counter() - start
@@ -394,6 +412,16 @@ def report(results: dict) -> None:
                 f"{cells[0]} | {cells[1]} | {f'{one / two:.2f}x' if one and two else '-'} | "
                 f"{best / bare:.1f}x | {f'{best / sliced:.1f}x' if sliced else '-'} |"
             )
+        for row in results["throughput"]:
+            for workers in (1, 2):
+                cpu = row.get(f"workers_{workers}_cpu_seconds")
+                seconds = row.get(f"workers_{workers}_seconds")
+                if cpu and seconds:
+                    print(
+                        f"CPU of the --workers {workers} run, {row['rows']:,} rows from "
+                        f"{row.get('input', 'parquet')}: this process {cpu['this_process']:.1f} s, "
+                        f"pool process {cpu['pool']:.1f} s, in {seconds:.1f} s"
+                    )
     for row in results.get("stages", []):
         bare = row["bare_seconds"]
         total = sum(row["seconds"].values())
