@@ -614,6 +614,7 @@ def rescore(
     if scorer is None:
         scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
     settings = {
+        "engine": "pandas",
         "chunk_rows": chunk_rows,
         "format": fmt,
         "model_version": scorer.model.version,

@@ -587,6 +587,8 @@ def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     with pytest.raises(RescoreError, match=r"cannot resume: the input .*\(mtime_ns changed\)"):
         dask_module.rescore_dask(source, out, scheduler=dask_scheduler, scorer=scorer, resume=True)
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(RescoreError, match="the interrupted run used engine dask, this one pandas"):
+        rescore(source, out, scorer=scorer, workers=1, resume=True)
 
     def recording_validate(raw):
         validated.append(raw.first_row_number)
