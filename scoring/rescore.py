@@ -501,9 +501,22 @@ class _ChunkScorer:
 
 
 def resume_checkpoint(
-    paths: OutputPaths, fingerprint: dict, settings: dict, *, resume: bool, scored_at: str
+    paths: OutputPaths,
+    source: Path,
+    scorer: Scorer,
+    settings: dict,
+    *,
+    resume: bool,
+    scored_at: str,
 ) -> tuple[Checkpoint, bool]:
-    """The checkpoint to continue from (and whether it is fresh), refusing a mismatched one."""
+    """The checkpoint to continue from (and whether it is fresh), refusing one made from
+    another input, with other ``settings`` or with another model or ruleset."""
+    fingerprint = input_fingerprint(source)
+    settings = {
+        **settings,
+        "model_version": scorer.model.version,
+        "ruleset_version": scorer.ruleset.version_string,
+    }
     if not resume or not paths.checkpoint.exists():
         return Checkpoint(input=fingerprint, settings=settings, scored_at=scored_at), True
     previous = Checkpoint.load(paths.checkpoint)
@@ -613,17 +626,11 @@ def rescore(
     check_writable(paths.out)
     if scorer is None:
         scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
-    settings = {
-        "engine": "pandas",
-        "chunk_rows": chunk_rows,
-        "format": fmt,
-        "model_version": scorer.model.version,
-        "ruleset_version": scorer.ruleset.version_string,
-    }
     checkpoint, fresh = resume_checkpoint(
         paths,
-        input_fingerprint(source),
-        settings,
+        source,
+        scorer,
+        {"engine": "pandas", "chunk_rows": chunk_rows, "format": fmt},
         resume=resume,
         scored_at=scored_at or now_utc(),
     )

@@ -47,7 +47,6 @@ from scoring.rescore import (
     check_writable,
     empty_output,
     encode,
-    input_fingerprint,
     rejected_frame,
     result_frame,
     resume_checkpoint,
@@ -249,16 +248,11 @@ def rescore_dask(
     layout = _check_paths(source, paths)
     if scorer is None:
         scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
-    settings = {
-        "engine": "dask",
-        "csv_block_bytes": None if layout is None else CSV_BLOCK_BYTES,
-        "model_version": scorer.model.version,
-        "ruleset_version": scorer.ruleset.version_string,
-    }
     checkpoint, fresh = resume_checkpoint(
         paths,
-        input_fingerprint(source),
-        settings,
+        source,
+        scorer,
+        {"engine": "dask", "csv_block_bytes": None if layout is None else CSV_BLOCK_BYTES},
         resume=resume,
         scored_at=scored_at or now_utc(),
     )
