@@ -178,7 +178,7 @@ class ExportModel:
     def portable(self) -> ExportModel:
         """This model without its scikit-learn estimators: it scores identically (lookup tables
         and calibration only) and a process it is sent to never imports scikit-learn, about
-        90 MB less per worker process. ``self_check`` and ``estimator`` need the full model."""
+        70 MB less per worker process. ``self_check`` and ``estimator`` need the full model."""
         slim = copy.copy(self)
         slim.estimator = slim.baseline = None
         return slim
