@@ -324,7 +324,14 @@ def _prepare(paths: OutputPaths, *, fresh: bool) -> set[int]:
         )
     for leftover in [*partial.glob("*.tmp"), *done.glob("*.tmp")]:
         leftover.unlink()
-    return {int(record.stem) for record in done.glob("*.json")}
+    finished = set()
+    for record in done.glob("*.json"):
+        try:
+            _rejected_from(json.loads(record.read_text(encoding="utf-8")))
+            finished.add(int(record.stem))
+        except (ValueError, KeyError, TypeError):  # proves nothing: score the partition again
+            record.unlink()
+    return finished
 
 
 def _discard(paths: OutputPaths) -> None:

@@ -581,6 +581,7 @@ def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     assert finished == set(range(8)) - {5} and not out.exists()
     kept = {part.name: part.stat().st_mtime_ns for part in paths.partial.glob("part-*")}
     (paths.partial / "part-000005.parquet.tmp").write_bytes(b"PAR1 torn")  # died mid-write
+    (done_folder / "000002.json").write_text('{"row": [1')  # damaged: scored again
 
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
@@ -599,12 +600,13 @@ def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     summary = dask_module.rescore_dask(
         source, out, scheduler=dask_scheduler, scorer=scorer, resume=True
     )
-    assert validated == [1 + 5 * 250]  # only the partition that did not finish
-    assert summary.resumed_chunks == 7
+    assert sorted(validated) == [1 + 2 * 250, 1 + 5 * 250]  # only the unfinished ones
+    assert summary.resumed_chunks == 6
     assert (summary.received, summary.scored, summary.rejected) == (2000, 1997, 3)
     got = pd.read_parquet(out).sort_values("row", ignore_index=True)
     pd.testing.assert_frame_equal(got, pd.read_parquet(whole).sort_values("row", ignore_index=True))
     assert got["scored_at"].unique().tolist() == [FIXED_TIME]  # the interrupted run's time
+    kept.pop("part-000002.parquet")
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*") if p.name in kept} == kept
     assert sorted(p.name for p in out.iterdir()) == [f"part-{i:06d}.parquet" for i in range(8)]
     assert paths.rejected.read_bytes() == (tmp_path / "whole.rejected.csv").read_bytes()
