@@ -21,10 +21,66 @@ from scoring.errors import ScoringError
 EXIT_INPUT = 1
 EXIT_REJECTED_ROWS = 3
 TABLE_FORMATS = ("csv", "xlsx", "parquet", "jsonl", "json")
+LANGUAGES = ("en", "id")
+
+#: The command line's own words in English and Bahasa Indonesia (``--lang``); criterion and
+#: tier names come from the ruleset, which carries both languages.
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "error": "error: {message}",
+        "field_errors": "{file}: {count} field error(s): {details}",
+        "out_format": "--out must end in one of {formats}",
+        "rejected_row": "rejected row {row}{who}: {details}",
+        "more_rejected": "... and {count} more rejected rows",
+        "rejected_written": "rejected rows written to {path}",
+        "summary": "received {received}, scored {scored}, rejected {rejected}",
+        "table_written": "ranked table written to {path}",
+        "no_profiles": "no profiles scored",
+        "tiers": "tiers: ",
+        "progress": "scoring",
+        "rows": " rows",
+        "col.rank": "#",
+        "col.sme_id": "sme_id",
+        "col.name": "name",
+        "col.sector": "sector",
+        "col.score": "score",
+        "col.tier": "tier",
+        "col.next_step": "next step",
+        "col.knockouts": "knock-out",
+    },
+    "id": {
+        "error": "galat: {message}",
+        "field_errors": "{file}: {count} isian salah: {details}",
+        "out_format": "--out harus berakhiran salah satu dari {formats}",
+        "rejected_row": "baris {row}{who} ditolak: {details}",
+        "more_rejected": "... dan {count} baris lain ditolak",
+        "rejected_written": "baris yang ditolak ditulis ke {path}",
+        "summary": "diterima {received}, dinilai {scored}, ditolak {rejected}",
+        "table_written": "tabel peringkat ditulis ke {path}",
+        "no_profiles": "tidak ada profil yang dinilai",
+        "tiers": "tingkat: ",
+        "progress": "menilai",
+        "rows": " baris",
+        "col.rank": "#",
+        "col.sme_id": "sme_id",
+        "col.name": "nama",
+        "col.sector": "sektor",
+        "col.score": "skor",
+        "col.tier": "tingkat",
+        "col.next_step": "langkah berikutnya",
+        "col.knockouts": "gugur",
+    },
+}
+#: The columns of the ranked table (``--table``), in order.
+RANKED_COLUMNS = ("rank", "sme_id", "name", "sector", "score", "tier", "next_step", "knockouts")
 
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+def _text(lang: str, key: str, **params) -> str:
+    return MESSAGES[lang][key].format(**params)
+
+
+def _fail(message: str, *, lang: str = "en") -> None:
+    click.echo(_text(lang, "error", message=message), err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -40,7 +96,7 @@ def main() -> None:
 # --- score ---------------------------------------------------------------------------
 
 
-def _load_scorer(models_dir: Path | None, ruleset: Path | None):
+def _load_scorer(models_dir: Path | None, ruleset: Path | None, *, lang: str = "en"):
     """The active model and, unless ``ruleset`` names a file, the active ruleset version."""
     from scoring.engine import Scorer
     from scoring.ruleset_registry import active_path, default_rulesets_dir
@@ -50,7 +106,7 @@ def _load_scorer(models_dir: Path | None, ruleset: Path | None):
             ruleset = active_path(default_rulesets_dir())
         return Scorer.load(models_dir=models_dir, ruleset_path=ruleset)
     except ScoringError as exc:
-        _fail(_one_line(exc))
+        _fail(_one_line(exc), lang=lang)
 
 
 def _is_single_profile(path: Path) -> bool:
@@ -61,9 +117,10 @@ def _is_single_profile(path: Path) -> bool:
     return head.startswith(b"{")
 
 
-def _row_error_line(error) -> str:
+def _row_error_line(error, *, lang: str = "en") -> str:
+    """``rejected row 4 (BDG-2020-003): employees: ...`` in the language asked for."""
     who = f" ({error.sme_id})" if error.sme_id else ""
-    return f"row {error.row}{who}: {_row_error_details(error)}"
+    return _text(lang, "rejected_row", row=error.row, who=who, details=_row_error_details(error))
 
 
 @main.command()
@@ -73,8 +130,18 @@ def _row_error_line(error) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write results here; the format follows the extension (.csv .xlsx .parquet .json .jsonl).",
 )
-@click.option("--table", is_flag=True, help="Print a ranked table instead of JSON.")
-@click.option("--lang", type=click.Choice(["en", "id"]), default="en", show_default=True)
+@click.option(
+    "--table",
+    is_flag=True,
+    help="A ranked table instead of JSON: printed, or with --out written in its format.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the messages, the table and the labels in the results.",
+)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--ruleset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
@@ -83,16 +150,19 @@ def score(file, out, table, lang, models_dir, ruleset, chunk_rows, quiet):
     """Score one JSON profile, or every row of a CSV, XLSX, Parquet or JSON file."""
     from scoring.errors import ProfileValidationError
 
-    scorer = _load_scorer(models_dir, ruleset)
+    scorer = _load_scorer(models_dir, ruleset, lang=lang)
     if _is_single_profile(file):
         try:
             data = json.loads(file.read_text(encoding="utf-8-sig"))
             record = scorer.score_profile(data, lang=lang)
         except ProfileValidationError as exc:
             details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-            _fail(f"{file}: {len(exc.errors)} field error(s): {details}")
+            _fail(
+                _text(lang, "field_errors", file=file, count=len(exc.errors), details=details),
+                lang=lang,
+            )
         except (ValueError, ScoringError) as exc:
-            _fail(f"{file}: {_one_line(exc)}")
+            _fail(f"{file}: {_one_line(exc)}", lang=lang)
         _emit_records([record], out=out, lang=lang)
         return
     _score_table(
@@ -121,9 +191,7 @@ class _ResultSink:
     def __init__(self, out: Path | None, *, lang: str):
         self.out = out
         self.lang = lang
-        self.format = None if out is None else out.suffix.lower().lstrip(".")
-        if self.format is not None and self.format not in TABLE_FORMATS:
-            _fail(f"--out must end in one of {', '.join('.' + f for f in TABLE_FORMATS)}")
+        self.format = _out_format(out, lang=lang)
         self.records: list[dict] = []
         self.partial = None if out is None else out.with_name(out.name + ".part")
         self._writer = None
@@ -172,6 +240,17 @@ class _ResultSink:
             self.partial.unlink(missing_ok=True)
 
 
+def _out_format(out: Path | None, *, lang: str) -> str | None:
+    """The table format ``out``'s extension names (None for no file); refuses any other."""
+    if out is None:
+        return None
+    format = out.suffix.lower().lstrip(".")
+    if format not in TABLE_FORMATS:
+        formats = ", ".join("." + f for f in TABLE_FORMATS)
+        _fail(_text(lang, "out_format", formats=formats), lang=lang)
+    return format
+
+
 def _row_error_details(error) -> str:
     return "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
 
@@ -184,8 +263,12 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
     errors = []
     ranked: list[pd.DataFrame] = []
     sink = None if table else _ResultSink(out, lang=lang)
+    table_format = _out_format(out, lang=lang) if table else None
     progress = tqdm(
-        unit=" rows", disable=quiet or not sys.stderr.isatty(), file=sys.stderr, desc="scoring"
+        unit=_text(lang, "rows"),
+        disable=quiet or not sys.stderr.isatty(),
+        file=sys.stderr,
+        desc=_text(lang, "progress"),
     )
     try:
         for raw in iter_tables(file, chunk_rows=chunk_rows):
@@ -212,11 +295,16 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
         progress.close()
         if sink is not None:
             sink.abort()
-        _fail(_one_line(exc))
+        _fail(_one_line(exc), lang=lang)
     if table:
-        _print_ranked(pd.concat(ranked, ignore_index=True) if ranked else None)
+        frame = _ranked(pd.concat(ranked, ignore_index=True) if ranked else None, scorer, lang)
+        if out is None:
+            tiers = [tier.label[lang] for tier in scorer.ruleset.tiers]
+            _print_ranked(frame, lang, tier_width=max(map(len, tiers)))
+        else:
+            _write_ranked(frame, out, format=table_format, lang=lang)
     if errors:
-        if out is not None and sink.format != "json":
+        if out is not None and (table or sink.format != "json"):
             side = out.with_name(out.stem + ".rejected.csv")
             pd.DataFrame(
                 {
@@ -225,36 +313,72 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
                     "errors": [_row_error_details(e) for e in errors],
                 }
             ).to_csv(side, index=False)
-            click.echo(f"rejected rows written to {side}", err=True)
+            click.echo(_text(lang, "rejected_written", path=side), err=True)
         for error in errors[:20]:
-            click.echo(f"rejected {_row_error_line(error)}", err=True)
+            click.echo(_row_error_line(error, lang=lang), err=True)
         if len(errors) > 20:
-            click.echo(f"... and {len(errors) - 20} more rejected rows", err=True)
-    click.echo(f"received {received}, scored {scored}, rejected {len(errors)}", err=True)
+            click.echo(_text(lang, "more_rejected", count=len(errors) - 20), err=True)
+    summary_line = _text(lang, "summary", received=received, scored=scored, rejected=len(errors))
+    click.echo(summary_line, err=True)
     if errors:
         sys.exit(EXIT_REJECTED_ROWS)
 
 
-def _print_ranked(frame: pd.DataFrame | None) -> None:
+def _ranked(frame: pd.DataFrame | None, scorer, lang: str) -> pd.DataFrame:
+    """The ranked table: best score first, tiers named in ``lang`` by the ruleset."""
     if frame is None or frame.empty:
-        click.echo("no profiles scored")
-        return
+        return pd.DataFrame(columns=list(RANKED_COLUMNS))
     frame = frame.sort_values(["score", "sme_id"], ascending=[False, True], kind="stable")
+    tiers = {tier.id: tier.label[lang] for tier in scorer.ruleset.tiers}
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(frame) + 1),
+            "sme_id": frame["sme_id"].to_numpy(),
+            "name": frame["name"].to_numpy(),
+            "sector": frame["sector"].to_numpy(),
+            "score": frame["score"].to_numpy(),
+            "tier": frame["tier"].map(tiers).fillna(frame["tier"]).to_numpy(),
+            "next_step": [a.split(";")[0] if a else "" for a in frame["top_actions"]],
+            "knockouts": frame["knockouts"].to_numpy(),
+        }
+    )
+
+
+def _print_ranked(frame: pd.DataFrame, lang: str, *, tier_width: int) -> None:
+    if frame.empty:
+        click.echo(_text(lang, "no_profiles"))
+        return
+    col = {name: _text(lang, f"col.{name}") for name in RANKED_COLUMNS}
+    tier_width = max(tier_width, len(col["tier"]))
     header = (
-        f"{'#':>3}  {'sme_id':<14} {'name':<30} {'sector':<20} {'score':>5}  {'tier':<11} next step"
+        f"{col['rank']:>3}  {col['sme_id']:<14} {col['name']:<30} {col['sector']:<20} "
+        f"{col['score']:>5}  {col['tier']:<{tier_width}} {col['next_step']}"
     )
     click.echo(header)
     click.echo("-" * len(header))
-    for rank, row in enumerate(frame.itertuples(index=False), start=1):
-        first_action = row.top_actions.split(";")[0] if row.top_actions else ""
-        knocked = f"  [knock-out: {row.knockouts}]" if row.knockouts else ""
+    for row in frame.itertuples(index=False):
+        knocked = f"  [{col['knockouts']}: {row.knockouts}]" if row.knockouts else ""
         click.echo(
-            f"{rank:>3}  {row.sme_id:<14} {str(row.name)[:30]:<30} {row.sector:<20} "
-            f"{row.score:>5.1f}  {row.tier:<11} {first_action}{knocked}"
+            f"{row.rank:>3}  {row.sme_id:<14} {str(row.name)[:30]:<30} {row.sector:<20} "
+            f"{row.score:>5.1f}  {row.tier:<{tier_width}} {row.next_step}{knocked}"
         )
     tiers = frame["tier"].value_counts()
     click.echo("")
-    click.echo("tiers: " + ", ".join(f"{tier} {count}" for tier, count in tiers.items()))
+    click.echo(_text(lang, "tiers") + ", ".join(f"{tier} {count}" for tier, count in tiers.items()))
+
+
+def _write_ranked(frame: pd.DataFrame, out: Path, *, format: str, lang: str) -> None:
+    """The ranked table into ``out`` in ``format``, through a ``.part`` file renamed into place."""
+    from scoring.writers import write_table
+
+    partial = out.with_name(out.name + ".part")
+    try:
+        write_table(frame, partial, format=format)
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(f"{out}: {exc.strerror or _one_line(exc)}", lang=lang)
+    click.echo(_text(lang, "table_written", path=out), err=True)
 
 
 # --- rescore -------------------------------------------------------------------------
@@ -348,7 +472,7 @@ def rescore(
     if summary.resumed_chunks:
         click.echo(f"resumed after {summary.resumed_chunks} finished chunks", err=True)
     for error in summary.first_errors:
-        click.echo(f"rejected {_row_error_line(error)}", err=True)
+        click.echo(_row_error_line(error), err=True)
     if summary.rejected > len(summary.first_errors):
         click.echo(f"... and {summary.rejected - len(summary.first_errors)} more", err=True)
     if summary.rejected_file is not None:
@@ -408,7 +532,7 @@ def train(data_path, models_dir, seed, activate, force, reason, synthetic, cv_fo
         _fail(f"{data_path}: {_one_line(exc)}")
     if batch.errors:
         for error in batch.errors[:20]:
-            click.echo(f"rejected {_row_error_line(error)}", err=True)
+            click.echo(_row_error_line(error), err=True)
         _fail(
             f"{data_path}: {len(batch.errors)} of {batch.received} rows are invalid; "
             "fix them so that no labelled outcome is lost, then train again"

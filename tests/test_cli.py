@@ -107,6 +107,73 @@ def test_mixed_file_reports_rejected_rows_and_exits_3(run, tmp_path):
     assert pd.read_csv(out)["row"].tolist() == [2, 3, 5]
 
 
+def _mixed_file(tmp_path: Path) -> Path:
+    """Four rows of the example cohort, the third of them invalid (row 4, BDG-2020-003)."""
+    source = (DATA / "cohort_bandung_2020.csv").read_text(encoding="utf-8-sig").splitlines()
+    header = source[0].split(";")
+    bad = source[3].split(";")
+    bad[header.index("employees")] = "banyak"
+    lines = [source[0], source[1], source[2], ";".join(bad), source[4]]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_table_with_out_writes_the_ranked_table_in_the_named_format(run, tmp_path, suffix):
+    out = tmp_path / f"ranked.{suffix}"
+    result = run("score", _mixed_file(tmp_path), "--table", "--out", out, "--quiet")
+    assert result.exit_code == EXIT_REJECTED_ROWS
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"ranked table written to {out}",
+        f"rejected rows written to {tmp_path / 'ranked.rejected.csv'}",
+        "rejected row 4 (BDG-2020-003): employees: Not a valid integer.",
+        "received 4, scored 3, rejected 1",
+    ]
+    if suffix == "xlsx":
+        rows = list(openpyxl.load_workbook(out).active.values)
+    else:
+        rows = [tuple(r) for r in pd.read_csv(out, keep_default_na=False).itertuples(index=False)]
+        rows.insert(0, tuple(pd.read_csv(out).columns))
+    assert rows[0] == (
+        "rank",
+        "sme_id",
+        "name",
+        "sector",
+        "score",
+        "tier",
+        "next_step",
+        "knockouts",
+    )
+    assert [r[0] for r in rows[1:]] == [1, 2, 3]
+    scores = [r[4] for r in rows[1:]]
+    assert scores == sorted(scores, reverse=True)
+    assert {r[1] for r in rows[1:]} == {"BDG-2020-001", "BDG-2020-002", "BDG-2020-004"}
+    assert not out.with_name(out.name + ".part").exists()
+
+
+def test_lang_id_speaks_indonesian_in_messages_and_table(run, tmp_path):
+    result = run("score", _mixed_file(tmp_path), "--table", "--lang", "id", "--quiet")
+    assert result.exit_code == EXIT_REJECTED_ROWS
+    assert result.stderr.splitlines() == [
+        "baris 4 (BDG-2020-003) ditolak: employees: Not a valid integer.",
+        "diterima 4, dinilai 3, ditolak 1",
+    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "  #  sme_id         nama                           sektor                skor  "
+        "tingkat            langkah berikutnya"
+    )
+    assert lines[-1].startswith("tingkat: ")
+    assert any("Siap ekspor" in line or "Berkembang" in line for line in lines[2:5])
+    refused = run("score", DATA / "cohort_bandung_2020.csv", "--lang", "id", "--out", "x.txt")
+    assert refused.exit_code == EXIT_INPUT
+    assert refused.stderr == (
+        "galat: --out harus berakhiran salah satu dari .csv, .xlsx, .parquet, .jsonl, .json\n"
+    )
+
+
 def test_unreadable_file_fails_with_one_line_and_leaves_no_output(run, tmp_path):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a workbook")
@@ -128,7 +195,8 @@ def test_ranked_table_lists_every_sme_once(run):
     assert result.exit_code == 0
     rows = [line for line in result.stdout.splitlines() if "BDG-2020-" in line]
     assert len(rows) == 85
-    found = [re.search(r"\s(\d+\.\d)\s+(ready|near_ready|developing|not_ready)\s", r) for r in rows]
+    tiers = "Export ready|Nearly export ready|Developing|Not yet export ready"
+    found = [re.search(rf"\s(\d+\.\d)\s+({tiers})\s", r) for r in rows]
     scores = [float(m.group(1)) for m in found]
     assert scores == sorted(scores, reverse=True)
     assert len({line.split()[1] for line in rows}) == 85
