@@ -125,7 +125,7 @@ class ScoreTable:
                         "criterion": criteria[c].id,
                         "gain": float(gain),
                         "label": criteria[c].label[lang],
-                        "recommendation": criteria[c].recommendation[lang],
+                        "recommendation": criteria[c].recommendation_for(rules.sector(i))[lang],
                     }
                 )
             reasons = [

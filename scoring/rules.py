@@ -51,7 +51,7 @@ _TOP_KEYS = (
     "criteria",
 )
 _CRITERION_REQUIRED = ("id", "category", "points", "condition", "label", "recommendation")
-_CRITERION_OPTIONAL = ("applies_to", "knockout", "actionable")
+_CRITERION_OPTIONAL = ("applies_to", "knockout", "actionable", "recommendation_by_sector")
 _APPLIES_TO = {"sectors": F.SECTORS, "target_markets": F.MARKETS}
 _NUMERIC = (F.Kind.INT, F.Kind.FLOAT)
 _SCALAR = (F.Kind.STRING, F.Kind.ENUM, F.Kind.INT, F.Kind.FLOAT, F.Kind.BOOL)
@@ -536,10 +536,16 @@ class Criterion:
     actionable: bool = True
     applies_sectors: tuple[str, ...] | None = None
     applies_markets: tuple[str, ...] | None = None
+    #: Sector-specific advice that replaces ``recommendation`` for the sectors named.
+    recommendation_by_sector: Mapping[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def fields(self) -> frozenset[str]:
         return self.condition.fields
+
+    def recommendation_for(self, sector: str | None) -> dict[str, str]:
+        """The advice for an SME of ``sector``: its sector's own text, else the general one."""
+        return self.recommendation_by_sector.get(sector, self.recommendation)
 
 
 @dataclass(frozen=True)
@@ -553,6 +559,12 @@ class RuleResult:
     market_scores: np.ndarray  # (n, M) 0..100; NaN where the market is not targeted
     knockout_failed: np.ndarray  # (n,) bool
     possible_points: np.ndarray  # (n,) points of the applicable criteria (rules_score's base)
+    sector_codes: np.ndarray | None = None  # (n,) index into fields.SECTORS, -1 for none
+
+    def sector(self, i: int) -> str | None:
+        """The sector of profile ``i`` (None when unknown)."""
+        code = -1 if self.sector_codes is None else int(self.sector_codes[i])
+        return F.SECTORS[code] if code >= 0 else None
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -679,6 +691,7 @@ class Ruleset:
             market_scores=np.ascontiguousarray(market_scores.T),
             knockout_failed=(applicable & ~met)[self.knockout].any(axis=0),
             possible_points=possible[0],
+            sector_codes=np.asarray(codes),
         )
 
     def _group_points(
@@ -927,6 +940,9 @@ class _RulesetParser:
             else None
         )
         sectors, markets = self.applies_to(where, raw.get("applies_to"))
+        by_sector = self.recommendation_by_sector(
+            where, raw.get("recommendation_by_sector", []), sectors
+        )
         condition = None
         if "condition" in raw:
             condition = _ConditionParser(where, self.problems).parse(raw["condition"])
@@ -952,7 +968,43 @@ class _RulesetParser:
             actionable=flags["actionable"],
             applies_sectors=sectors,
             applies_markets=markets,
+            recommendation_by_sector=by_sector,
         )
+
+    def recommendation_by_sector(
+        self, where: str, raw: Any, applies: tuple[str, ...] | None
+    ) -> dict[str, dict[str, str]]:
+        """``[{sectors: [...], id: ..., en: ...}]``: advice for some sectors in place of the
+        general recommendation; each sector known, applicable and named at most once."""
+        what = "recommendation_by_sector"
+        if not isinstance(raw, list):
+            self.add(where, f"{what} must be a list of {{sectors, id, en}}")
+            return {}
+        out: dict[str, dict[str, str]] = {}
+        seen: set[str] = set()
+        for k, item in enumerate(raw):
+            at = f"{what}[{k}]"
+            if not isinstance(item, Mapping):
+                self.add(where, f"{at} must be a mapping with sectors, id and en")
+                continue
+            sectors = item.get("sectors")
+            text = self.text(where, {k: v for k, v in item.items() if k != "sectors"}, at)
+            if not isinstance(sectors, list) or not sectors:
+                self.add(where, f"{at}.sectors must be a non-empty list of sectors")
+                continue
+            for sector in sectors:
+                if sector not in F.SECTORS:
+                    self.add(
+                        where, f"{at}.sectors: {sector!r} is not one of {', '.join(F.SECTORS)}"
+                    )
+                elif applies is not None and sector not in applies:
+                    self.add(where, f"{at}.sectors: {sector!r} is not in applies_to.sectors")
+                elif sector in seen:
+                    self.add(where, f"{at}.sectors: {sector!r} has advice above already")
+                elif text is not None:
+                    out[sector] = text
+                seen.add(sector)
+        return out
 
     def applies_to(self, where: str, raw: Any) -> tuple[tuple | None, tuple | None]:
         if raw is None:

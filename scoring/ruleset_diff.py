@@ -36,6 +36,9 @@ def criterion_data(criterion: Criterion) -> dict:
         "condition": criterion.condition.to_data(),
         "label": dict(criterion.label),
         "recommendation": dict(criterion.recommendation),
+        "recommendation_by_sector": {
+            sector: dict(text) for sector, text in criterion.recommendation_by_sector.items()
+        },
     }
 
 

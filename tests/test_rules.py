@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from scoring.rules import (
 )
 
 NAN = math.nan
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 # --------------------------------------------------------------------------- builders
 
@@ -582,6 +584,35 @@ CRITERION_PROBLEMS = [
     ({"label": {"id": "L", "en": "L", "fr": "L"}}, "unknown language 'fr'"),
     ({"label": "NIB"}, "label must be a mapping"),
     ({"weight": 3}, "unknown key 'weight'"),
+    ({"recommendation_by_sector": {"apparel": "x"}}, "recommendation_by_sector must be a list"),
+    (
+        {"recommendation_by_sector": [{"sectors": ["fishing"], "id": "I", "en": "E"}]},
+        "recommendation_by_sector[0].sectors: 'fishing' is not one of",
+    ),
+    (
+        {"recommendation_by_sector": [{"sectors": [], "id": "I", "en": "E"}]},
+        "recommendation_by_sector[0].sectors must be a non-empty list",
+    ),
+    (
+        {"recommendation_by_sector": [{"sectors": ["apparel"], "id": "I"}]},
+        "recommendation_by_sector[0] is missing 'en'",
+    ),
+    (
+        {
+            "recommendation_by_sector": [
+                {"sectors": ["apparel"], "id": "I", "en": "E"},
+                {"sectors": ["textile", "apparel"], "id": "I2", "en": "E2"},
+            ]
+        },
+        "recommendation_by_sector[1].sectors: 'apparel' has advice above already",
+    ),
+    (
+        {
+            "applies_to": {"sectors": ["food_beverage"]},
+            "recommendation_by_sector": [{"sectors": ["apparel"], "id": "I", "en": "E"}],
+        },
+        "'apparel' is not in applies_to.sectors",
+    ),
 ]
 
 
@@ -939,3 +970,37 @@ def test_dependents_are_exactly_the_criteria_sharing_a_field():
         assert c in expected
         shared = set().union(*(ruleset.criteria[d].fields for d in expected))
         assert ruleset.fix_fields(c) == tuple(sorted(shared))
+
+
+def test_sector_advice_replaces_the_general_recommendation_for_its_sectors():
+    doc = tiny_document()
+    doc["criteria"][1]["recommendation_by_sector"] = [
+        {"sectors": ["food_beverage", "cosmetics_herbal"], "id": "Pangan", "en": "Food"},
+    ]
+    qc = next(c for c in parse_ruleset(doc, source="tiny").criteria if c.id == "product.qc")
+    general = doc["criteria"][1]["recommendation"]
+    assert qc.recommendation_for("food_beverage") == {"id": "Pangan", "en": "Food"}
+    assert qc.recommendation_for("cosmetics_herbal") == {"id": "Pangan", "en": "Food"}
+    assert qc.recommendation_for("apparel") == general
+    assert qc.recommendation_for(None) == general
+
+
+def _packaging_advice(scorer, sector: str, lang: str) -> str:
+    profile = json.loads((DATA / "example_profile.json").read_text(encoding="utf-8"))
+    profile.update(sector=sector, export_packaging=False, hs_code=None)
+    plan = scorer.score_profile(profile, lang=lang)["action_plan"]
+    (action,) = [a for a in plan if a["criterion"] == "product.export_packaging"]
+    return action["recommendation"]
+
+
+def test_export_packaging_advice_follows_the_sector(scorer):
+    food = _packaging_advice(scorer, "food_beverage", "en")
+    for words in ("ingredients", "net weight", "BPOM", "PIRT", "halal", "expiry date", "nutrition"):
+        assert words in food, words
+    assert "fibre" not in food.lower() and "care" not in food.lower()
+    assert "serat" not in _packaging_advice(scorer, "food_beverage", "id")
+    for sector in ("apparel", "textile", "footwear_leather"):
+        assert "fibre content" in _packaging_advice(scorer, sector, "en")
+        assert "kandungan serat" in _packaging_advice(scorer, sector, "id")
+    other = _packaging_advice(scorer, "handicraft", "en")
+    assert "fibre" not in other and "BPOM" not in other

@@ -125,24 +125,27 @@ def decimal(value: float | None, digits: int = 1, *, sign: bool = False) -> str:
 # --- ruleset names ---------------------------------------------------------------------------
 
 
-def ruleset_label(kind: str, ident: str) -> str:
+def ruleset_label(kind: str, ident: str, *, sector: str | None = None) -> str:
     """``ruleset_text`` of the active ruleset (templates call it)."""
     from api.scorer import get_scorer
 
-    return ruleset_text(get_scorer().ruleset, kind, ident)
+    return ruleset_text(get_scorer().ruleset, kind, ident, sector=sector)
 
 
-def ruleset_text(ruleset, kind: str, ident: str) -> str:
+def ruleset_text(ruleset, kind: str, ident: str, *, sector: str | None = None) -> str:
     """The name of a ruleset item in the current language.
 
     ``kind`` is ``criterion``, ``recommendation``, ``tier``, ``category`` or ``market``;
-    an id the ruleset does not know (a score made with another ruleset) is shown as is.
+    a recommendation is the one for an SME of ``sector`` (some criteria advise each sector
+    apart). An id the ruleset does not know (a score made with another ruleset) is shown as is.
     """
     lang = current_language()
     if kind in ("criterion", "recommendation"):
         for criterion in ruleset.criteria:
             if criterion.id == ident:
-                return (criterion.label if kind == "criterion" else criterion.recommendation)[lang]
+                if kind == "criterion":
+                    return criterion.label[lang]
+                return criterion.recommendation_for(sector)[lang]
         return ident
     items = {"tier": ruleset.tiers, "category": ruleset.categories, "market": ruleset.markets}
     for item in items[kind]:
