@@ -43,9 +43,10 @@ def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from api import batch_jobs, db, openapi, rate_limit, scorer, web
+    from api import batch_jobs, db, openapi, rate_limit, request_guard, scorer, web
 
     db.init_app(app)
+    request_guard.init_app(app)
     scorer.init_app(app)
     openapi.init_app(app)
     rate_limit.init_app(app)

@@ -4,7 +4,9 @@ Every error has ``type``, ``title``, ``status`` and ``detail``; validation error
 add ``errors``, a list of ``{"field", "message"}``. Views raise errors with
 ``flask_smorest.abort(status, message=..., errors=[...], headers={...})``; routing
 errors (404, 405), oversized uploads (413) and unexpected exceptions (500) end here too,
-so no client ever sees an HTML page or a stack trace.
+so no API client ever sees an HTML page or a stack trace. A browser asking for a staff
+page (a path outside ``/api/`` and ``Accept: text/html``) is shown a page in its language
+instead, with a link home (``error_page``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, json, request
+from flask import Flask, Response, current_app, json, render_template, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -58,6 +60,44 @@ def problem(
     return response
 
 
+#: Statuses that have a staff page (``templates/errors/<status>.html``).
+_PAGES = (404, 405, 422, 500)
+_NOT_PAGES = ("/api/", "/healthz", "/readyz")
+
+
+def wants_page() -> bool:
+    """Whether the request is a browser's for a staff page (which gets its errors as pages):
+    a path outside the API that asks for HTML by name, ahead of JSON."""
+    if request.path == "/api" or request.path.startswith(_NOT_PAGES):
+        return False
+    accept = request.accept_mimetypes
+    named = any(value == "text/html" and quality > 0 for value, quality in accept)
+    return named and accept.best_match(("text/html", "application/json", PROBLEM_JSON)) == (
+        "text/html"
+    )
+
+
+def error_page(
+    status: int,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    reference: str | None = None,
+) -> Response | None:
+    """The staff page of an error, in the page's language; None if there is none to show
+    (or it cannot be rendered: the problem+json answer is given instead)."""
+    if status not in _PAGES or not wants_page():
+        return None
+    try:
+        html = render_template(f"errors/{status}.html", errors=errors or [], reference=reference)
+    except Exception:  # e.g. the database is down and the page needs the user
+        log.warning("the %d page could not be rendered; answered as problem+json", status)
+        return None
+    response = current_app.response_class(html, status=status, mimetype="text/html")
+    response.headers.extend(headers or {})
+    return response
+
+
 def field_errors(messages: Any) -> list[dict[str, str]]:
     """webargs' ``{location: {field: [messages]}}`` as a flat list of ``{field, message}``."""
     if not isinstance(messages, Mapping):
@@ -90,8 +130,12 @@ def http_problem(error: HTTPException) -> Response:
         detail = "The request has invalid fields; see errors."
     if detail is None and status != 500:
         detail = error.description
+    reference = None
     if status == 500:
-        _log_unexpected(getattr(error, "original_exception", None) or error)
+        reference = _log_unexpected(getattr(error, "original_exception", None) or error)
+    page = error_page(status, errors=errors, headers=headers, reference=reference)
+    if page is not None:
+        return page
     return problem(status, detail, errors=errors, headers=headers)
 
 
@@ -140,6 +184,9 @@ def unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):  # pragma: no cover - routed to http_problem
         return http_problem(error)
     reference = _log_unexpected(error)
+    page = error_page(500, reference=reference)
+    if page is not None:
+        return page
     return problem(
         500,
         "An unexpected error occurred; it was logged. Quote the instance when reporting it.",

@@ -40,7 +40,7 @@ def processing_log():
         error = t("protection.bad_date")
     if until is not None:
         until += dt.timedelta(days=1)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)  # as the API
     per_page = current_app.config["PAGE_SIZE_DEFAULT"]
     events, total = store.processing_log(
         get_session(), since=since, until=until, page=page, per_page=per_page, **filters
