@@ -59,9 +59,7 @@ def test_a_wrong_method_on_a_page_is_a_405_page_with_allow(client):
     assert (api.status_code, api.mimetype) == (405, "application/problem+json")
 
 
-def test_an_unexpected_error_on_a_page_is_a_500_page_without_the_message(
-    app, monkeypatch, caplog
-):
+def test_an_unexpected_error_on_a_page_is_a_500_page_without_the_message(app, monkeypatch, caplog):
     import api.store
 
     create_user(app, "lead", "lead", language="id")
