@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from scoring.columns import ProfileColumns
 from scoring.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
-from scoring.fields import OPTIONAL_BOOL_FIELDS
+from scoring.fields import ASSUMED_FIELDS
 from scoring.model import ExportModel, load_model
 from scoring.rules import RuleResult, Ruleset, load_ruleset
 
@@ -54,7 +54,7 @@ class ScoreTable:
     reason_groups: np.ndarray  # (n, k) index into features.GROUPS, -1 for none
     reason_effects: np.ndarray  # (n, k) signed effect on the probability
     gains: np.ndarray  # (n, C) score gain of meeting each criterion, NaN where not a candidate
-    assumed: np.ndarray  # (n, len(OPTIONAL_BOOL_FIELDS)) bool
+    assumed: np.ndarray  # (n, len(ASSUMED_FIELDS)) bool
     ruleset: Ruleset
     model_version: str
     scored_at: str
@@ -153,7 +153,7 @@ class ScoreTable:
                     "reasons": reasons,
                     "action_plan": actions,
                     "assumed": [
-                        f for f, a in zip(OPTIONAL_BOOL_FIELDS, self.assumed[i], strict=True) if a
+                        f for f, a in zip(ASSUMED_FIELDS, self.assumed[i], strict=True) if a
                     ],
                     "model_version": self.model_version,
                     "ruleset_version": self.ruleset_version,
@@ -206,7 +206,7 @@ class ScoreTable:
         knocked = self.rules.applicable & ~self.rules.met & rs.knockout
         out["knockouts"] = _join_flags(knocked, ids)
         out["top_actions"] = self._top_actions(top_actions, ids)
-        out["assumed"] = _join_flags(self.assumed, np.array(OPTIONAL_BOOL_FIELDS, dtype=object))
+        out["assumed"] = _join_flags(self.assumed, np.array(ASSUMED_FIELDS, dtype=object))
         out["model_version"] = self.model_version
         out["ruleset_version"] = self.ruleset_version
         out["scored_at"] = self.scored_at
@@ -264,11 +264,14 @@ def score_frame(
     groups, effects = _reasons(model, contributions, decision, probability)
     gains = _action_gains(columns, rules, contributions, decision, score, ruleset, model)
     if assumed is None:
-        assumed_arr = np.zeros((n, len(OPTIONAL_BOOL_FIELDS)), dtype=bool)
-    elif isinstance(assumed, pd.DataFrame):
-        assumed_arr = assumed[list(OPTIONAL_BOOL_FIELDS)].to_numpy(dtype=bool)
+        assumed_arr = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
+    elif isinstance(assumed, pd.DataFrame):  # a column left out: nothing assumed there
+        assumed_arr = assumed.reindex(columns=list(ASSUMED_FIELDS), fill_value=False)
+        assumed_arr = assumed_arr.to_numpy(dtype=bool)
     else:
-        assumed_arr = np.asarray(assumed, dtype=bool)
+        assumed_arr = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
+        given = np.asarray(assumed, dtype=bool)
+        assumed_arr[:, : given.shape[1]] = given
     return ScoreTable(
         sme_id=profiles["sme_id"].to_numpy(dtype=object),
         score=score,

@@ -220,6 +220,11 @@ BOOL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind is Kind.BO
 OPTIONAL_BOOL_FIELDS: tuple[str, ...] = tuple(
     f.name for f in FIELDS if f.kind is Kind.BOOL and not f.required
 )
+#: Number fields; one given as ambiguous spreadsheet text ("12.500") is reported in ``assumed``.
+NUMBER_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind in (Kind.INT, Kind.FLOAT))
+#: What a score's ``assumed`` may list, in this order: booleans left out (counted as false),
+#: then numbers whose text was read by the documented rule for ambiguous text.
+ASSUMED_FIELDS: tuple[str, ...] = OPTIONAL_BOOL_FIELDS + NUMBER_FIELDS
 LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind is Kind.ENUM_LIST)
 ALL_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 

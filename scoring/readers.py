@@ -36,6 +36,7 @@ from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from scoring.errors import FileFormatError
+from scoring.validate import SPREADSHEET_DECIMAL
 
 FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
 
@@ -116,8 +117,10 @@ class RawTable:
     and Parquet (None/NaN for missing, lists for list cells). ``first_row_number`` is the
     source row number of ``frame.iloc[0]`` (header is row 1 in CSV/XLSX; JSON items,
     JSON Lines lines and Parquet rows count from 1). ``decimal`` is the decimal separator
-    of numbers given as text. ``row_numbers``, when not None, holds the source row number
-    of every frame row (int64): set when blank rows were skipped; None means consecutive
+    of numbers given as text: "," or "." for CSV, ``SPREADSHEET_DECIMAL`` for XLSX text
+    cells (the Indonesian rules first, see ``scoring.validate``). ``row_numbers``, when
+    not None, holds the source row number of every frame row (int64): set when blank rows
+    were skipped; None means consecutive
     numbers from ``first_row_number``.
     """
 
@@ -785,7 +788,9 @@ def _xlsx_tables(
         frame = pd.DataFrame(buffer, columns=range(len(names)), dtype=object)
         taken = np.asarray(numbers, dtype=np.int64)
         frame = _named_columns(frame, names, taken, source)
-        return _table(frame, taken, decimal=".", source=source, next_row=header_row + 1)
+        return _table(
+            frame, taken, decimal=SPREADSHEET_DECIMAL, source=source, next_row=header_row + 1
+        )
 
     for number, values in rows:
         cells = [_xlsx_value(v) for v in values]

@@ -25,6 +25,7 @@ from scoring.fields import (
     FALSE_WORDS,
     FIELD_BY_NAME,
     FIELDS,
+    NUMBER_FIELDS,
     OPTIONAL_BOOL_FIELDS,
     PERSONAL_COLUMNS,
     TRUE_WORDS,
@@ -316,6 +317,7 @@ def validate_profile(data: Any) -> ValidatedBatch:
     except ValidationError as error:
         raise ProfileValidationError(schema_errors_to_list(error.messages)) from error
     assumed = {name: not _given(data, name) for name in OPTIONAL_BOOL_FIELDS}
+    assumed.update(dict.fromkeys(NUMBER_FIELDS, False))  # JSON numbers are never ambiguous
     return ValidatedBatch(
         profiles=canonical_frame([loaded]),
         personal=array_frame({name: _one(loaded.get(name), object) for name in PERSONAL_COLUMNS}),

@@ -33,6 +33,7 @@ from scoring.fields import (
     HS_CODE_PATTERN,
     LABEL,
     LABEL_FIELD,
+    NUMBER_FIELDS,
     OPTIONAL_BOOL_FIELDS,
     PERSONAL_COLUMNS,
     PROFILE_COLUMNS,
@@ -131,8 +132,18 @@ NUMBER_TEXT = {mark: _number_pattern(mark) for mark in ".,"}
 _NUMBER_TEXT_RE = {mark: re.compile(pattern) for mark, pattern in NUMBER_TEXT.items()}
 
 
+#: Decimal mark of spreadsheet text cells (XLSX): the Indonesian rules first ("3.000" is
+#: three thousand, "0,8" is 0.8); a text they do not read is read with a decimal point
+#: ("0.8"); a text both read, differently ("12.500", "1,500"), is read the Indonesian way
+#: and reported as assumed.
+SPREADSHEET_DECIMAL = "auto"
+
+
 def number_from_text(text: str, decimal_mark: str = ".") -> float | None:
     """The number a stripped text stands for, or None if it is not one."""
+    if decimal_mark == SPREADSHEET_DECIMAL:
+        indonesian = number_from_text(text, ",")
+        return indonesian if indonesian is not None else number_from_text(text, ".")
     if _NUMBER_TEXT_RE[decimal_mark].fullmatch(text) is None:
         return None
     if decimal_mark == ",":
@@ -288,17 +299,30 @@ class _Cells:
                 out[rows] = cells.map(to_float).to_numpy(dtype=np.float64)
         return out
 
-    def text_numbers(self, decimal_mark: str) -> np.ndarray:
-        """float64 of the text cells that are numbers in the file's locale, NaN elsewhere."""
-        out = np.full(len(self.kind), np.nan)
-        matched = _numpy(pc.match_substring_regex(self.text, f"^(?:{NUMBER_TEXT[decimal_mark]})$"))
-        text = self.text.filter(matched)
-        if decimal_mark == ",":
-            text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
-        else:
-            text = pc.replace_substring(text, ",", "")
-        out[self.text_rows[matched]] = _numpy(pc.cast(text, pa.float64()))
-        return out
+    def text_numbers(self, decimal_mark: str) -> tuple[np.ndarray, np.ndarray]:
+        """float64 of the text cells that are numbers in the file's locale (NaN elsewhere),
+        and which of them are ambiguous (``SPREADSHEET_DECIMAL``: both marks read them,
+        differently); ``number_from_text`` of every cell, vectorised."""
+        if decimal_mark != SPREADSHEET_DECIMAL:
+            return _text_numbers(self.text, self.text_rows, len(self.kind), decimal_mark), (
+                np.zeros(len(self.kind), dtype=bool)
+            )
+        indonesian = _text_numbers(self.text, self.text_rows, len(self.kind), ",")
+        point = _text_numbers(self.text, self.text_rows, len(self.kind), ".")
+        ambiguous = ~np.isnan(indonesian) & ~np.isnan(point) & (indonesian != point)
+        return np.where(np.isnan(indonesian), point, indonesian), ambiguous
+
+
+def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -> np.ndarray:
+    out = np.full(n, np.nan)
+    matched = _numpy(pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$"))
+    text = text.filter(matched)
+    if decimal_mark == ",":
+        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    else:
+        text = pc.replace_substring(text, ",", "")
+    out[rows[matched]] = _numpy(pc.cast(text, pa.float64()))
+    return out
 
 
 def _cells(column: pd.Series) -> _Cells:
@@ -339,6 +363,8 @@ class _Parsed:
     values: np.ndarray
     given: np.ndarray
     problems: list[Problem] = field(default_factory=list)
+    #: Cells read by an assumption (an ambiguous number), reported in ``assumed``.
+    assumed: np.ndarray | None = None
 
     def add(self, rows: np.ndarray, messages: str | list[str]) -> None:
         if len(rows):
@@ -416,10 +442,12 @@ def _parse_enum(cells: _Cells, spec: Field, decimal_mark: str) -> _Parsed:
 
 def _parse_number(cells: _Cells, spec: Field, decimal_mark: str) -> _Parsed:
     values = cells.numbers()
+    ambiguous = np.zeros(len(values), dtype=bool)
     if len(cells.text):
-        values = np.where(cells.kind == _TEXT, cells.text_numbers(decimal_mark), values)
+        text_values, ambiguous = cells.text_numbers(decimal_mark)
+        values = np.where(cells.kind == _TEXT, text_values, values)
     given = cells.kind != _MISSING
-    parsed = _Parsed(values, given)
+    parsed = _Parsed(values, given, assumed=ambiguous)
     invalid = given & ~np.isfinite(values)
     parsed.add(np.flatnonzero(invalid), NOT_INTEGER if spec.kind is Kind.INT else NOT_NUMBER)
     usable = given & ~invalid
@@ -637,6 +665,9 @@ def _validate_frame(
     keep = ~rejected
     kept = {name: p.values[keep] for name, p in parsed.items()}
     assumed = {name: ~parsed[name].given[keep] for name in OPTIONAL_BOOL_FIELDS}
+    for name in NUMBER_FIELDS:
+        flags = parsed[name].assumed
+        assumed[name] = np.zeros(keep.sum(), dtype=bool) if flags is None else flags[keep]
     return ValidatedBatch(
         profiles=_frame(_PROFILE_SPECS, kept),
         personal=_frame(_PERSONAL_SPECS, kept),

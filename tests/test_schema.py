@@ -129,8 +129,10 @@ def test_words_text_numbers_and_case_are_read_as_in_files():
 def test_left_out_booleans_are_assumed():
     batch = validate_profile({**PROFILE, "has_website": False, "knows_incoterms": None})
     assumed = batch.assumed.iloc[0].to_dict()
-    assert list(assumed) == list(F.OPTIONAL_BOOL_FIELDS)
-    assert {name for name, v in assumed.items() if not v} == {"has_website"}
+    assert list(assumed) == list(F.ASSUMED_FIELDS)
+    assert {name for name, v in assumed.items() if v} == set(F.OPTIONAL_BOOL_FIELDS) - {
+        "has_website"
+    }
 
 
 # --- errors --------------------------------------------------------------------------------

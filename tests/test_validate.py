@@ -396,9 +396,10 @@ def test_left_out_booleans_are_false_and_assumed():
         csv_row(sme_id="B", knows_incoterms=""),
     ]
     batch = validate_table(table(rows))
-    assert list(batch.assumed.columns) == list(F.OPTIONAL_BOOL_FIELDS)
+    assert list(batch.assumed.columns) == list(F.ASSUMED_FIELDS)
     assert batch.assumed.dtypes.unique().tolist() == [np.dtype(bool)]
-    first, second = batch.assumed.to_dict("records")
+    assert not batch.assumed[list(F.NUMBER_FIELDS)].any(axis=None)
+    first, second = batch.assumed[list(F.OPTIONAL_BOOL_FIELDS)].to_dict("records")
     assert {k for k, v in first.items() if not v} == {"has_website", "has_exported"}
     assert {k for k, v in second.items() if not v} == set()
     assert batch.profiles["knows_incoterms"].tolist() == [False, False]
