@@ -10,6 +10,8 @@ here, so an officer reads them in the language of the page.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -89,6 +91,9 @@ def init_app(app: Flask) -> None:
         LANGUAGES=LANGUAGES,
     )
     app.jinja_env.filters["decimal"] = decimal
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["form_value"] = form_value
+    app.jinja_env.filters["local_time"] = local_time
 
 
 def current_language() -> str:
@@ -120,6 +125,60 @@ def decimal(value: float | None, digits: int = 1, *, sign: bool = False) -> str:
         return "–"
     text = f"{value:{'+' if sign else ''}.{digits}f}"
     return text.replace(".", ",") if current_language() == "id" else text
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    """A number with thousands grouped as the page's language writes it (``2.400.000.000``
+    in Bahasa Indonesia, ``2,400,000,000`` in English); a dash for no value."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if current_language() == "id":
+        text = text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+def form_value(value: Any) -> str:
+    """A value as a form input shows it, so that posting it back reads the same value:
+    whole numbers without ``.0``, no thousands marks, the page language's decimal mark."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:
+        text = f"{value:.15f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if current_language() == "id" else text
+
+
+#: Western Indonesian Time (Asia/Jakarta): UTC+7 all year, no daylight saving.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+_MONTHS = {
+    "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
+def local_time(value: str | dt.datetime | None) -> str:
+    """A moment (ISO 8601 text or a datetime; without a zone it is UTC) in WIB as the page's
+    language writes it: ``3 Des 2026 12.48 WIB`` or ``3 Dec 2026 12:48 WIB``."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(WIB)
+    lang = current_language()
+    clock = f"{local:%H}{'.' if lang == 'id' else ':'}{local:%M}"
+    return f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year} {clock} WIB"
 
 
 # --- ruleset names ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from api import ingest, store
 from api.db import get_session
 from api.scorer import get_scorer
 from api.web.auth import actor, current_user, role_required
-from api.web.i18n import current_language, decimal, error_message, t
+from api.web.i18n import current_language, decimal, error_message, number, t
 from scoring.errors import ProfileValidationError
 from scoring.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
 from scoring.schema import validate_profile
@@ -183,8 +183,8 @@ def _shown_value(name: str, value: Any) -> str:
         return t(f"{name}.{value}")
     if kind is Kind.ENUM_LIST:
         return str(len(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if kind in (Kind.INT, Kind.FLOAT) and isinstance(value, int | float):
+        return number(value, 0 if float(value).is_integer() else 2)
     return str(value)
 
 

@@ -1,0 +1,123 @@
+"""How the staff pages present things: times in WIB, numbers per language, form values that
+round-trip, the language switch on a half-filled form, the cohort table's knock-outs,
+exports in one language and sector averages with their count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from web_helpers import csrf_token, form_of
+
+from api import store
+from api.db import get_session
+from api.web import profiles
+from api.web.i18n import form_value, local_time, number
+
+pytest_plugins = ["api_fixtures", "db_fixtures", "web_fixtures"]
+
+on_both_backends = pytest.mark.parametrize("web_backend", ["sqlite", "postgresql"])
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def _score(client, profile: dict, cohort: str | None = None):
+    data = form_of(profile)
+    data["csrf_token"] = csrf_token(client, "/profiles/new")
+    if cohort:
+        data["cohort"] = cohort
+    return client.post("/profiles/new", data=data)
+
+
+def _switch(client, lang: str) -> None:
+    client.post("/language", data={"lang": lang, "csrf_token": csrf_token(client, "/")})
+
+
+# --- times, numbers, form values -------------------------------------------------------------
+
+
+def test_times_are_shown_in_wib_as_each_language_writes_them(web_app):
+    moment = "2026-12-03T05:48:09Z"
+    with web_app.test_request_context():
+        assert local_time(moment) == "3 Des 2026 12.48 WIB"
+        assert local_time(dt.datetime(2026, 12, 31, 20, 5)) == "1 Jan 2027 03.05 WIB"
+        assert local_time(dt.datetime(2026, 12, 3, 5, 48, tzinfo=dt.UTC)) == "3 Des 2026 12.48 WIB"
+        assert local_time(None) == "–"
+    with web_app.test_request_context():
+        from flask import session
+
+        session["lang"] = "en"
+        assert local_time(moment) == "3 Dec 2026 12:48 WIB"
+
+
+@on_both_backends
+def test_the_score_page_shows_when_it_was_scored_in_wib(web_app, login, profile):
+    client = login("officer")
+    _score(client, profile)
+    with web_app.app_context():
+        scored_at = store.get_sme(get_session(), "BDG-2020-001")["latest_score"]["scored_at"]
+    utc = dt.datetime.fromisoformat(scored_at.replace("Z", "+00:00"))
+    wib = utc + dt.timedelta(hours=7)
+    months_id = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
+    page = _text(client.get("/smes/BDG-2020-001"))
+    expected = f"{wib.day} {months_id[wib.month - 1]} {wib.year} {wib:%H}.{wib:%M} WIB"
+    assert f'<dd id="scored-at">{expected}</dd>' in page
+    assert scored_at not in page
+    _switch(client, "en")
+    page = _text(client.get("/smes/BDG-2020-001"))
+    assert f'<dd id="scored-at">{wib.day} {wib:%b} {wib.year} {wib:%H}:{wib:%M} WIB</dd>' in page
+
+
+def test_numbers_are_grouped_as_each_language_writes_them(web_app):
+    with web_app.test_request_context():
+        assert number(2400000000.0) == "2.400.000.000"
+        assert number(1234567.891, 2) == "1.234.567,89"
+        assert form_value(2400000000.0) == "2400000000"
+        assert form_value(0.57) == "0,57"
+        assert form_value(12) == "12"
+        assert form_value("1.500,5") == "1.500,5"  # as typed
+        assert form_value(None) == ""
+        reasons = profiles.explain_reasons(
+            {"reasons": [{"feature": "annual_revenue_idr", "effect": 0.05}]},
+            {"annual_revenue_idr": 2400000000.0},
+        )
+        assert "(2.400.000.000)" in reasons[0]["text"]
+    with web_app.test_request_context():
+        from flask import session
+
+        session["lang"] = "en"
+        assert number(2400000000.0) == "2,400,000,000"
+        assert form_value(0.57) == "0.57"
+        reasons = profiles.explain_reasons(
+            {"reasons": [{"feature": "capacity_utilization", "effect": -0.02}]},
+            {"capacity_utilization": 0.57},
+        )
+        assert "(0.57)" in reasons[0]["text"]
+
+
+@on_both_backends
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_rescore_form_shows_plain_values_that_are_read_back_the_same(
+    web_app, login, profile, lang
+):
+    client = login("officer")
+    profile.update(annual_revenue_idr=2400000000, capacity_utilization=0.57)
+    assert _score(client, profile).status_code == 302
+    if lang == "en":
+        _switch(client, "en")
+    form = _text(client.get("/profiles/new?from=BDG-2020-001"))
+    assert 'name="annual_revenue_idr" value="2400000000"' in form
+    assert "2400000000.0" not in form
+    shown = "0,57" if lang == "id" else "0.57"
+    assert f'name="capacity_utilization" value="{shown}"' in form
+    inputs = dict(re.findall(r'<input id="([a-z_0-9]+)" name="[^"]+" value="([^"]*)"', form))
+    again = {**profile, **{k: v for k, v in inputs.items() if k in profile}}
+    again["employees"] = inputs["employees"]
+    assert _score(client, again).status_code == 302
+    with web_app.app_context():
+        stored = store.get_sme(get_session(), "BDG-2020-001")["profile"]
+    assert stored["annual_revenue_idr"] == 2400000000
+    assert stored["capacity_utilization"] == 0.57
