@@ -4,9 +4,13 @@ exports in one language and sector averages with their count."""
 
 from __future__ import annotations
 
+import copy
+import csv
 import datetime as dt
+import io
 import re
 
+import openpyxl
 import pytest
 from web_helpers import csrf_token, form_of
 
@@ -121,3 +125,92 @@ def test_the_rescore_form_shows_plain_values_that_are_read_back_the_same(
         stored = store.get_sme(get_session(), "BDG-2020-001")["profile"]
     assert stored["annual_revenue_idr"] == 2400000000
     assert stored["capacity_utilization"] == 0.57
+
+
+# --- cohort table: knock-outs, exports --------------------------------------------------------
+
+
+def _knockout_cohort(client, profile: dict) -> None:
+    """Cohort k1: a strong SME without NIB (knocked out) and a weaker one with NIB."""
+    strong = {**copy.deepcopy(profile), "sme_id": "K-STRONG", "name": "Kuat Tanpa NIB"}
+    strong.update(
+        has_nib=False,
+        has_website=True,
+        knows_incoterms=True,
+        export_packaging=True,
+        has_logistics_partner=True,
+        can_supply_continuously=True,
+        trademark_registered=True,
+        has_exported=True,
+        export_years=5,
+        foreign_buyer_contacts=12,
+        trade_fairs_last_3y=4,
+        certifications=["SNI", "ISO9001", "OEKOTEX"],
+    )
+    weak = {**copy.deepcopy(profile), "sme_id": "K-WEAK", "name": "Lemah Ber-NIB"}
+    weak.update(has_english_catalog=False, has_export_pricing=False)
+    food = {**copy.deepcopy(profile), "sme_id": "K-FOOD", "name": "Kopi Gunung"}
+    food.update(sector="food_beverage", target_markets=["GCC"], certifications=["HALAL"])
+    for item in (strong, weak, food):
+        assert _score(client, item, cohort="k1").status_code == 302
+
+
+@on_both_backends
+def test_knocked_out_smes_rank_below_the_others_and_the_table_says_why(web_app, login, profile):
+    client = login("officer")
+    _knockout_cohort(client, profile)
+    with web_app.app_context():
+        session = get_session()
+        strong = store.get_sme(session, "K-STRONG")["latest_score"]
+        weak = store.get_sme(session, "K-WEAK")["latest_score"]
+    assert strong["score"] > weak["score"] and strong["knockouts"] == ["legal.nib"]
+    page = _text(client.get("/cohorts?cohort=k1"))
+    ids = re.findall(r'href="/smes/([^"]+)"', page)
+    assert ids[-1] == "K-STRONG" and set(ids) == {"K-STRONG", "K-WEAK", "K-FOOD"}
+    row = page.split('href="/smes/K-STRONG"')[1].split("</tr>")[0]
+    assert '<span class="badge tier-not_ready">Belum siap ekspor</span>' in row
+    assert 'data-knockouts="legal.nib"' in row and "Gugur syarat wajib:" in row
+    assert "Memiliki NIB (Nomor Induk Berusaha)" in row
+    assert 'id="knockout-note"' in page and "tidak pernah masuk shortlist" in page
+    ascending = re.findall(r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=k1&dir=asc")))
+    assert ascending[0] == "K-STRONG"
+
+
+@on_both_backends
+@pytest.mark.parametrize(
+    ("lang", "sector", "tier", "market", "knockout"),
+    [
+        ("id", "Pakaian jadi", "Belum siap ekspor", "Uni Eropa", "Memiliki NIB"),
+        ("en", "Apparel", "Not yet export ready", "European Union", "Has a business ID (NIB)"),
+    ],
+)
+def test_cohort_exports_name_coded_values_in_the_page_language(
+    login, profile, lang, sector, tier, market, knockout
+):
+    client = login("officer")
+    _knockout_cohort(client, profile)
+    if lang == "en":
+        _switch(client, "en")
+    response = client.get("/cohorts/export.csv?cohort=k1&sort=sme_id&dir=asc")
+    rows = list(csv.DictReader(io.StringIO(_text(response))))
+    strong = next(r for r in rows if r["sme_id"] == "K-STRONG")
+    assert strong["sector"] == sector and strong["sector_code"] == "apparel"
+    assert strong["tier"] == tier and strong["tier_code"] == "not_ready"
+    assert strong["target_markets"].split("; ")[0] == market
+    assert strong["target_market_codes"] == "EU; US; AU"
+    assert strong["knockouts"].startswith(knockout) and strong["knockout_codes"] == "legal.nib"
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get("/cohorts/export.xlsx?cohort=k1").data))
+    values = list(sheet.active.values)
+    header = values[0]
+    food = dict(zip(header, next(v for v in values[1:] if v[0] == "K-FOOD"), strict=True))
+    assert food["sector_code"] == "food_beverage" and food["sector"] != "food_beverage"
+    assert food["tier"] not in ("ready", "near_ready", "developing", "not_ready")
+
+
+@on_both_backends
+def test_cohort_exports_still_neutralise_formulas(login, profile):
+    client = login("officer")
+    evil = {**copy.deepcopy(profile), "sme_id": "EVIL-1", "name": '=HYPERLINK("x")'}
+    assert _score(client, evil, cohort="e1").status_code == 302
+    rows = list(csv.DictReader(io.StringIO(_text(client.get("/cohorts/export.csv?cohort=e1")))))
+    assert rows[0]["name"] == '\'=HYPERLINK("x")'

@@ -1,7 +1,10 @@
 """The cohort table (sort, filter, search, export) and the before/after comparison.
 
 Both read ``store.cohort_rows``: each SME of the cohort with its latest and previous
-score. No personal field is shown or exported here.
+score. No personal field is shown or exported here. As in shortlists, an SME with a
+failed knock-out ranks below every other SME whatever its score, and the table names
+the knock-outs it failed. Exports speak the page's language: sectors, tiers, markets
+and knock-outs by their names, with ``*_code`` columns for the codes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from api import downloads, store
 from api.db import get_session
 from api.scorer import get_scorer
 from api.web.auth import actor, role_required
+from api.web.i18n import ruleset_text, t
 from scoring.fields import MARKETS, SECTORS
 
 bp = Blueprint("web_cohorts", __name__, url_prefix="/cohorts")
@@ -24,10 +28,15 @@ EXPORT_COLUMNS = (
     "sector",
     "score",
     "tier",
+    "knockouts",
     "previous_score",
     "change",
     "target_markets",
     "scored_at",
+    "sector_code",
+    "tier_code",
+    "knockout_codes",
+    "target_market_codes",
 )
 #: Width of a bar of the score distribution, in score points.
 BIN_WIDTH = 10
@@ -37,6 +46,18 @@ def _tier_rank() -> dict[str, int]:
     """Tiers from the lowest (0) to the highest, as the ruleset orders them."""
     tiers = get_scorer().ruleset.tiers  # highest first
     return {tier.id: len(tiers) - 1 - i for i, tier in enumerate(tiers)}
+
+
+def _with_knockouts(session, rows: list[dict]) -> list[dict]:
+    """The rows with ``knockouts``: the failed knock-out criteria of each latest score."""
+    latest = store.latest_scores(session, [row["sme_id"] for row in rows])
+    for row in rows:
+        row["knockouts"] = list(latest.get(row["sme_id"], {}).get("knockouts") or [])
+    return rows
+
+
+def _rows(session, cohort: str, args) -> list[dict]:
+    return _filtered(_with_knockouts(session, store.cohort_rows(session, cohort)), args)
 
 
 def _filtered(rows: list[dict], args) -> list[dict]:
@@ -58,8 +79,11 @@ def _filtered(rows: list[dict], args) -> list[dict]:
     def key(row: dict):
         value = ranks.get(row["tier"], -1) if sort == "tier" else row[sort]
         missing = value is None
+        if sort == "score" and not missing:
+            # Knocked out ranks below everyone else, as in shortlists.
+            value = (not row.get("knockouts"), value)
         # Rows without a value go last in either direction.
-        return (missing != descending, value if not missing else 0, row["sme_id"])
+        return (missing != descending, value if not missing else (0, 0), row["sme_id"])
 
     return sorted(rows, key=key, reverse=descending)
 
@@ -70,7 +94,7 @@ def table():
     session = get_session()
     cohorts = store.cohort_names(session)
     cohort = request.args.get("cohort") or (cohorts[0][0] if cohorts else None)
-    rows = _filtered(store.cohort_rows(session, cohort), request.args) if cohort else []
+    rows = _rows(session, cohort, request.args) if cohort else []
     return render_template(
         "cohort.html",
         cohorts=cohorts,
@@ -90,17 +114,8 @@ def export(format: str):
     """The table as shown (same filters and order) as CSV or XLSX."""
     session = get_session()
     cohort = request.args.get("cohort", "")
-    rows = _filtered(store.cohort_rows(session, cohort), request.args)
-    frame = pd.DataFrame(
-        [
-            {
-                **{name: row[name] for name in EXPORT_COLUMNS},
-                "target_markets": "; ".join(row["target_markets"]),
-            }
-            for row in rows
-        ],
-        columns=list(EXPORT_COLUMNS),
-    )
+    rows = _rows(session, cohort, request.args)
+    frame = pd.DataFrame([_export_row(row) for row in rows], columns=list(EXPORT_COLUMNS))
     store.audit(
         session,
         actor=actor(),
@@ -111,6 +126,27 @@ def export(format: str):
     session.commit()
     safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in cohort) or "cohort"
     return downloads.table_response(frame, format=format, filename=f"{safe_name}-scores")
+
+
+def _export_row(row: dict) -> dict:
+    """One SME of the export: names in the page's language, codes in ``*_code`` columns."""
+    rs = get_scorer().ruleset
+    return {
+        "sme_id": row["sme_id"],
+        "name": row["name"],
+        "sector": t(f"sector.{row['sector']}"),
+        "score": row["score"],
+        "tier": ruleset_text(rs, "tier", row["tier"]) if row["tier"] else None,
+        "knockouts": "; ".join(ruleset_text(rs, "criterion", k) for k in row["knockouts"]),
+        "previous_score": row["previous_score"],
+        "change": row["change"],
+        "target_markets": "; ".join(ruleset_text(rs, "market", m) for m in row["target_markets"]),
+        "scored_at": row["scored_at"],
+        "sector_code": row["sector"],
+        "tier_code": row["tier"],
+        "knockout_codes": "; ".join(row["knockouts"]),
+        "target_market_codes": "; ".join(row["target_markets"]),
+    }
 
 
 def _histogram(scores: list[float]) -> list[int]:
