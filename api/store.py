@@ -1125,6 +1125,13 @@ def sector_category_averages(session: Session, sector: str) -> dict[str, float]:
     return {category: round(total / count, 1) for category, (total, count) in sums.items()}
 
 
+def sector_scored_count(session: Session, sector: str) -> int:
+    """How many SMEs ``sector_category_averages`` rests on: those scored in ``sector``."""
+    return session.scalar(
+        select(func.count(func.distinct(Score.sme_id))).where(Score.sector == sector)
+    )
+
+
 # --- data protection: subject access, retention, the processing log ---------------------------
 # ``sme_id`` is the pseudonymous key of an SME: audit subjects and details name SMEs only by
 # it, so the processing log survives erasure without keeping anything that identifies a

@@ -214,3 +214,25 @@ def test_cohort_exports_still_neutralise_formulas(login, profile):
     assert _score(client, evil, cohort="e1").status_code == 302
     rows = list(csv.DictReader(io.StringIO(_text(client.get("/cohorts/export.csv?cohort=e1")))))
     assert rows[0]["name"] == '\'=HYPERLINK("x")'
+
+
+# --- score page: the sector average's basis ---------------------------------------------------
+
+
+@on_both_backends
+def test_the_sector_average_says_how_many_smes_it_rests_on(login, profile):
+    client = login("officer")
+    _score(client, profile)
+    page = _text(client.get("/smes/BDG-2020-001"))
+    assert "Rata-rata sektor Pakaian jadi (n = 1)" in page
+    assert 'id="sector-average-note"' in page and "baru bertumpu pada 1 UMKM" in page
+    for i in range(2, 6):
+        other = {**copy.deepcopy(profile), "sme_id": f"BDG-2020-00{i}"}
+        assert _score(client, other).status_code == 302
+    food = {**copy.deepcopy(profile), "sme_id": "FOOD-1", "sector": "food_beverage"}
+    assert _score(client, food).status_code == 302
+    page = _text(client.get("/smes/BDG-2020-001"))
+    assert "Rata-rata sektor Pakaian jadi (n = 5)" in page
+    assert 'id="sector-average-note"' not in page
+    _switch(client, "en")
+    assert "Sector average, Apparel (n = 5)" in _text(client.get("/smes/BDG-2020-001"))

@@ -83,6 +83,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("contact", ("owner_name", "owner_gender", "contact_phone", "contact_email", "district")),
 )
 MAX_COHORT_LENGTH = 100
+#: Below this many SMEs, the score page says its sector average is not yet meaningful.
+MIN_SECTOR_COUNT = 5
 #: Roles that may see an SME's personal fields (owner, contacts, district).
 PERSONAL_DATA_ROLES = ("officer", "admin")
 
@@ -221,6 +223,7 @@ def sme(sme_id: str):
     profile = found["profile"]
     history = store.score_history(session, sme_id) or []
     averages = store.sector_category_averages(session, profile["sector"])
+    sector_count = store.sector_scored_count(session, profile["sector"])
     personal = None
     if may_see_personal_data():
         personal = {name: profile[name] for name in PERSONAL_COLUMNS}
@@ -231,6 +234,8 @@ def sme(sme_id: str):
         record=record,
         history=history,
         averages=averages,
+        sector_count=sector_count,
+        min_sector_count=MIN_SECTOR_COUNT,
         personal=personal,
         ruleset=get_scorer().ruleset,
         reasons=explain_reasons(record, profile),
