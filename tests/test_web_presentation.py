@@ -236,3 +236,52 @@ def test_the_sector_average_says_how_many_smes_it_rests_on(login, profile):
     assert 'id="sector-average-note"' not in page
     _switch(client, "en")
     assert "Sector average, Apparel (n = 5)" in _text(client.get("/smes/BDG-2020-001"))
+
+
+# --- the language switch on a half-filled form --------------------------------------------------
+
+
+def test_the_header_language_buttons_submit_the_profile_form(login):
+    page = _text(login("officer").get("/profiles/new"))
+    assert '<form method="post" action="/profiles/new" class="profile" id="profile-form"' in page
+    buttons = re.findall(r'<button type="submit" name="lang"[^>]*>', page)
+    assert len(buttons) == 2 and all('form="profile-form"' in b for b in buttons)
+    other = _text(login("officer").get("/cohorts"))
+    assert 'form="profile-form"' not in other  # elsewhere the buttons post their own form
+
+
+@on_both_backends
+def test_switching_language_on_a_half_filled_form_keeps_what_was_typed(web_app, login):
+    client = login("officer")
+    data = {
+        "csrf_token": csrf_token(client, "/profiles/new"),
+        "sme_id": "BDG-9",
+        "name": "Kopi Gunung Halu",
+        "sector": "food_beverage",
+        "annual_revenue_idr": "1.500.000,50",
+        "capacity_utilization": "0,6",
+        "employees": "enam",
+        "has_nib": "true",
+        "certifications": ["HALAL", "PIRT"],
+        "cohort": "bdg-2026",
+        "lang": "en",
+    }
+    response = client.post("/profiles/new", data=data)
+    assert response.status_code == 200
+    page = _text(response)
+    assert '<html lang="en">' in page and "<h1>Score an SME</h1>" in page
+    assert 'id="form-errors"' not in page  # switching is not submitting
+    assert 'name="name" value="Kopi Gunung Halu"' in page
+    assert '<option value="food_beverage" selected>' in page
+    assert 'name="annual_revenue_idr" value="1500000.5"' in page  # as English writes it
+    assert 'name="capacity_utilization" value="0.6"' in page
+    assert 'name="employees" value="enam"' in page  # unreadable: kept as typed
+    assert re.search(r'name="has_nib" value="true"\s+checked', page)
+    assert re.search(r'value="HALAL"\s+checked', page) and re.search(
+        r'value="PIRT"\s+checked', page
+    )
+    assert 'name="cohort" value="bdg-2026"' in page
+    with web_app.app_context():
+        assert store.get_sme(get_session(), "BDG-9") is None  # nothing was scored
+        assert store.get_user(get_session(), "officer").language == "en"
+    assert "Cohort table" in _text(client.get("/cohorts"))

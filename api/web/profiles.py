@@ -11,14 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from api import ingest, store
 from api.db import get_session
 from api.scorer import get_scorer
 from api.web.auth import actor, current_user, role_required
-from api.web.i18n import current_language, decimal, error_message, number, t
+from api.web.i18n import (
+    LANGUAGES,
+    current_language,
+    decimal,
+    error_message,
+    form_value,
+    number,
+    t,
+)
 from scoring.errors import ProfileValidationError
 from scoring.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
 from scoring.schema import validate_profile
@@ -140,7 +148,30 @@ def _form_page(values: dict, errors: dict[str, list[str]], cohort: str, status: 
         values=values,
         errors=errors,
         cohort=cohort,
+        # The header's language buttons submit this form, so a switch keeps what was typed.
+        language_form="profile-form",
     ), status
+
+
+def _switch_language(values: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Switch the pages to ``lang`` (session and the user's preference, as the header's
+    language form does) and return the typed values for the page in ``lang``: numbers are
+    rewritten the way ``lang`` writes them, anything unreadable stays as typed."""
+    numbers = {
+        name: _number(value)
+        for name, value in values.items()
+        if FIELD_BY_NAME[name].kind in (Kind.INT, Kind.FLOAT) and value
+    }
+    session["lang"] = lang
+    user = current_user()
+    if user is not None:
+        db = get_session()
+        store.set_user_language(db, user.username, lang)
+        db.commit()
+    return {
+        **values,
+        **{name: form_value(n) for name, n in numbers.items() if n is not None},
+    }
 
 
 @bp.route("/profiles/new", methods=["GET", "POST"])
@@ -157,6 +188,8 @@ def new_profile():
         return _form_page(values, {}, request.args.get("cohort", ""))
     values = values_from_form(request.form)
     cohort = request.form.get("cohort", "").strip()
+    if request.form.get("lang") in LANGUAGES:  # a language button: re-show, do not score
+        return _form_page(_switch_language(values, request.form["lang"]), {}, cohort)
     errors: dict[str, list[str]] = {}
     if len(cohort) > MAX_COHORT_LENGTH:
         errors["cohort"] = [error_message(f"Longer than maximum length {MAX_COHORT_LENGTH}.")]
