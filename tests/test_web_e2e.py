@@ -187,6 +187,42 @@ def test_the_language_switch_persists(server, browser):
     assert page.console_errors == []
 
 
+def test_switching_language_keeps_a_half_filled_form(server, browser):
+    page = _page(browser, server)
+    _login(page, "officer")
+    page.goto("/profiles/new")
+    page.fill("#sme_id", "BDG-2020-099")
+    page.fill("#name", "Kopi Gunung Halu")
+    page.select_option("#sector", "food_beverage")
+    page.fill("#annual_revenue_idr", "1.500.000,50")
+    page.check("#has_nib")
+    page.check("#field-certifications input[value=HALAL]")
+    page.fill("#cohort", "bdg-2026")
+    page.click("button[data-lang=en]")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Score an SME")
+    expect(page.locator("#name")).to_have_value("Kopi Gunung Halu")
+    expect(page.locator("#sme_id")).to_have_value("BDG-2020-099")
+    expect(page.locator("#sector")).to_have_value("food_beverage")
+    expect(page.locator("#annual_revenue_idr")).to_have_value("1500000.5")
+    expect(page.locator("#has_nib")).to_be_checked()
+    expect(page.locator("#field-certifications input[value=HALAL]")).to_be_checked()
+    expect(page.locator("#cohort")).to_have_value("bdg-2026")
+    expect(page.locator("#form-errors")).to_have_count(0)
+    page.click("button[data-lang=id]")
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    expect(page.locator("#annual_revenue_idr")).to_have_value("1500000,5")
+    expect(page.locator("#name")).to_have_value("Kopi Gunung Halu")
+    # Completed and scored into a cohort with a long name (the phone test's filter box).
+    page.fill("#year_established", "2015")
+    page.fill("#employees", "4")
+    page.check("#has_npwp")
+    page.fill("#cohort", "bdg-2026-putaran-kedua-pelatihan-ekspor")
+    page.click("form.profile button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/smes/BDG-2020-099$"))
+    assert page.console_errors == []
+
+
 def _batch_file(profile: dict) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(ALL_COLUMNS))
@@ -274,4 +310,7 @@ def test_the_score_page_works_on_a_phone(server, browser):
     assert width <= 390 + 1  # nothing wider than the screen
     _shot(page, "score-page-phone")
     page.goto("/cohorts")
+    expect(page.locator("#cohort-table")).to_be_visible()
+    fits = "document.scrollingElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(fits), page.evaluate("document.scrollingElement.scrollWidth")
     _shot(page, "cohort-table-phone")
