@@ -19,6 +19,7 @@ from scoring.engine import Scorer, now_utc
 from scoring.readers import iter_tables
 from scoring.validate import (
     RowError,
+    SeenIds,
     ValidatedBatch,
     profiles_to_records,
     validate_records,
@@ -124,12 +125,14 @@ def iter_records(
     """``read_records`` in chunks of ``chunk_rows`` items, numbered as in the whole array."""
     if len(items) > max_rows:
         raise TooManyRows(max_rows)
+    seen_ids = SeenIds()  # a repeated sme_id is rejected in any later chunk too
     for start in range(0, max(len(items), 1), chunk_rows):
-        chunk = validate_records(items[start : start + chunk_rows], source="request body")
-        chunk.row_numbers = chunk.row_numbers + start
-        for error in chunk.errors:
-            error.row += start
-        yield chunk
+        yield validate_records(
+            items[start : start + chunk_rows],
+            source="request body",
+            first_row=start + 1,
+            seen_ids=seen_ids,
+        )
 
 
 def score(

@@ -36,7 +36,7 @@ from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from scoring.errors import FileFormatError
-from scoring.validate import SPREADSHEET_DECIMAL
+from scoring.validate import SPREADSHEET_DECIMAL, SeenIds
 
 FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
 
@@ -129,6 +129,9 @@ class RawTable:
     decimal: str
     source: str
     row_numbers: np.ndarray | None = None
+    #: The ``sme_id``s of the file's chunks validated so far, one object shared by every
+    #: chunk ``iter_tables`` yields, so a repeated id is caught in any later chunk.
+    seen_ids: SeenIds | None = None
 
     def source_rows(self) -> np.ndarray:
         """Source row number of every frame row, whether or not rows were skipped."""
@@ -217,7 +220,10 @@ def iter_tables(
     with _open_source(source, filename) as (stream, name):
         head, stream = _peek(stream, _HEAD_BYTES)
         fmt = format or detect_format(filename or name, head)
-        yield from _READERS[fmt](stream, name, head, chunk_rows, limits)
+        seen_ids = SeenIds()
+        for table in _READERS[fmt](stream, name, head, chunk_rows, limits):
+            table.seen_ids = seen_ids
+            yield table
 
 
 # --- sources -------------------------------------------------------------------------
@@ -664,6 +670,10 @@ def csv_layout(head: bytes, source: str) -> CsvLayout:
 # --- XLSX -----------------------------------------------------------------------------
 
 
+#: Columns holding a year: a date cell in them stands for its year.
+_YEAR_COLUMNS = ("year_established",)
+
+
 def _xlsx_value(value: object) -> object:
     """Cell value as read; dates as ISO text, empty text as None."""
     if isinstance(value, dt.datetime):
@@ -779,6 +789,7 @@ def _xlsx_tables(
     rows: Iterator[tuple[int, tuple]], source: str, chunk_rows: int, *, max_columns: int
 ) -> Iterator[RawTable]:
     names: list[str] | None = None
+    years: list[int] = []
     header_row = 0
     buffer: list[list] = []
     numbers: list[int] = []
@@ -798,7 +809,11 @@ def _xlsx_tables(
             continue
         if names is None:
             names, header_row = _xlsx_header(values, source, max_columns=max_columns), number
+            years = [i for i, name in enumerate(names) if name in _YEAR_COLUMNS]
             continue
+        for i in years:  # a year typed as a date, or a date cell: its year
+            if i < len(values) and isinstance(values[i], dt.date):
+                cells[i] = values[i].year
         width = len(names)
         extra = next((i for i, c in enumerate(cells[width:], width) if c is not None), None)
         if extra is not None:

@@ -568,6 +568,7 @@ class _InputChunks:
                 elif self.rows is not None and seen > self.rows:  # a stored range too small
                     self.rows = seen
                 if index < self.skip:
+                    raw.seen_ids.remember(raw)  # a repeated id in a later chunk is still one
                     continue
                 batch = validate_table(raw)
                 del raw  # the cells as read are the largest thing a chunk holds: not kept

@@ -51,6 +51,7 @@ from scoring.validate import (
     canonical_frame,
     choice_key,
     choice_lookup,
+    field_text,
     fold_case,
     is_missing,
     number_from_text,
@@ -67,8 +68,10 @@ _DROP = object()
 
 def _normal_item(spec: Field, value: Any) -> Any:
     if isinstance(value, str):
+        if is_missing(value):
+            return _DROP
         text = strip_text(value)
-        return choice_lookup(spec.name).get(choice_key(text), text) if text else _DROP
+        return choice_lookup(spec.name).get(choice_key(text), text)
     return _DROP if is_missing(value) else value
 
 
@@ -89,7 +92,7 @@ def _normal_value(spec: Field, value: Any) -> Any:
         return choice_lookup(spec.name).get(choice_key(text), text)
     if spec.kind is Kind.BOOL:
         return fold_case(text)
-    return text
+    return field_text(spec.name, text)
 
 
 def normalise_profile(data: Any) -> Any:

@@ -16,14 +16,16 @@ import numbers
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import yaml
 
 from scoring.errors import FileFormatError
 from scoring.fields import (
@@ -62,6 +64,10 @@ TOO_LONG = "Longer than maximum length {max}."
 UNKNOWN_VALUE = "Unknown value '{input}'. Must be one of: {choices}."
 DUPLICATES = "Duplicate values: {values}."
 EXPORT_YEARS_WITHOUT_EXPORTS = "Must be 0 when has_exported is false."
+#: A file-only rule (one JSON profile cannot repeat itself): the first row with an id wins.
+DUPLICATE_ID = (
+    "Duplicate sme_id: row {row} of this file has the same sme_id; only that row is kept."
+)
 PATTERN_MESSAGES = {
     SME_ID_PATTERN: "Must be 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit.",
     HS_CODE_PATTERN: "Must be 4 to 10 digits.",
@@ -98,6 +104,35 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _EXACT_WHOLE = 2.0**53
 
 
+#: A cell of only one of these means "not applicable": read as empty.
+NOT_APPLICABLE = ("-", "\u2013", "\u2014")
+#: Written before the number of these fields and ignored ("Rp 2.400.000.000", "Rp.850.000").
+CURRENCY_PREFIXES = {"annual_revenue_idr": "^[Rr][Pp]\\.?[ \xa0]*"}
+#: Fields (shares 0 to 1) that may be written as percentages: "80%" is 0.8.
+PERCENT = "[ \xa0]*%$"
+PERCENT_FIELDS = ("capacity_utilization",)
+#: Digits grouped with dots ("0901.21" for an HS code) mean the digits alone.
+DOTTED_DIGITS = "^[0-9]+(?:\\.[0-9]+)+$"
+DOTTED_DIGIT_FIELDS = ("hs_code",)
+_CURRENCY_RE = {name: re.compile(pattern) for name, pattern in CURRENCY_PREFIXES.items()}
+_PERCENT_RE = re.compile(PERCENT)
+_DOTTED_DIGITS_RE = re.compile(DOTTED_DIGITS)
+
+
+def field_text(name: str, text: str, decimal_mark: str = ".") -> str | float:
+    """A stripped text of field ``name`` without the decorations offices add: a currency
+    prefix, a percent sign (the share as a number), dots between digits; the schema's
+    twin of what the table validator does to whole columns."""
+    if name in _CURRENCY_RE:
+        return _CURRENCY_RE[name].sub("", text, count=1)
+    if name in PERCENT_FIELDS and _PERCENT_RE.search(text):
+        number = number_from_text(_PERCENT_RE.sub("", text), decimal_mark)
+        return text if number is None else number / 100
+    if name in DOTTED_DIGIT_FIELDS and _DOTTED_DIGITS_RE.fullmatch(text):
+        return text.replace(".", "")
+    return text
+
+
 def strip_text(text: str) -> str:
     return text.strip(BLANK_CHARS)
 
@@ -112,12 +147,49 @@ def choice_key(text: str) -> str:
     return _CHOICE_NOISE_RE.sub("", fold_case(text))
 
 
+#: Names of enum values as the staff pages show them, both languages (``choices.<lang>.yaml``);
+#: market names are those of the shipped ruleset, which the pages show for markets.
+CHOICE_LABELS_DIR = Path(__file__).resolve().parent / "labels"
+_RULESET_FILE = Path(__file__).resolve().parent / "rulesets" / "default.yaml"
+_MARKET_FIELDS = ("export_markets", "target_markets")
+
+
+@cache
+def choice_names() -> dict[str, dict[str, list[str]]]:
+    """``{field: {value: [names shown on the staff pages]}}`` for every enum and list field
+    whose values have names (certificates are shown as they are)."""
+    names: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(CHOICE_LABELS_DIR.glob("choices.*.yaml")):
+        for name, values in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            for value, label in values.items():
+                names.setdefault(name, {}).setdefault(value, []).append(str(label))
+    markets = yaml.safe_load(_RULESET_FILE.read_text(encoding="utf-8"))["markets"]
+    for name in _MARKET_FIELDS:
+        names[name] = {value: [str(v) for v in label.values()] for value, label in markets.items()}
+    return names
+
+
 @cache
 def choice_lookup(name: str) -> dict[str, str]:
-    """``choice_key(value) -> canonical value`` for an enum or list field, in choice order."""
-    lookup = {choice_key(choice): choice for choice in FIELD_BY_NAME[name].choices}
-    assert len(lookup) == len(FIELD_BY_NAME[name].choices), name
+    """``choice_key(text) -> canonical value`` for an enum or list field: the values, in
+    choice order, then their names on the staff pages in either language ("Kerajinan",
+    "Laki-laki", "Jepang"), so a form's label typed into a spreadsheet is read."""
+    choices = FIELD_BY_NAME[name].choices
+    lookup = {choice_key(choice): choice for choice in choices}
+    assert len(lookup) == len(choices), name
+    for value, labels in choice_names().get(name, {}).items():
+        for label in labels:
+            seen = lookup.setdefault(choice_key(label), value)
+            if seen != value:
+                raise ValueError(f"{name}: the name {label!r} means both {seen!r} and {value!r}")
     return lookup
+
+
+@cache
+def _choice_positions(name: str) -> np.ndarray:
+    """Position in the field's choices of each ``choice_lookup`` entry, in lookup order."""
+    choices = FIELD_BY_NAME[name].choices
+    return np.array([choices.index(v) for v in choice_lookup(name).values()], dtype=np.int64)
 
 
 def _number_pattern(decimal_mark: str) -> str:
@@ -171,7 +243,8 @@ def is_missing(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, str):
-        return not strip_text(value)
+        text = strip_text(value)
+        return not text or text in NOT_APPLICABLE
     return isinstance(value, float) and math.isnan(value)
 
 
@@ -209,6 +282,34 @@ class ValidatedBatch:
     @property
     def rejected(self) -> int:
         return len(self.errors)
+
+
+class SeenIds:
+    """The ``sme_id`` of every row of one file read so far, with the row that gave it first:
+    validating chunk after chunk with one ``SeenIds`` rejects a repeated id in any later
+    chunk. Memory grows with the distinct ids only (one dict entry each)."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+
+    def first_rows(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each id (None: not given) the row that gave it first, -1 where this row is
+        the first; the ids of this chunk are remembered."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        first = self._first
+        for position, (sme_id, row) in enumerate(zip(ids.tolist(), rows.tolist(), strict=True)):
+            if sme_id is None:
+                continue
+            seen = first.setdefault(sme_id, row)
+            if seen != row:
+                out[position] = seen
+        return out
+
+    def remember(self, raw: RawTable) -> None:
+        """Note the ids of a chunk that is not validated (a resumed run skips it)."""
+        spec = FIELD_BY_NAME["sme_id"]
+        column = raw.frame.get("sme_id", pd.Series(np.full(len(raw.frame), None, dtype=object)))
+        self.first_rows(_parse(column, spec, raw.decimal).values, raw.source_rows())
 
 
 # --- cells: what each cell of a column holds ----------------------------------------------
@@ -346,6 +447,7 @@ def _cells(column: pd.Series) -> _Cells:
     rows = np.flatnonzero(kind == _TEXT)
     text = pc.utf8_trim(_arrow(column.iloc[rows]), characters=BLANK_CHARS)
     blank = _numpy(pc.equal(pc.utf8_length(text), 0))
+    blank |= _numpy(pc.is_in(text, value_set=pa.array(NOT_APPLICABLE, type=pa.large_string())))
     kind[rows[blank]] = _MISSING
     return _Cells(column, kind, rows[~blank], text.filter(~blank))
 
@@ -409,6 +511,7 @@ def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
     keys = pc.replace_substring_regex(pc.ascii_lower(texts.text), _CHOICE_NOISE, "")
     known = pa.array(list(choice_lookup(spec.name)), type=pa.large_string())
     index = _numpy(pc.fill_null(pc.index_in(keys, value_set=known), -1)).astype(np.int64)
+    index = np.where(index < 0, -1, _choice_positions(spec.name)[index])
     unknown = np.flatnonzero(index < 0)
     choices = ", ".join(spec.choices)
     given = _numpy(texts.text.take(pa.array(unknown, type=pa.int64())))
@@ -417,6 +520,10 @@ def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_string(cells: _Cells, spec: Field, decimal_mark: str) -> _Parsed:
+    if spec.name in DOTTED_DIGIT_FIELDS and len(cells.text):
+        dotted = pc.match_substring_regex(cells.text, DOTTED_DIGITS)
+        text = pc.if_else(dotted, pc.replace_substring(cells.text, ".", ""), cells.text)
+        cells = replace(cells, text=text)
     texts = _texts(cells)
     parsed = _Parsed(texts.values(len(cells.kind)), cells.kind != _MISSING)
     parsed.add(texts.not_text, NOT_STRING)
@@ -443,9 +550,19 @@ def _parse_enum(cells: _Cells, spec: Field, decimal_mark: str) -> _Parsed:
 def _parse_number(cells: _Cells, spec: Field, decimal_mark: str) -> _Parsed:
     values = cells.numbers()
     ambiguous = np.zeros(len(values), dtype=bool)
+    scale = np.ones(len(values))
+    if spec.name in CURRENCY_PREFIXES and len(cells.text):
+        text = pc.replace_substring_regex(
+            cells.text, CURRENCY_PREFIXES[spec.name], "", max_replacements=1
+        )
+        cells = replace(cells, text=text)
+    if spec.name in PERCENT_FIELDS and len(cells.text):
+        percent = pc.match_substring_regex(cells.text, PERCENT)
+        scale[cells.text_rows[_numpy(percent)]] = 0.01
+        cells = replace(cells, text=pc.replace_substring_regex(cells.text, PERCENT, ""))
     if len(cells.text):
         text_values, ambiguous = cells.text_numbers(decimal_mark)
-        values = np.where(cells.kind == _TEXT, text_values, values)
+        values = np.where(cells.kind == _TEXT, text_values * scale, values)
     given = cells.kind != _MISSING
     parsed = _Parsed(values, given, assumed=ambiguous)
     invalid = given & ~np.isfinite(values)
@@ -642,6 +759,7 @@ def _validate_frame(
     decimal_mark: str,
     source: str,
     require_label: bool,
+    seen_ids: SeenIds | None = None,
 ) -> ValidatedBatch:
     specs = (*FIELDS, LABEL_FIELD) if require_label else FIELDS
     frame = _checked_columns(frame, specs, source)
@@ -649,6 +767,10 @@ def _validate_frame(
     absent = pd.Series(np.full(n, None, dtype=object))
     parsed = {spec.name: _parse(frame.get(spec.name, absent), spec, decimal_mark) for spec in specs}
     _check_export_years(parsed)
+    ids = parsed["sme_id"]
+    first = (seen_ids or SeenIds()).first_rows(ids.values, np.asarray(row_numbers))
+    repeated = np.flatnonzero(first >= 0)
+    ids.add(repeated, [DUPLICATE_ID.format(row=row) for row in first[repeated].tolist()])
 
     rejected = np.zeros(n, dtype=bool)
     by_row: dict[int, list[dict[str, str]]] = {}
@@ -682,9 +804,14 @@ def _validate_frame(
 # --- public entry points --------------------------------------------------------------------
 
 
-def validate_table(raw: RawTable, *, require_label: bool = False) -> ValidatedBatch:
+def validate_table(
+    raw: RawTable, *, require_label: bool = False, seen_ids: SeenIds | None = None
+) -> ValidatedBatch:
     """Validate every row of a table read from a file; bad rows are reported, not raised.
 
+    A row repeating the ``sme_id`` of an earlier row is rejected; the chunks of one
+    ``iter_tables`` share ``raw.seen_ids``, so repeats across chunks are caught too
+    (``seen_ids``, if given, is used instead).
     Raises ``FileFormatError`` when the table has unknown or repeated columns.
     """
     if raw.row_numbers is not None:
@@ -697,27 +824,36 @@ def validate_table(raw: RawTable, *, require_label: bool = False) -> ValidatedBa
         decimal_mark=raw.decimal,
         source=raw.source,
         require_label=require_label,
+        seen_ids=seen_ids or raw.seen_ids,
     )
 
 
 def validate_records(
-    records: Sequence[Any], *, require_label: bool = False, source: str = "records"
+    records: Sequence[Any],
+    *,
+    require_label: bool = False,
+    source: str = "records",
+    first_row: int = 1,
+    seen_ids: SeenIds | None = None,
 ) -> ValidatedBatch:
-    """Validate a parsed JSON array of profiles; rows are numbered from 1."""
+    """Validate a parsed JSON array of profiles; rows are numbered from ``first_row`` (1:
+    the whole array; a chunk of it starts at its first item's number). Repeated ``sme_id``s
+    are rejected as in ``validate_table``."""
     records = list(records)
     is_object = np.array([isinstance(r, Mapping) for r in records], dtype=bool)
     objects = [dict(r) for r, ok in zip(records, is_object, strict=True) if ok]
     frame = pd.DataFrame(objects) if objects else pd.DataFrame(index=pd.RangeIndex(0))
     batch = _validate_frame(
         frame,
-        np.flatnonzero(is_object) + 1,
+        np.flatnonzero(is_object) + first_row,
         decimal_mark=".",
         source=source,
         require_label=require_label,
+        seen_ids=seen_ids,
     )
     if not is_object.all():
         not_objects = [
-            RowError(int(i) + 1, None, [{"field": "_schema", "message": NOT_OBJECT}])
+            RowError(int(i) + first_row, None, [{"field": "_schema", "message": NOT_OBJECT}])
             for i in np.flatnonzero(~is_object)
         ]
         batch.errors = sorted(batch.errors + not_objects, key=lambda e: e.row)

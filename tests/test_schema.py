@@ -14,7 +14,14 @@ from marshmallow import validate as mv
 from scoring import fields as F
 from scoring.errors import ProfileValidationError
 from scoring.schema import ProfileSchema, schema_errors_to_list, validate_profile
-from scoring.validate import canonical_frame, profiles_to_records, validate_records
+from scoring.validate import (
+    canonical_frame,
+    is_missing,
+    profiles_to_records,
+    strip_text,
+    validate_records,
+    whole_number_text,
+)
 
 YEAR = F.current_year()
 SECTORS = ", ".join(F.SECTORS)
@@ -360,7 +367,21 @@ def json_profiles(draw):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.lists(json_profiles(), min_size=1, max_size=4))
+def _id_key(profile) -> tuple:
+    """What the table validator compares ``sme_id``s on; unique for a profile without one."""
+    value = profile.get("sme_id") if isinstance(profile, dict) else None
+    if isinstance(value, str) and not is_missing(value):
+        return ("id", strip_text(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = whole_number_text(float(value))
+        if text is not None:
+            return ("id", text)
+    return ("none", id(profile))
+
+
+# A repeated sme_id is a rule of files and arrays only (one profile cannot repeat itself),
+# so the compared arrays hold distinct ids; tests/test_office_spreadsheets.py pins that rule.
+@given(st.lists(json_profiles(), min_size=1, max_size=4, unique_by=_id_key))
 def test_schema_and_table_validator_agree(profiles):
     table = validate_records(profiles)
     assert table.received == table.scored + table.rejected == len(profiles)

@@ -222,7 +222,7 @@ FIELD_ERRORS = [
     ("sme_id", "True", None),  # text is text
     ("name", "x" * 201, "Longer than maximum length 200."),
     ("sector", "foods", f"Unknown value 'foods'. Must be one of: {SECTORS}."),
-    ("hs_code", "09.01", "Must be 4 to 10 digits."),
+    ("hs_code", "09-01", "Must be 4 to 10 digits."),
     ("hs_code", "123", "Must be 4 to 10 digits."),
     (
         "legal_form",
@@ -240,11 +240,11 @@ FIELD_ERRORS = [
     ("annual_revenue_idr", "2e15", "Must be between 0 and 1000000000000000."),
     ("monthly_capacity_units", "-5", "Must be between 0 and 1000000000000."),
     ("capacity_utilization", "1.5", "Must be between 0 and 1."),
-    ("capacity_utilization", "75%", "Not a valid number."),
+    ("capacity_utilization", "75 persen", "Not a valid number."),
     ("has_quality_control", "mungkin", "Not a valid boolean."),
     ("can_supply_continuously", "2", "Not a valid boolean."),
     ("has_nib", "ok", "Not a valid boolean."),
-    ("has_npwp", "-", "Not a valid boolean."),
+    ("has_npwp", "-", "Missing data for required field."),
     ("trademark_registered", "yes please", "Not a valid boolean."),
     ("certifications", "HALAL;ISO9000", f"Unknown value 'ISO9000'. Must be one of: {CERTS}."),
     ("certifications", "HALAL; halal", "Duplicate values: HALAL."),
@@ -574,11 +574,11 @@ def test_file_and_canonical_paths_agree():
 
 
 def test_records_are_numbered_from_one_and_non_objects_reported():
-    records = [dict(FULL_PROFILE), "not a profile", {**FULL_PROFILE, "employees": 2.5}]
-    batch = validate_records(records)
+    bad = {**FULL_PROFILE, "sme_id": "BDG-003", "employees": 2.5}
+    batch = validate_records([dict(FULL_PROFILE), "not a profile", bad])
     assert batch.errors == [
         RowError(2, None, [{"field": "_schema", "message": "Invalid input type."}]),
-        RowError(3, "BDG-002", [{"field": "employees", "message": "Must be a whole number."}]),
+        RowError(3, "BDG-003", [{"field": "employees", "message": "Must be a whole number."}]),
     ]
     assert batch.row_numbers.tolist() == [1]
     assert (batch.received, batch.scored, batch.rejected) == (3, 1, 2)
