@@ -10,7 +10,9 @@ file-level problems make the batch ``failed`` with the reason.
 
 With an ``idempotency_key``, a repeated request of the same actor returns the batch the
 first one created instead of a new one; the same key with a different request (another
-file, cohort or language) raises ``IdempotencyKeyReused``.
+file, cohort or language) raises ``IdempotencyKeyReused``. A batch that failed stored
+nothing, so it does not keep its key: the same request with the same key makes a new one
+(a retry after the server was killed mid-batch scores it again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,8 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import ingest, store
-from api.batch_jobs import staging_dir, wake_runner
+from api.batch_jobs import staging_dir, wake_runner, worker_name
 from api.scorer import get_scorer
+from scoring.engine import now_utc
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _COPY_BYTES = 1024 * 1024
@@ -115,8 +119,9 @@ def submit_records(
         return _queue(
             session, staged, source="records", lang=lang, rows_total=len(items), **creation
         )
-    intake = ingest.read_records(items, max_rows=max_rows)
-    return _score_now(session, intake, lang=lang, **creation)
+    chunk_rows = current_app.config["BATCH_CHUNK_ROWS"]
+    chunks = ingest.iter_records(items, max_rows=max_rows, chunk_rows=chunk_rows)
+    return _score_now(session, ingest.Intake(list(chunks)), lang=lang, **creation)
 
 
 def _measure(stream: BinaryIO, *, hashing: bool) -> tuple[BinaryIO, int, str | None]:
@@ -156,7 +161,16 @@ def _replay(session: Session, actor: str, idempotency_key: str, request_sha256: 
         return None
     if earlier_sha256 != request_sha256:
         raise IdempotencyKeyReused(batch_id)
-    return store.get_batch(session, batch_id)
+    batch = store.get_batch(session, batch_id)
+    if batch["status"] == "running":  # its process may have died: fail it if so
+        store.fail_abandoned_jobs(session, max_attempts=current_app.config["BATCH_MAX_ATTEMPTS"])
+        session.commit()
+        batch = store.get_batch(session, batch_id)
+    if batch["status"] == "failed":  # nothing of it was stored: the key may be used again
+        store.release_idempotency_key(session, batch_id)
+        session.commit()
+        return None
+    return batch
 
 
 def _create(session: Session, **batch: Any) -> int | dict:
@@ -177,14 +191,41 @@ def _create(session: Session, **batch: Any) -> int | dict:
 
 def _score_now(session: Session, intake: ingest.Intake, *, lang: str, **creation: Any) -> dict:
     """Create a running batch, score and store it in one transaction, mark it complete;
-    a failure marks it failed (nothing of it stored) and is raised again."""
+    a failure marks it failed (nothing of it stored) and is raised again.
+
+    The batch is leased to this request like a background job to its worker, and the
+    lease renewed after every chunk: if the process dies mid-batch, the lease runs out and
+    the batch is failed (``store.fail_abandoned_jobs``, run by workers and by a repeated
+    Idempotency-Key) instead of staying ``running`` for ever."""
     scorer = get_scorer()
-    created = _create(session, **creation)
+    config = current_app.config
+    holder = f"request:{worker_name()}"
+    lease_seconds = float(config["BATCH_LEASE_SECONDS"])
+    created = _create(
+        session, worker=holder, lease_seconds=lease_seconds, rows_total=intake.received, **creation
+    )
     if isinstance(created, dict):
         return created
     batch_id = created
+
+    def renew(**progress: int) -> bool:
+        return store.renew_lease(
+            session, batch_id, worker=holder, lease_seconds=lease_seconds, **progress
+        )
+
     try:
-        scored = ingest.score(intake, scorer, lang=lang)
+        scored = ingest.Scored([], [], [])
+        scored_at, done = now_utc(), 0
+        for chunk in intake.chunks:
+            scored.extend(ingest.score(chunk, scorer, lang=lang, scored_at=scored_at))
+            done += chunk.received
+            if config["BATCH_CHUNK_PAUSE_SECONDS"]:
+                time.sleep(config["BATCH_CHUNK_PAUSE_SECONDS"])
+            renew(rows_done=done)
+            session.commit()
+        if not renew():  # locks the batch until the commit, as a worker's _publish does
+            session.rollback()  # this request stalled past its lease: the batch was failed
+            return store.get_batch(session, batch_id)
         ingest.store_scored(
             session, scored, cohort=creation["cohort"], batch_id=batch_id, actor=creation["actor"]
         )

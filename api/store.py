@@ -579,9 +579,14 @@ def create_batch(
     rows_total: int | None = None,
     idempotency_key: str | None = None,
     request_sha256: str | None = None,
+    worker: str | None = None,
+    lease_seconds: float | None = None,
 ) -> int:
     """A new batch, its id: "running" (scored by the caller), or with ``queued`` a job for a
     worker, whose input (``source`` "upload" or "records") waits at ``staging_path``.
+    A running batch is ``worker``'s (the request scoring it), leased for ``lease_seconds``:
+    if the request's process dies, the lease runs out and the batch is failed
+    (``fail_abandoned_jobs``).
 
     An ``idempotency_key`` already used by ``actor`` raises ``IntegrityError`` at flush.
     """
@@ -598,6 +603,9 @@ def create_batch(
         idempotency_key=idempotency_key,
         request_sha256=request_sha256,
     )
+    if not queued and worker is not None and lease_seconds is not None:
+        batch.worker, batch.attempts = worker, 1
+        batch.lease_expires_at = utcnow() + dt.timedelta(seconds=lease_seconds)
     session.add(batch)
     session.flush()
     audit(
@@ -757,7 +765,10 @@ def claim_job(
     """Claim the oldest queued job, or one whose worker stopped (lease ran out) and that has
     been started fewer than ``max_attempts`` times; None when there is nothing to do."""
     now = utcnow()
-    claimable = (Batch.status == "queued") | (_lease_ran_out(now) & (Batch.attempts < max_attempts))
+    staged = Batch.source.is_not(None)  # a batch scored in a request has no input to run again
+    claimable = (Batch.status == "queued") | (
+        _lease_ran_out(now) & staged & (Batch.attempts < max_attempts)
+    )
     candidates = session.scalars(select(Batch.id).where(claimable).order_by(Batch.id).limit(10))
     for batch_id in candidates.all():
         claimed = session.execute(
@@ -813,18 +824,28 @@ def renew_lease(
     return renewed.rowcount == 1
 
 
+#: Why a batch scored in a request is failed when the request's process stopped.
+REQUEST_STOPPED = (
+    "the server stopped while scoring it in the request (killed or restarted); no results "
+    "were stored; send the upload again (the same Idempotency-Key may be used again)"
+)
+
+
 def fail_abandoned_jobs(session: Session, *, max_attempts: int) -> int:
-    """Mark failed the jobs whose worker stopped for the ``max_attempts``-th time; how many."""
+    """Mark failed the jobs whose worker stopped for the ``max_attempts``-th time, and the
+    batches scored in a request whose process stopped (their input is gone); how many."""
     now = utcnow()
-    given_up = _lease_ran_out(now) & (Batch.attempts >= max_attempts)
+    given_up = _lease_ran_out(now) & ((Batch.attempts >= max_attempts) | Batch.source.is_(None))
     failed = 0
-    for batch_id, actor, attempts in session.execute(
-        select(Batch.id, Batch.actor, Batch.attempts).where(given_up)
+    for batch_id, actor, attempts, source in session.execute(
+        select(Batch.id, Batch.actor, Batch.attempts, Batch.source).where(given_up)
     ).all():
-        reason = (
-            f"the worker running it stopped before the end {attempts} times "
-            "(killed or lost); no results were stored"
-        )
+        reason = REQUEST_STOPPED
+        if source is not None:
+            reason = (
+                f"the worker running it stopped before the end {attempts} times "
+                "(killed or lost); no results were stored"
+            )
         marked = session.execute(
             update(Batch)
             .where(Batch.id == batch_id, given_up)
@@ -836,6 +857,18 @@ def fail_abandoned_jobs(session: Session, *, max_attempts: int) -> int:
             audit(session, actor=actor, action="batch.failed", subject=f"batch/{batch_id}")
             failed += 1
     return failed
+
+
+def release_idempotency_key(session: Session, batch_id: int) -> bool:
+    """Free the Idempotency-Key of a failed batch (it stored nothing), so that the same
+    request with the same key makes a new batch; False if the batch is not failed."""
+    released = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "failed")
+        .values(idempotency_key=None)
+        .execution_options(synchronize_session=False)
+    )
+    return released.rowcount == 1
 
 
 def finished_staging(session: Session) -> dict[int, str]:

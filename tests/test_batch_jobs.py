@@ -5,6 +5,7 @@ idempotent resubmission, and the job queue's leases on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -561,3 +562,104 @@ def test_a_request_that_loses_the_race_for_its_key_returns_the_winners_batch(
     assert loser.get_json() == winner
     assert len(calls) == 2
     assert len(staged_files(app)) == 1  # the loser's staged copy is gone
+
+
+# --- a batch scored in the request, its process killed -------------------------------------
+
+_IN_REQUEST = """
+import json, sys
+from api import create_app
+url, key, body = sys.argv[1:4]
+app = create_app({
+    "TESTING": True, "DATABASE_URL": url, "BATCH_LEASE_SECONDS": 1.0,
+    "BATCH_CHUNK_ROWS": 20, "BATCH_CHUNK_PAUSE_SECONDS": 0.5,
+})
+with open(body, encoding="utf-8") as items:
+    headers = {"X-API-Key": key, "Idempotency-Key": "in-request"}
+    app.test_client().post("/api/v1/batches", json=json.load(items), headers=headers)
+"""
+
+
+@pytest.mark.slow
+def test_a_batch_whose_request_process_is_killed_is_failed_and_can_be_sent_again(
+    db_url, make_app, make_key, records, scorer, tmp_path
+):
+    app = make_app(DATABASE_URL=db_url)  # 160 profiles: scored in the request
+    client = app.test_client()
+    key = make_key(app, "score", "read", "personal")
+    headers = {"X-API-Key": key, "Idempotency-Key": "in-request"}
+    body = tmp_path / "records.json"
+    body.write_text(json.dumps(records), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _IN_REQUEST, db_url, key, str(body)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        running = wait_for(
+            lambda: (
+                process.poll() is None
+                and stored_batch(app, 1)
+                and (b := get(client, headers, 1))["progress"]["rows_done"] >= 20
+                and b
+            ),
+            timeout=300,
+        )
+        assert (running["status"], running["progress"]["rows_total"]) == ("running", 160)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stderr.close()
+
+    # While its lease runs, the same key answers that the batch is still running.
+    again = client.post("/api/v1/batches", json=records, headers=headers)
+    assert (again.status_code, again.get_json()["id"]) == (202, 1)
+    assert stored_rows(app, 1) == 0
+
+    time.sleep(1.2)  # the killed request's lease runs out
+    retried = client.post("/api/v1/batches", json=records, headers=headers)
+    assert retried.status_code == 201, retried.get_json()
+    batch = retried.get_json()
+    assert (batch["id"], batch["status"], batch["received"], batch["scored"]) == (
+        2,
+        "complete",
+        160,
+        136,
+    )
+    assert batch["errors"] == expected_records(scorer, records)[1]
+    failed = get(client, headers, 1)
+    assert (failed["status"], failed["reason"]) == ("failed", store.REQUEST_STOPPED)
+    assert failed["finished_at"] is not None
+    assert stored_rows(app, 1) == 0 and stored_rows(app, 2) == 136
+    # The key now belongs to the new batch.
+    assert client.post("/api/v1/batches", json=records, headers=headers).get_json() == get(
+        client, headers, 2
+    )
+
+
+def stored_batch(app, batch_id: int) -> bool:
+    with get_database(app).sessions() as session:
+        return session.get(Batch, batch_id) is not None
+
+
+def test_a_worker_fails_a_batch_whose_request_stopped_and_never_runs_it(db_session):
+    batch_id = store.create_batch(
+        db_session,
+        cohort=None,
+        filename=None,
+        actor="key:a",
+        worker="request:host:1:x",
+        lease_seconds=60,
+    )
+    db_session.commit()
+    assert store.fail_abandoned_jobs(db_session, max_attempts=3) == 0  # its lease runs
+    db_session.execute(update(Batch).values(lease_expires_at=utcnow() - dt.timedelta(seconds=1)))
+    db_session.commit()
+    assert store.claim_job(db_session, worker="w1", lease_seconds=60, max_attempts=3) is None
+    assert store.fail_abandoned_jobs(db_session, max_attempts=3) == 1
+    db_session.commit()
+    batch = store.get_batch(db_session, batch_id)
+    assert (batch["status"], batch["failure_reason"]) == ("failed", store.REQUEST_STOPPED)
+    assert store.claim_job(db_session, worker="w1", lease_seconds=60, max_attempts=3) is None
