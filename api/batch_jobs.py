@@ -10,11 +10,13 @@ renewing; once its lease has run out another worker runs the job again from the 
 at most ``BATCH_MAX_ATTEMPTS`` times in all, after which the batch is marked failed. A
 staged file that turns out unreadable, too long or with unknown columns makes the batch
 failed with the reason. Staging files hold personal data: each is deleted as soon as its
-batch is complete or failed.
+batch is complete or failed, and ``sme-export purge`` deletes what a crash left behind
+(``stray_staging``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -39,6 +41,11 @@ from scoring.errors import FileFormatError
 from scoring.validate import ValidatedBatch
 
 STAGING_FOLDER = "batch-staging"
+#: The suffix of a staging file still being written (renamed without it once whole).
+PARTIAL = ".partial"
+#: How old a staging file that no batch waits for must be before purge deletes it: younger
+#: ones may be an upload being copied, or one whose batch is being created.
+STAGING_SAFE_AGE = dt.timedelta(hours=6)
 _RUNNER = "sme_export.batch_runner"
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,33 @@ def staging_dir(app: Flask | None = None) -> Path:
     app = app or current_app
     configured = app.config.get("BATCH_STAGING_DIR")
     return Path(configured) if configured else Path(app.instance_path) / STAGING_FOLDER
+
+
+def stray_staging(
+    session: Session, folder: Path, *, safe_age: dt.timedelta = STAGING_SAFE_AGE
+) -> list[Path]:
+    """Staging files no batch waits for: those of complete or failed batches, and, once
+    older than ``safe_age``, partial copies (a crash mid-upload) and files no queued or
+    running batch names (a crash before its batch was made, a batch deleted)."""
+    finished = {Path(path).resolve() for path in store.finished_staging(session).values()}
+    waiting = {Path(path).resolve() for path in store.staging_in_use(session)}
+    stray = sorted(path for path in finished if path.exists())
+    if not folder.is_dir():
+        return stray
+    cutoff = time.time() - safe_age.total_seconds()
+    for path in sorted(folder.iterdir()):
+        path = path.resolve()
+        if path.is_file() and path not in waiting and path not in finished:
+            if path.stat().st_mtime < cutoff:
+                stray.append(path)
+    return stray
+
+
+def remove_staging(session: Session, paths: list[Path]) -> None:
+    """Delete ``paths`` (from ``stray_staging``) and forget those of finished batches."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+    store.forget_staging(session, store.finished_staging(session))
 
 
 @dataclass(frozen=True)
@@ -209,9 +243,10 @@ class _Run:
         chunk; one ``scored_at`` for the batch, as when it is scored in a request."""
         scorer = get_scorer()
         intake = ingest.Intake()
+        personal = store.may_write_personal(self.session, self.job.actor)
         with open(self.job.staging_path, "rb") as staged:
             for chunk in self._chunks(staged):
-                intake.chunks.append(chunk)
+                intake.chunks.append(chunk if personal else ingest.refuse_personal(chunk))
                 self._renew()
         self._renew(rows_done=0, rows_total=intake.received)
         scored = ingest.Scored([], [], [])

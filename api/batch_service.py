@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import ingest, store
-from api.batch_jobs import staging_dir, wake_runner, worker_name
+from api.batch_jobs import PARTIAL, staging_dir, wake_runner, worker_name
 from api.scorer import get_scorer
 from scoring.engine import now_utc
 
@@ -198,6 +198,8 @@ def _score_now(session: Session, intake: ingest.Intake, *, lang: str, **creation
     the batch is failed (``store.fail_abandoned_jobs``, run by workers and by a repeated
     Idempotency-Key) instead of staying ``running`` for ever."""
     scorer = get_scorer()
+    if not store.may_write_personal(session, creation["actor"]):
+        intake = ingest.Intake([ingest.refuse_personal(chunk) for chunk in intake.chunks])
     config = current_app.config
     holder = f"request:{worker_name()}"
     lease_seconds = float(config["BATCH_LEASE_SECONDS"])
@@ -257,14 +259,17 @@ def _queue(
 ) -> dict:
     """Copy ``stream`` to a staging file (readable by this user only: it holds personal
     data), queue a batch for it and wake the embedded runner; the file goes if no batch is
-    made."""
+    made. The copy is written under a ``.partial`` name and renamed once whole: a crash
+    mid-copy leaves a file that ``sme-export purge`` recognises and deletes."""
     folder = staging_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=folder, prefix="batch-", suffix=f".{source}")
-    path = Path(name)
+    handle, name = tempfile.mkstemp(dir=folder, prefix="batch-", suffix=f".{source}{PARTIAL}")
+    partial = Path(name)
+    path = partial.with_name(partial.name.removesuffix(PARTIAL))
     try:
         with os.fdopen(handle, "wb") as out:
             shutil.copyfileobj(stream, out, _COPY_BYTES)
+        partial.replace(path)
         created = _create(
             session,
             queued=True,
@@ -275,6 +280,7 @@ def _queue(
             **creation,
         )
     except BaseException:
+        partial.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         raise
     if isinstance(created, dict):

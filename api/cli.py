@@ -213,6 +213,7 @@ def serve(host: str, port: int, database_url: str | None) -> None:
 
     from api import create_app
     from api.db import database_url as app_database_url
+    from api.server_log import PathOnlyRequestHandler
 
     try:
         app = create_app({"DATABASE_URL": database_url} if database_url else None)
@@ -220,7 +221,7 @@ def serve(host: str, port: int, database_url: str | None) -> None:
         _fail(f"cannot start: {_one_line(exc)}")
     url = app_database_url(app)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=PathOnlyRequestHandler)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {_one_line(exc)}")
     where = f"http://{host}:{server.server_port}"

@@ -72,8 +72,12 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # True in ProductionConfig (HTTPS only)
     WTF_CSRF_TIME_LIMIT = None  # a form's token lives as long as the session
+    #: Wrong passwords in a row that lock an account for LOGIN_LOCK_MINUTES, from the
+    #: client address they came from only (elsewhere the account can still log in).
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
+    #: Failed logins per client address, in the `limits` notation; beyond it 429. None: off.
+    LOGIN_RATE_LIMIT: str | None = "10/minute"
     #: How new staff passwords are hashed (werkzeug's method names).
     USER_HASH_METHOD = "scrypt"
 
@@ -125,6 +129,7 @@ class TestConfig(DefaultConfig):
     SCORER_RETRY_SECONDS = 0.0
     USER_HASH_METHOD = "pbkdf2:sha256:1000"  # cheap: test accounts only
     RATE_LIMIT = None  # tests that need it turn it on
+    LOGIN_RATE_LIMIT = None
     BATCH_RUNNER = False  # tests run queued batches themselves, or turn it on
 
     def __init__(self) -> None:

@@ -71,6 +71,38 @@ class Scored:
         self.records.extend(other.records)
 
 
+#: Why a row that gives personal fields is rejected from a key without the ``personal`` scope.
+PERSONAL_NEEDS_SCOPE = "storing personal fields needs an API key with the 'personal' scope"
+
+
+def refuse_personal(chunk: ValidatedBatch) -> ValidatedBatch:
+    """``chunk`` without the rows that give a personal field: those become row errors
+    naming the fields (for a batch from a key that may not store personal data)."""
+    given = chunk.personal.notna().to_numpy()
+    refused = given.any(axis=1)
+    if not refused.any():
+        return chunk
+    names = list(chunk.personal.columns)
+    errors = [
+        RowError(
+            int(chunk.row_numbers[i]),
+            str(chunk.profiles["sme_id"].iloc[i]),
+            [{"field": names[j], "message": PERSONAL_NEEDS_SCOPE} for j in given[i].nonzero()[0]],
+        )
+        for i in refused.nonzero()[0]
+    ]
+    kept = ~refused
+    return ValidatedBatch(
+        profiles=chunk.profiles.iloc[kept].reset_index(drop=True),
+        personal=chunk.personal.iloc[kept].reset_index(drop=True),
+        assumed=chunk.assumed.iloc[kept].reset_index(drop=True),
+        row_numbers=chunk.row_numbers[kept],
+        errors=sorted([*chunk.errors, *errors], key=lambda error: error.row),
+        labels=None if chunk.labels is None else chunk.labels[kept],
+        received=chunk.received,
+    )
+
+
 #: Why a queued batch's row is not stored: its SME was erased after the upload.
 ERASED_WHILE_QUEUED = "erased on request after this batch was uploaded; not stored"
 
@@ -161,8 +193,11 @@ def score(
 
 
 def _personal_records(personal: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row's given personal fields; a blank one is left out, so its stored value is
+    kept (``store.save_scored``)."""
     values = personal.astype(object)
-    return values.where(values.notna(), None).to_dict("records")
+    records = values.where(values.notna(), None).to_dict("records")
+    return [{k: v for k, v in row.items() if v is not None} for row in records]
 
 
 def store_scored(

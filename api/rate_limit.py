@@ -6,6 +6,9 @@ The limit is a moving window in the notation of the ``limits`` package ("600/min
 that many times the limit); ``redis://host:6379`` shares the counts between every worker
 and host. Requests are counted after the key is authenticated, so unknown keys never
 fill the storage.
+
+Failed staff logins are limited the same way per client address (``LOGIN_RATE_LIMIT``,
+counted in the same storage under an opaque key): beyond it the login page answers 429.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 _EXTENSION = "sme_export.rate_limit"
+_LOGIN_EXTENSION = "sme_export.login_rate_limit"
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,21 @@ class RateLimit:
 
 
 def init_app(app: Flask) -> None:
-    """Read ``RATE_LIMIT`` and open its storage; a malformed limit fails at start."""
-    spec = app.config.get("RATE_LIMIT")
-    limit = None
-    if spec:
-        storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-        limit = RateLimit(spec, parse(spec), MovingWindowRateLimiter(storage))
-    app.extensions[_EXTENSION] = limit
+    """Read ``RATE_LIMIT`` and ``LOGIN_RATE_LIMIT`` and open their storage; a malformed
+    limit fails at start."""
+    specs = {
+        _EXTENSION: app.config.get("RATE_LIMIT"),
+        _LOGIN_EXTENSION: app.config.get("LOGIN_RATE_LIMIT"),
+    }
+    limiter = None
+    for name, spec in specs.items():
+        limit = None
+        if spec:
+            if limiter is None:
+                uri = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
+                limiter = MovingWindowRateLimiter(storage_from_string(uri))
+            limit = RateLimit(spec, parse(spec), limiter)
+        app.extensions[name] = limit
 
 
 def check(key_id: str) -> None:
@@ -54,3 +66,21 @@ def check(key_id: str) -> None:
         message=f"This API key made more than {limit.spec} requests; retry in {retry} s.",
         headers={"Retry-After": str(retry)},
     )
+
+
+def login_retry_after(address: str) -> int | None:
+    """Seconds until ``address`` (an opaque key) may try to log in again once it has used
+    up its failed logins; None while it may (this does not count an attempt)."""
+    limit: RateLimit | None = current_app.extensions.get(_LOGIN_EXTENSION)
+    key = f"login:{address}"
+    if limit is None or limit.limiter.test(limit.item, key):
+        return None
+    reset_at = limit.limiter.get_window_stats(limit.item, key).reset_time
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def count_failed_login(address: str) -> None:
+    """Count one failed login from ``address``."""
+    limit: RateLimit | None = current_app.extensions.get(_LOGIN_EXTENSION)
+    if limit is not None:
+        limit.limiter.hit(limit.item, f"login:{address}")

@@ -34,6 +34,7 @@ from api.tables import (
     AuditEvent,
     Batch,
     CohortMember,
+    LoginFailure,
     PersonalData,
     Score,
     ScoreAggregate,
@@ -161,6 +162,15 @@ def _record_use(session: Session, row: ApiKey) -> None:
     set_committed_value(row, "last_used_at", now)
 
 
+def may_write_personal(session: Session, actor: str) -> bool:
+    """Whether ``actor`` (as the audit log names it) may store personal fields: an API key
+    needs the ``personal`` or ``admin`` scope; staff pages and the command line may."""
+    if not actor.startswith("key:"):
+        return True
+    scopes = session.scalar(select(ApiKey.scopes).where(ApiKey.key_id == actor[len("key:") :]))
+    return bool(scopes) and bool({"personal", "admin"} & set(scopes))
+
+
 def revoke_api_key(session: Session, key_id: str) -> bool:
     """Revoke a key; False if there is no active key ``key_id``."""
     row = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
@@ -201,13 +211,38 @@ def _missing(value: Any) -> bool:
 
 
 def _personal_row(sme_id: str, profile: dict, person: dict) -> dict:
-    row = {"sme_id": sme_id}
+    """The personal fields to write for one SME: those in ``person`` (None clears one),
+    else those given (not blank) in ``profile``. Fields in neither are left out: the
+    stored value is kept (a profile sent without personal fields never erases them)."""
+    row: dict[str, Any] = {"sme_id": sme_id}
     for name in F.PERSONAL_COLUMNS:
-        value = person.get(name)
-        if _missing(value):
-            value = profile.get(name)
+        if name in person:
+            value = person[name]
+        elif not _missing(profile.get(name)):
+            value = profile[name]
+        else:
+            continue
         row[name] = None if _missing(value) else str(value)
     return row
+
+
+def _upsert_personal(session: Session, rows: Iterable[dict]) -> None:
+    """Insert or update personal rows, each changing only the fields it holds; one
+    statement per set of fields (a row without any only makes sure the SME has one)."""
+    by_fields: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        fields = tuple(name for name in F.PERSONAL_COLUMNS if name in row)
+        by_fields.setdefault(fields, []).append(row)
+    table = PersonalData.__table__
+    for fields, group in by_fields.items():
+        upsert = _upsert(session, table)
+        if fields:
+            statement = upsert.on_conflict_do_update(
+                index_elements=["sme_id"], set_={c: upsert.excluded[c] for c in fields}
+            )
+        else:
+            statement = upsert.on_conflict_do_nothing(index_elements=["sme_id"])
+        session.execute(statement, group)
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -233,7 +268,9 @@ def save_scored(
     membership, insert one score row per record, and audit it.
 
     ``profiles``, ``personal`` and ``records`` are aligned lists (one SME per position);
-    personal fields found in ``profiles`` are moved to the personal table.
+    personal fields found in ``profiles`` are moved to the personal table. A personal
+    field absent from both keeps its stored value; one given as None is cleared. Whether
+    the caller may write personal fields at all is the caller's check.
     """
     if not len(profiles) == len(personal) == len(records):
         raise ValueError("profiles, personal and records must have the same length")
@@ -262,7 +299,7 @@ def save_scored(
             "created_at": now,
             "updated_at": now,
         }
-        people[sme_id] = _personal_row(sme_id, profile, person)
+        people.setdefault(sme_id, {}).update(_personal_row(sme_id, profile, person))
         scores.append(
             {
                 "sme_id": sme_id,
@@ -287,14 +324,7 @@ def save_scored(
         ),
         list(smes.values()),
     )
-    upsert = _upsert(session, PersonalData.__table__)
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["sme_id"],
-            set_={c: upsert.excluded[c] for c in F.PERSONAL_COLUMNS},
-        ),
-        list(people.values()),
-    )
+    _upsert_personal(session, people.values())
     if cohort is not None:
         session.execute(
             _upsert(session, CohortMember.__table__).on_conflict_do_nothing(),
@@ -882,6 +912,14 @@ def finished_staging(session: Session) -> dict[int, str]:
     return dict(rows.all())
 
 
+def staging_in_use(session: Session) -> list[str]:
+    """Staging files of queued and running batches: inputs still waiting for a worker."""
+    query = select(Batch.staging_path).where(
+        Batch.status.in_(("queued", "running")), Batch.staging_path.is_not(None)
+    )
+    return list(session.scalars(query))
+
+
 def forget_staging(session: Session, batch_ids: Iterable[int]) -> None:
     """Record that the staging files of ``batch_ids`` are deleted."""
     ids = list(batch_ids)
@@ -938,6 +976,7 @@ class UserInfo:
     created_at: dt.datetime
     disabled_at: dt.datetime | None
     locked_until: dt.datetime | None
+    session_generation: int = 0
 
     @property
     def active(self) -> bool:
@@ -958,6 +997,7 @@ def _user_info(row: User) -> UserInfo:
         created_at=row.created_at,
         disabled_at=row.disabled_at,
         locked_until=row.locked_until,
+        session_generation=row.session_generation or 0,
     )
 
 
@@ -1023,10 +1063,20 @@ def set_user_language(session: Session, username: str, language: str) -> None:
     session.execute(update(User).where(User.username == username).values(language=language))
 
 
+def end_sessions(session: Session, username: str) -> None:
+    """Log the account out everywhere: every web session issued before stops working."""
+    session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(session_generation=User.session_generation + 1)
+    )
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """The verdict on a login: ``user`` when it succeeded, else why not (``refused`` or
-    ``locked``; an unknown or disabled account is ``refused`` like a wrong password)."""
+    ``locked``; an unknown or disabled account is ``refused`` like a wrong password). The
+    web page gives one answer for every refusal, so it cannot tell which accounts exist."""
 
     user: UserInfo | None
     outcome: str  # "ok" | "refused" | "locked"
@@ -1043,32 +1093,42 @@ def check_login(
     username: str,
     password: str,
     *,
+    address: str,
     max_failures: int,
     lock_for: dt.timedelta,
 ) -> LoginResult:
-    """Check a password and keep the lockout count: ``max_failures`` wrong passwords in a
-    row lock the account for ``lock_for``; while locked even the right password is refused.
+    """Check a password and keep the lockout count of the account *from this client
+    ``address``* (an opaque key, e.g. an HMAC of the IP address): ``max_failures`` wrong
+    passwords in a row from there lock that pair for ``lock_for``, while the account can
+    still log in from elsewhere; while locked even the right password is refused.
 
-    The hash is checked also for unknown accounts, so timing does not tell which exist.
+    The hash is checked also for unknown accounts, so timing does not tell which exist;
+    nothing is recorded about names that are not accounts.
     """
-    row = session.scalar(select(User).where(User.username == username.strip().lower()))
+    username = username.strip().lower()
+    row = session.scalar(select(User).where(User.username == username))
     now = utcnow()
     matches = check_password_hash(
         row.password_hash if row is not None else _dummy_password_hash(), password
     )
     if row is None or row.disabled_at is not None:
         return LoginResult(None, "refused")
-    if row.locked_until is not None and row.locked_until > now:
+    failure = session.get(LoginFailure, (username, address))
+    if failure is not None and failure.locked_until is not None and failure.locked_until > now:
         return LoginResult(None, "locked")
     if not matches:
-        row.failed_logins += 1
-        if row.failed_logins >= max_failures:
-            row.locked_until = now + lock_for
-            row.failed_logins = 0
+        if failure is None:
+            failure = LoginFailure(username=username, address_hmac=address, failures=0)
+            session.add(failure)
+        failure.failures += 1
+        failure.last_failed_at = now
+        if failure.failures >= max_failures:
+            failure.failures = 0
+            failure.locked_until = now + lock_for
             return LoginResult(None, "locked")
         return LoginResult(None, "refused")
-    row.failed_logins = 0
-    row.locked_until = None
+    if failure is not None:
+        session.delete(failure)
     return LoginResult(_user_info(row), "ok")
 
 

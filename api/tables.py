@@ -244,9 +244,9 @@ USER_LANGUAGES = ("id", "en")
 class User(Base):
     """A staff account of the web pages; only a salted hash of the password is stored.
 
-    ``failed_logins`` counts wrong passwords since the last good one; after too many the
-    account is locked until ``locked_until``. A disabled account keeps its row (the audit
-    log names it) but cannot log in.
+    ``failed_logins`` and ``locked_until`` are no longer used (lockout is per account and
+    client address: ``LoginFailure``); kept for older rows. A disabled account keeps its
+    row (the audit log names it) but cannot log in.
     """
 
     __tablename__ = "users"
@@ -269,6 +269,23 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[dt.datetime | None]
+    #: Copied into each web session at login; logging out bumps it, so every session cookie
+    #: of the account issued before (a copied one too) no longer opens a page.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class LoginFailure(Base):
+    """Wrong passwords for one account from one client address, since the last good login
+    from there; too many lock that pair (not the account: a stranger elsewhere cannot lock
+    the real user out). The address is kept only as an HMAC keyed with the app's secret."""
+
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    last_failed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # --- data protection: retention and the processing log ---------------------------------------

@@ -80,7 +80,7 @@ def _store_wulan(client, headers, wulan, other) -> int:
 
 def test_personal_fields_only_for_the_personal_or_admin_scope(app, make_key, wulan):
     client = app.test_client()
-    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score"))
+    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score", "personal"))
     read = client.get("/api/v1/smes/W-1", headers=_key(app, make_key, "read")).get_json()
     assert not set(F.PERSONAL_COLUMNS) & set(read["profile"])
     assert read["profile"]["name"] == WULAN["name"]
@@ -95,7 +95,7 @@ def test_personal_fields_only_for_the_personal_or_admin_scope(app, make_key, wul
 
 def test_viewing_one_sme_is_in_the_processing_log(app, make_key, wulan):
     client = app.test_client()
-    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score"))
+    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score", "personal"))
     headers = _key(app, make_key, "read")
     client.get("/api/v1/smes/W-1", headers=headers)
     with app.app_context():
@@ -123,7 +123,7 @@ def test_keys_can_be_created_with_the_personal_scope(tmp_path):
 
 def test_subject_access_exports_everything_held_and_is_logged(app, make_key, wulan, other):
     client = app.test_client()
-    batch_id = _store_wulan(client, _key(app, make_key, "score"), wulan, other)
+    batch_id = _store_wulan(client, _key(app, make_key, "score", "personal"), wulan, other)
     headers = _key(app, make_key, "personal")
 
     response = client.get("/api/v1/smes/W-1/export", headers=headers)
@@ -152,7 +152,7 @@ def test_subject_access_exports_everything_held_and_is_logged(app, make_key, wul
 
 def test_subject_access_needs_the_personal_scope_and_a_known_sme(app, make_key, wulan):
     client = app.test_client()
-    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score"))
+    client.post("/api/v1/scores", json=wulan, headers=_key(app, make_key, "score", "personal"))
     read = client.get("/api/v1/smes/W-1/export", headers=_key(app, make_key, "read", "score"))
     assert read.status_code == 403
     admin = _key(app, make_key, "admin")
@@ -198,7 +198,7 @@ def backend_app(request, make_app, db_engine):
 def test_erasure_removes_the_smes_personal_data_everywhere(backend_app, make_key, wulan, other):
     app = backend_app
     client = app.test_client()
-    batch_id = _store_wulan(client, _key(app, make_key, "score"), wulan, other)
+    batch_id = _store_wulan(client, _key(app, make_key, "score", "personal"), wulan, other)
     admin = _key(app, make_key, "admin")
     before = _every_table_as_text(app)
     assert all(any(v in t for t in before.values()) for v in IDENTIFYING)
@@ -312,7 +312,7 @@ def test_purge_redacts_row_errors_of_batches_past_retention(db_session):
 
 def test_the_processing_log_is_filtered_and_paged_for_admins(app, make_key, wulan, other):
     client = app.test_client()
-    score = _key(app, make_key, "score")
+    score = _key(app, make_key, "score", "personal")
     client.post("/api/v1/scores", json=wulan, headers=score)
     client.post("/api/v1/scores", json=other, headers=score)
     read = _key(app, make_key, "read")
@@ -388,7 +388,7 @@ def test_the_processing_log_is_in_the_openapi_document(app):
 
 def test_admins_read_the_processing_log_on_a_web_page(web_app, login, make_key, wulan):
     client = web_app.test_client()
-    client.post("/api/v1/scores", json=wulan, headers=_key(web_app, make_key, "score"))
+    client.post("/api/v1/scores", json=wulan, headers=_key(web_app, make_key, "score", "personal"))
     admin = login("admin")
     page = admin.get("/admin/processing-log?action=score&since=2000-01-01")
     assert page.status_code == 200
@@ -422,7 +422,7 @@ def test_no_personal_value_reaches_the_logs(app, make_key, wulan, other, caplog)
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # every statement
     client = app.test_client()
-    batch_id = _store_wulan(client, _key(app, make_key, "score"), wulan, other)
+    batch_id = _store_wulan(client, _key(app, make_key, "score", "personal"), wulan, other)
     admin = _key(app, make_key, "admin")
     client.get("/api/v1/smes/W-1", headers=admin)
     client.get("/api/v1/smes/W-1/export", headers=admin)
@@ -430,7 +430,7 @@ def test_no_personal_value_reaches_the_logs(app, make_key, wulan, other, caplog)
     client.post(
         "/api/v1/shortlists",
         json={"cohort": "kopi", "capacity": 1},
-        headers=_key(app, make_key, "score"),
+        headers=_key(app, make_key, "score", "personal"),
     )
     client.delete("/api/v1/smes/W-1", headers=admin)
 
@@ -445,7 +445,7 @@ def test_a_crash_logs_no_personal_value(app, make_key, wulan, caplog, monkeypatc
 
     monkeypatch.setattr(store, "save_scored", crash)
     response = app.test_client().post(
-        "/api/v1/scores", json=wulan, headers=_key(app, make_key, "score")
+        "/api/v1/scores", json=wulan, headers=_key(app, make_key, "score", "personal")
     )
     assert response.status_code == 500
     assert WULAN["owner_name"] not in caplog.text + response.get_data(as_text=True)
@@ -462,7 +462,7 @@ def test_personal_fields_are_never_model_inputs(app, make_key, wulan, other, mon
         return original(profiles, **kwargs)
 
     monkeypatch.setattr(scoring_engine, "score_frame", spy)
-    _store_wulan(app.test_client(), _key(app, make_key, "score"), wulan, other)
+    _store_wulan(app.test_client(), _key(app, make_key, "score", "personal"), wulan, other)
 
     assert seen
     for frame in seen:

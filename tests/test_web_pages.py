@@ -24,7 +24,7 @@ from web_helpers import PASSWORD, ROLES, create_user, csrf_token, form_of, log_i
 from api import store
 from api.config import ProductionConfig
 from api.db import get_database, get_session
-from api.tables import AuditEvent, CohortMember, User
+from api.tables import AuditEvent, CohortMember, LoginFailure
 from api.web import profiles
 from api.web.i18n import LANGUAGES, load_catalogues
 from scoring.fields import ALL_COLUMNS, FIELD_BY_NAME, PERSONAL_COLUMNS
@@ -162,24 +162,28 @@ def test_wrong_password_is_refused_and_audited(web_app):
 
 
 @on_both_backends
-def test_five_wrong_passwords_lock_the_account(web_app):
+def test_five_wrong_passwords_lock_the_account_from_that_address(web_app):
     client = web_app.test_client()
     for _ in range(4):
         assert log_in(client, "lead", "wrong password").status_code == 401
     response = log_in(client, "lead", "wrong password")
-    assert "dikunci selama 15 menit" in _text(response)
+    assert "Nama pengguna atau kata sandi salah" in _text(response)  # the one answer
+    assert "ditunda 15 menit" in _text(response)
     assert log_in(client, "lead").status_code == 401  # even the right password
     with web_app.app_context():
         session = get_session()
-        row = session.scalar(select(User).where(User.username == "lead"))
+        row = session.scalar(select(LoginFailure).where(LoginFailure.username == "lead"))
         assert row.locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14)
+        assert "127.0.0.1" not in row.address_hmac and len(row.address_hmac) == 64
         session.execute(
-            update(User)
-            .where(User.username == "lead")
+            update(LoginFailure)
+            .where(LoginFailure.username == "lead")
             .values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
         session.commit()
     assert log_in(client, "lead").status_code == 302
+    with web_app.app_context():  # a good login clears the count
+        assert get_session().scalar(select(LoginFailure)) is None
 
 
 @on_both_backends
@@ -234,10 +238,11 @@ def test_forms_without_the_csrf_token_are_refused(web_app, login, profile):
 
 
 def test_the_api_needs_no_csrf_token(web_app, make_key, profile):
-    headers = {"X-API-Key": make_key(web_app, "score")}
+    headers = {"X-API-Key": make_key(web_app, "score", "personal")}
     response = web_app.test_client().post("/api/v1/scores", json=profile, headers=headers)
     assert response.status_code == 201
-    assert "Content-Security-Policy" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # --- roles ----------------------------------------------------------------------------------

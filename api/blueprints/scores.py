@@ -1,16 +1,22 @@
-"""POST /api/v1/scores: score one profile, and store it unless it is a dry run."""
+"""POST /api/v1/scores: score one profile, and store it unless it is a dry run.
+
+Personal fields (``scoring.fields.PERSONAL_COLUMNS``) in the body are written only with a
+key that also has the ``personal`` scope (else 403 naming them); a field sent as null is
+cleared, and a field left out keeps its stored value.
+"""
 
 from __future__ import annotations
 
 from flask import request, url_for
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 
 from api import ingest
-from api.auth import SCORE, current_actor, require_scope
+from api.auth import PERSONAL, SCORE, current_actor, has_scope, require_scope
 from api.db import get_session
 from api.negotiation import JSON, accepts
 from api.schemas import ScoreQuerySchema, ScoreRecordSchema
 from api.scorer import get_scorer
+from scoring.fields import PERSONAL_COLUMNS
 from scoring.schema import ProfileSchema, validate_profile
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1/scores", description="Score profiles.")
@@ -23,6 +29,7 @@ blp = Blueprint("scores", __name__, url_prefix="/api/v1/scores", description="Sc
 @blp.arguments(ProfileSchema, description="One SME profile (SPEC section 3).")
 @blp.response(201, ScoreRecordSchema, description="Scored and stored.")
 @blp.alt_response(200, schema=ScoreRecordSchema, description="Dry run: scored, nothing stored.")
+@blp.alt_response(403, response="FORBIDDEN", description="Personal fields without the scope.")
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def create_score(profile: dict, dry_run: bool, lang: str, cohort: str | None = None):
     """Score one profile
@@ -30,17 +37,40 @@ def create_score(profile: dict, dry_run: bool, lang: str, cohort: str | None = N
     Validates the profile (every field error at once, 422), scores it and stores the
     profile and the score, unless `dry_run=true`. The optional `cohort` adds the SME to
     that cohort. Labels are in English or, with `lang=id`, Bahasa Indonesia.
+
+    Storing personal fields (`owner_name`, `owner_gender`, `contact_phone`,
+    `contact_email`, `district`) needs a key with the `personal` scope as well (403
+    naming the fields otherwise); a personal field sent as `null` is cleared, one left
+    out keeps its stored value.
     """
+    body = request.get_json()
+    sent = [name for name in PERSONAL_COLUMNS if name in body]
+    if sent and not dry_run and not has_scope(PERSONAL):
+        abort(
+            403,
+            message=(
+                f"Storing the personal fields {', '.join(sent)} needs an API key with the "
+                "'personal' scope; send the profile without them (stored values are kept)."
+            ),
+            errors=[{"field": name, "message": "Needs the 'personal' scope."} for name in sent],
+        )
     scorer = get_scorer()
     # The schema has validated the body; validate_profile gives the same verdict and the
     # canonical batch of one, with the booleans that were left out (assumed).
-    batch = validate_profile(request.get_json())
+    batch = validate_profile(body)
     scored = ingest.score(batch, scorer, lang=lang, keep_profiles=not dry_run)
     record = scored.records[0]
     if dry_run:
         return record, 200
+    given = batch.personal.iloc[0]
+    scored.personal[0] = {name: _value(given[name]) for name in sent}
     session = get_session()
     ingest.store_scored(session, scored, cohort=cohort, batch_id=None, actor=current_actor())
     session.commit()
     location = url_for("smes.get_sme", sme_id=record["sme_id"])
     return record, 201, {"Location": location}
+
+
+def _value(value):
+    """A personal value of the validated profile; None when blank (clears the field)."""
+    return None if value is None or value != value else value

@@ -102,10 +102,23 @@ def may_see_personal_data() -> bool:
     return user is not None and user.role in PERSONAL_DATA_ROLES
 
 
+def _blank(value: Any) -> bool:
+    return value is None or value != value or value == ""
+
+
+def form_sections() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The form's sections for this user: without the owner and contact section for roles
+    that may not see personal data."""
+    if may_see_personal_data():
+        return SECTIONS
+    return tuple((name, fields) for name, fields in SECTIONS if name != "contact")
+
+
 def values_from_form(form: MultiDict) -> dict[str, Any]:
-    """The form's values as entered: every yes/no answered, lists as lists, text as typed."""
+    """The form's values as entered: every yes/no answered, lists as lists, text as typed;
+    only the fields of the sections this user sees."""
     values: dict[str, Any] = {}
-    for _, names in SECTIONS:
+    for _, names in form_sections():
         for name in names:
             kind = FIELD_BY_NAME[name].kind
             if kind is Kind.BOOL:
@@ -143,7 +156,7 @@ def profile_from_form(values: dict[str, Any]) -> dict[str, Any]:
 def _form_page(values: dict, errors: dict[str, list[str]], cohort: str, status: int = 200):
     return render_template(
         "profile_form.html",
-        sections=SECTIONS,
+        sections=form_sections(),
         fields=FIELD_BY_NAME,
         values=values,
         errors=errors,
@@ -201,6 +214,15 @@ def new_profile():
     if errors:
         return _form_page(values, errors, cohort, 422)
     scored = ingest.score(batch, get_scorer(), lang=current_language())
+    # Personal fields are hidden from roles that may not see them: what such a user posts
+    # never changes them (the stored values are kept). An officer's blank field clears it.
+    if may_see_personal_data():
+        given = batch.personal.iloc[0]
+        scored.personal[0] = {
+            name: None if _blank(given[name]) else given[name] for name in PERSONAL_COLUMNS
+        }
+    else:
+        scored.personal[0] = {}
     session = get_session()
     ingest.store_scored(session, scored, cohort=cohort or None, batch_id=None, actor=actor())
     session.commit()

@@ -1,18 +1,20 @@
-"""The processing log as a staff page (admins only): who did what to which subject, when.
+"""Data protection pages (admins only): the processing log, and erasing an SME.
 
-Reads the same store query as ``GET /api/v1/processing-log``; the dates of the form are
-whole UTC days (``until`` includes its day).
+The processing log reads the same store query as ``GET /api/v1/processing-log``; the
+dates of the form are whole UTC days (``until`` includes its day). Erasure asks for a
+confirmation (a CSRF-protected form with a box to tick) and then calls the one erasure
+function, ``store.erase_sme``, exactly as ``DELETE /api/v1/smes/<sme_id>`` does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from api import store
 from api.db import get_session
-from api.web.auth import role_required
+from api.web.auth import actor, role_required
 from api.web.i18n import t
 
 bp = Blueprint("protection_web", __name__, url_prefix="/admin")
@@ -55,3 +57,23 @@ def processing_log():
         query={name: value for name, value in values.items() if value},
         error=error,
     ), (422 if error else 200)
+
+
+@bp.route("/smes/<sme_id>/erase", methods=["GET", "POST"])
+@role_required("admin")
+def erase_sme(sme_id: str):
+    """Confirm, then erase the SME as ``DELETE /api/v1/smes/<sme_id>`` does."""
+    session = get_session()
+    found = store.get_sme(session, sme_id, personal=False)
+    if found is None:
+        return render_template("errors/404.html"), 404
+    name = found["profile"]["name"]
+    if request.method == "GET":
+        return render_template("protection/erase.html", sme_id=sme_id, name=name)
+    if request.form.get("confirm") != "yes":
+        error = t("protection.erase_unconfirmed")
+        return render_template("protection/erase.html", sme_id=sme_id, name=name, error=error), 422
+    store.erase_sme(session, sme_id, actor=actor())
+    session.commit()
+    flash(t("protection.erased", sme_id=sme_id))
+    return redirect(url_for("web_auth.home"))
