@@ -292,3 +292,18 @@ def test_rp_and_percent_belong_to_their_fields_only(tmp_path):
         "employees",
         "export_value_usd_last_year",
     ]
+
+
+def test_web_form_option_names_are_the_names_files_may_give():
+    """The web catalogues still carry their own copy of the option names: kept equal here
+    until the pages read ``scoring/labels`` directly."""
+    from api.web.i18n import load_catalogues
+    from scoring.validate import choice_names
+
+    catalogues = load_catalogues()
+    for name in ("sector", "legal_form", "owner_gender"):
+        for value, labels in choice_names()[name].items():
+            assert labels == [
+                catalogues["en"][f"{name}.{value}"],
+                catalogues["id"][f"{name}.{value}"],
+            ]
