@@ -211,18 +211,19 @@ def _missing(value: Any) -> bool:
 
 
 def _personal_row(sme_id: str, profile: dict, person: dict) -> dict:
-    """The personal fields to write for one SME: those in ``person`` (None clears one),
-    else those given (not blank) in ``profile``. Fields in neither are left out: the
-    stored value is kept (a profile sent without personal fields never erases them)."""
+    """The personal fields to write for one SME: those given in ``person``, else in
+    ``profile``; one that ``person`` holds as None (and ``profile`` does not give) is
+    cleared. Fields in neither are left out: the stored value is kept (a profile sent
+    without personal fields never erases them)."""
     row: dict[str, Any] = {"sme_id": sme_id}
     for name in F.PERSONAL_COLUMNS:
-        if name in person:
-            value = person[name]
-        elif not _missing(profile.get(name)):
-            value = profile[name]
+        for value in (person.get(name), profile.get(name)):
+            if not _missing(value):
+                row[name] = str(value)
+                break
         else:
-            continue
-        row[name] = None if _missing(value) else str(value)
+            if name in person:
+                row[name] = None
     return row
 
 

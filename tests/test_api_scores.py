@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from api_fixtures import create_key
 
 from api.errors import PROBLEM_JSON
 from scoring import fields as F
@@ -12,12 +13,18 @@ pytest_plugins = ["api_fixtures"]
 PERSONAL_VALUES = ("Eko Suryana", "eko.suryana@example.com", "+62 877-4015-4778", "Kiaracondong")
 
 
+@pytest.fixture
+def writer(app) -> dict[str, str]:
+    """The headers of a key that may store profiles with their personal fields."""
+    return {"X-API-Key": create_key(app, "score", "personal", name="writer")}
+
+
 def without_time(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "scored_at"}
 
 
-def test_score_is_stored_and_equals_the_engine(client, auth, profile, scorer):
-    response = client.post("/api/v1/scores", json=profile, headers=auth("score"))
+def test_score_is_stored_and_equals_the_engine(client, auth, profile, scorer, writer):
+    response = client.post("/api/v1/scores", json=profile, headers=writer)
     assert response.status_code == 201
     assert response.headers["Location"] == "/api/v1/smes/BDG-2020-001"
     record = response.get_json()
@@ -46,22 +53,22 @@ def test_labels_in_bahasa_indonesia(client, auth, profile):
     assert en.get_json()["score"] == id_.get_json()["score"]
 
 
-def test_cohort_query_adds_the_sme_to_the_cohort(client, auth, profile):
-    client.post("/api/v1/scores?cohort=bandung-2020", json=profile, headers=auth("score"))
+def test_cohort_query_adds_the_sme_to_the_cohort(client, auth, profile, writer):
+    client.post("/api/v1/scores?cohort=bandung-2020", json=profile, headers=writer)
     sme = client.get("/api/v1/smes/BDG-2020-001", headers=auth("read")).get_json()
     assert sme["cohorts"] == ["bandung-2020"]
 
 
-def test_left_out_booleans_are_reported_as_assumed(client, auth, profile):
+def test_left_out_booleans_are_reported_as_assumed(client, auth, profile, writer):
     del profile["has_website"], profile["knows_incoterms"]
-    record = client.post("/api/v1/scores", json=profile, headers=auth("score")).get_json()
+    record = client.post("/api/v1/scores", json=profile, headers=writer).get_json()
     assert record["assumed"] == ["has_website", "knows_incoterms"]
 
 
-def test_invalid_profile_is_422_with_every_field_error(client, auth, profile):
+def test_invalid_profile_is_422_with_every_field_error(client, auth, profile, writer):
     profile.update(employees=-3, sector="space", colour="red")
     del profile["name"]
-    response = client.post("/api/v1/scores", json=profile, headers=auth("score"))
+    response = client.post("/api/v1/scores", json=profile, headers=writer)
     assert response.status_code == 422
     assert response.mimetype == PROBLEM_JSON
     body = response.get_json()
@@ -113,8 +120,8 @@ def test_too_large_body_is_413(make_app, make_key, profile):
     assert response.mimetype == PROBLEM_JSON
 
 
-def test_personal_data_only_on_the_smes_own_page(client, auth, profile):
-    client.post("/api/v1/scores", json=profile, headers=auth("score"))
+def test_personal_data_only_on_the_smes_own_page(client, auth, profile, writer):
+    client.post("/api/v1/scores", json=profile, headers=writer)
     read = auth("read")
     own = client.get("/api/v1/smes/BDG-2020-001", headers=auth("admin")).get_data(as_text=True)
     assert all(value in own for value in PERSONAL_VALUES)
