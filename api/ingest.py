@@ -100,6 +100,7 @@ def refuse_personal(chunk: ValidatedBatch) -> ValidatedBatch:
         errors=sorted([*chunk.errors, *errors], key=lambda error: error.row),
         labels=None if chunk.labels is None else chunk.labels[kept],
         received=chunk.received,
+        skipped=chunk.skipped,
     )
 
 

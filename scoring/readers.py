@@ -17,6 +17,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from scoring.errors import FileFormatError
+from scoring.fields import ALL_COLUMNS, LABEL
 from scoring.validate import SPREADSHEET_DECIMAL, SeenIds
 
 FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
@@ -71,6 +73,16 @@ _SCAN_BYTES = 256 * 1024
 _RATIO_FLOOR = _MIB
 #: Rows of one Excel worksheet; a sheet claiming more is not a spreadsheet Excel made.
 _XLSX_MAX_ROWS = 1_048_576
+#: An office puts a title, a year and a blank row above the header: the header of a CSV or
+#: XLSX file is the first of its first rows that names ``sme_id`` and two more contract
+#: columns (after ``normalise_header``); rows above it are not read.
+HEADER_SEARCH_ROWS = 20
+_KNOWN_COLUMNS = frozenset((*ALL_COLUMNS, LABEL))
+#: Said after a header error when no row looked like a header, so the first row was taken.
+_NO_HEADER_FOUND = (
+    " (row {row} was taken as the header; expected a header row naming sme_id and the other "
+    f"columns within the first {HEADER_SEARCH_ROWS} rows)"
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,10 @@ class RawTable:
     decimal: str
     source: str
     row_numbers: np.ndarray | None = None
+    #: CSV and XLSX: the source row number of the header, and the spreadsheet column letter
+    #: of each column (``{"sme_id": "A", ...}``); None for formats without rows and letters.
+    header_row: int | None = None
+    columns: dict[str, str] | None = None
     #: The ``sme_id``s of the file's chunks validated so far, one object shared by every
     #: chunk ``iter_tables`` yields, so a repeated id is caught in any later chunk.
     seen_ids: SeenIds | None = None
@@ -145,6 +161,17 @@ def normalise_header(name: str) -> str:
     """Column name as the contract spells it: "  Has NIB " -> "has_nib"."""
     text = str(name).replace("\ufeff", "").strip().lower()
     return _HEADER_SPACE.sub("_", text)
+
+
+def is_header(cells: Iterable[object]) -> bool:
+    """Whether a row of cells is a header: it names ``sme_id`` and two more contract columns."""
+    names = {normalise_header(c) for c in cells if c is not None and str(c).strip()}
+    return "sme_id" in names and len(names & _KNOWN_COLUMNS) >= 3
+
+
+def _letters(names: list[str]) -> dict[str, str]:
+    """Spreadsheet column letter of each named column, by its position in the header."""
+    return {name: get_column_letter(i + 1) for i, name in enumerate(names) if name}
 
 
 def detect_format(filename: str | None, head: bytes) -> str:
@@ -196,7 +223,9 @@ def read_table(
     frame = pd.concat([_with_columns(table.frame, columns) for table in tables], ignore_index=True)
     numbers = np.concatenate([table.source_rows() for table in tables])
     first = tables[0]
-    return _table(frame, numbers, decimal=first.decimal, source=first.source, next_row=0)
+    table = _table(frame, numbers, decimal=first.decimal, source=first.source, next_row=0)
+    table.header_row, table.columns = first.header_row, first.columns
+    return table
 
 
 def iter_tables(
@@ -405,7 +434,14 @@ def _looks_like_csv(text: bytes) -> bool:
 
 
 def _table(
-    frame: pd.DataFrame, numbers: np.ndarray, *, decimal: str, source: str, next_row: int
+    frame: pd.DataFrame,
+    numbers: np.ndarray,
+    *,
+    decimal: str,
+    source: str,
+    next_row: int,
+    header_row: int | None = None,
+    columns: dict[str, str] | None = None,
 ) -> RawTable:
     """A ``RawTable`` whose rows have the (increasing) source row numbers ``numbers``."""
     numbers = np.asarray(numbers, dtype=np.int64)
@@ -417,6 +453,8 @@ def _table(
         decimal=decimal,
         source=source,
         row_numbers=None if consecutive else numbers,
+        header_row=header_row,
+        columns=columns,
     )
 
 
@@ -447,9 +485,10 @@ def _column_names(raw: Iterable[str], source: str, *, max_columns: int) -> list[
 
 
 def _named_columns(
-    frame: pd.DataFrame, names: list[str], numbers: np.ndarray, source: str
+    frame: pd.DataFrame, names: list[str], numbers: np.ndarray, source: str, note: str = ""
 ) -> pd.DataFrame:
-    """Give ``frame`` (positional columns) its header names; drop empty unnamed columns."""
+    """Give ``frame`` (positional columns) its header names; drop empty unnamed columns.
+    ``note`` ends the message of a value without a header (which row was the header)."""
     keep = []
     for position, name in enumerate(names):
         if name:
@@ -460,7 +499,7 @@ def _named_columns(
             row = int(numbers[np.argmax(filled)])
             raise FileFormatError(
                 f"{source}: column {get_column_letter(position + 1)} has a value in row {row} "
-                "but no header; give the column a name or delete it"
+                f"but no header; give the column a name or delete it{note}"
             )
     frame = frame.iloc[:, keep]
     frame.columns = [names[p] for p in keep]
@@ -489,17 +528,53 @@ class _CsvHeader:
     separator: str
     names: list[str]
     header_row: int  # 1-based record number of the header; blank lines above it count
+    found: bool = True  # False: no line looked like a header, the first one was taken
+
+    @property
+    def note(self) -> str:
+        return "" if self.found else _NO_HEADER_FOUND.format(row=self.header_row)
+
+    @property
+    def letters(self) -> dict[str, str]:
+        return _letters(self.names)
+
+
+def _next_line(text: str, position: int) -> int:
+    end = _line_end(text, position)
+    return end + (2 if text.startswith("\r\n", end) else 1)
+
+
+def _header_line(text: str) -> tuple[int, int] | None:
+    """(offset, line number) of the first of the first lines that ``is_header`` with some
+    separator; None if there is none (title rows hold no quoted line ends)."""
+    position = 0
+    for number in range(1, HEADER_SEARCH_ROWS + 1):
+        if position >= len(text):
+            return None
+        line = text[position : _line_end(text, position)]
+        for separator in _SEPARATORS:
+            try:
+                if separator in line and is_header(next(csv.reader([line], delimiter=separator))):
+                    return position, number
+            except csv.Error:
+                continue
+        position = _next_line(text, position)
+    return None
 
 
 def _csv_header(head: bytes, source: str, *, max_columns: int) -> _CsvHeader:
-    """Find the header record (after blank lines), its separator and its column names."""
+    """Find the header record, its separator and its column names: the first line naming
+    ``sme_id`` and two more columns (``is_header``), else the first line that is not blank."""
     text = _decode_utf8(head, source, final=len(head) < _HEAD_BYTES)
     position, header_row = 0, 1
-    while True:
+    found = _header_line(text)
+    if found:
+        position, header_row = found
+    while not found:
         end = _line_end(text, position)
         if end == len(text) or text[position:end].strip(" \t;,") != "":
             break
-        position = end + (2 if text.startswith("\r\n", end) else 1)
+        position = _next_line(text, position)
         header_row += 1
     counts = dict.fromkeys(_SEPARATORS, 0)
     in_quotes, end = False, position
@@ -529,7 +604,8 @@ def _csv_header(head: bytes, source: str, *, max_columns: int) -> _CsvHeader:
             f"{source}: cannot read the header row ({exc}); expected one header row of "
             'column names, quotes only around whole names ("...")'
         ) from exc
-    return _CsvHeader(separator, _column_names(cells, source, max_columns=max_columns), header_row)
+    names = _column_names(cells, source, max_columns=max_columns)
+    return _CsvHeader(separator, names, header_row, found=found is not None)
 
 
 def _line_end(text: str, start: int) -> int:
@@ -599,11 +675,19 @@ def _iter_csv(
                 missing = chunk.isna()
                 filled = ~missing.all(axis=1).to_numpy()
                 chunk = chunk.mask(missing, None)
-                frame = _named_columns(chunk[filled], header.names, numbers[filled], source)
+                frame = _named_columns(
+                    chunk[filled], header.names, numbers[filled], source, header.note
+                )
                 if len(frame):
                     yielded = True
                     yield _table(
-                        frame, numbers[filled], decimal=decimal, source=source, next_row=next_row
+                        frame,
+                        numbers[filled],
+                        decimal=decimal,
+                        source=source,
+                        next_row=next_row,
+                        header_row=header.header_row,
+                        columns=header.letters,
                     )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _csv_parse_error(source, exc) from exc
@@ -615,6 +699,8 @@ def _iter_csv(
             decimal=decimal,
             source=source,
             next_row=header.header_row + 1,
+            header_row=header.header_row,
+            columns=header.letters,
         )
 
 
@@ -627,6 +713,7 @@ class CsvLayout:
     names: list[str]
     header_row: int
     source: str
+    note: str = ""
 
     @property
     def decimal(self) -> str:
@@ -655,16 +742,22 @@ class CsvLayout:
         missing = block.isna()
         filled = ~missing.all(axis=1).to_numpy()
         block = block.mask(missing, None)
-        frame = _named_columns(block[filled], self.names, numbers[filled], self.source)
+        frame = _named_columns(block[filled], self.names, numbers[filled], self.source, self.note)
         return _table(
-            frame, numbers[filled], decimal=self.decimal, source=self.source, next_row=first_row
+            frame,
+            numbers[filled],
+            decimal=self.decimal,
+            source=self.source,
+            next_row=first_row,
+            header_row=self.header_row,
+            columns=_letters(self.names),
         )
 
 
 def csv_layout(head: bytes, source: str) -> CsvLayout:
     """The layout of a CSV file from its first 64 KiB (``FileFormatError`` if unreadable)."""
     header = _csv_header(head, source, max_columns=DEFAULT_LIMITS.max_columns)
-    return CsvLayout(header.separator, header.names, header.header_row, source)
+    return CsvLayout(header.separator, header.names, header.header_row, source, header.note)
 
 
 # --- XLSX -----------------------------------------------------------------------------
@@ -794,13 +887,23 @@ def _xlsx_tables(
     buffer: list[list] = []
     numbers: list[int] = []
     yielded = False
+    first = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    found = next((i for i, (_, values) in enumerate(first) if is_header(values)), None)
+    rows = itertools.chain(first[found or 0 :], rows)
+    note = ""
 
     def flush() -> RawTable:
         frame = pd.DataFrame(buffer, columns=range(len(names)), dtype=object)
         taken = np.asarray(numbers, dtype=np.int64)
-        frame = _named_columns(frame, names, taken, source)
+        frame = _named_columns(frame, names, taken, source, note)
         return _table(
-            frame, taken, decimal=SPREADSHEET_DECIMAL, source=source, next_row=header_row + 1
+            frame,
+            taken,
+            decimal=SPREADSHEET_DECIMAL,
+            source=source,
+            next_row=header_row + 1,
+            header_row=header_row,
+            columns=_letters(names),
         )
 
     for number, values in rows:
@@ -810,6 +913,7 @@ def _xlsx_tables(
         if names is None:
             names, header_row = _xlsx_header(values, source, max_columns=max_columns), number
             years = [i for i, name in enumerate(names) if name in _YEAR_COLUMNS]
+            note = "" if found is not None else _NO_HEADER_FOUND.format(row=number)
             continue
         for i in years:  # a year typed as a date, or a date cell: its year
             if i < len(values) and isinstance(values[i], dt.date):
@@ -819,7 +923,7 @@ def _xlsx_tables(
         if extra is not None:
             raise FileFormatError(
                 f"{source}: column {get_column_letter(extra + 1)} has a value in row {number} "
-                "but no header; give the column a name or delete it"
+                f"but no header; give the column a name or delete it{note}"
             )
         buffer.append(cells[:width] + [None] * (width - len(cells)))
         numbers.append(number)

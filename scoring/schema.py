@@ -45,6 +45,7 @@ from scoring.validate import (
     NOT_WHOLE,
     PATTERN_MESSAGES,
     TOO_LONG,
+    UNKNOWN_PERSONAL_VALUE,
     UNKNOWN_VALUE,
     ValidatedBatch,
     array_frame,
@@ -238,7 +239,8 @@ def _schema_field(spec: Field) -> ma.Field:
             checks.append(mv.Regexp(spec.pattern, error=PATTERN_MESSAGES[spec.pattern]))
         return Text(validate=checks, **options)
     if spec.kind is Kind.ENUM:
-        return Text(validate=mv.OneOf(spec.choices, error=UNKNOWN_VALUE), **options)
+        unknown = UNKNOWN_PERSONAL_VALUE if spec.personal else UNKNOWN_VALUE
+        return Text(validate=mv.OneOf(spec.choices, error=unknown), **options)
     if spec.kind is Kind.INT:
         return WholeNumber(validate=ContractRange(spec), **options)
     if spec.kind is Kind.FLOAT:

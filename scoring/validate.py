@@ -62,6 +62,8 @@ NOT_LIST = "Not a valid list."
 NOT_OBJECT = "Invalid input type."
 TOO_LONG = "Longer than maximum length {max}."
 UNKNOWN_VALUE = "Unknown value '{input}'. Must be one of: {choices}."
+#: A personal field's value is never quoted: a row error is shown to readers and stored.
+UNKNOWN_PERSONAL_VALUE = "Unknown value (not shown: personal data). Must be one of: {choices}."
 DUPLICATES = "Duplicate values: {values}."
 EXPORT_YEARS_WITHOUT_EXPORTS = "Must be 0 when has_exported is false."
 #: A file-only rule (one JSON profile cannot repeat itself): the first row with an id wins.
@@ -263,6 +265,30 @@ class RowError:
         return {"row": self.row, "sme_id": self.sme_id, "errors": [dict(e) for e in self.errors]}
 
 
+#: Why a spreadsheet row without an ``sme_id`` is skipped as not a profile (``SkippedRow``).
+TOTAL_ROW = "total row"
+NOTE_ROW = "note or signature row"
+#: A row naming no ``sme_id`` with text in at most this many cells is a title, note or
+#: signature line ("Catatan: ...", "Bandung, 3 Desember 2026", "Kepala Dinas").
+NOTE_MAX_CELLS = 2
+#: How an office labels a totals row ("Jumlah", "Total", "Sub total", "Grand total").
+TOTAL_LABEL = re.compile(r"^(jumlah|total|sub[ -]?total|grand[ -]?total)\b", re.IGNORECASE)
+_SME_ID_RE = re.compile(SME_ID_PATTERN)
+_NUMBER_CELL = re.compile(r"^(rp\.?)?[\s\d.,%+\-]*\d[\s\d.,%]*$", re.IGNORECASE)
+
+
+@dataclass
+class SkippedRow:
+    """A spreadsheet row that is not a profile (a total, a note, a signature): not read,
+    not counted in ``received``."""
+
+    row: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "reason": self.reason}
+
+
 @dataclass
 class ValidatedBatch:
     """The valid rows in canonical form, and a report for each rejected row."""
@@ -274,6 +300,8 @@ class ValidatedBatch:
     errors: list[RowError]
     labels: np.ndarray | None
     received: int
+    #: Rows of a CSV or XLSX file that are no profiles; not in ``received``.
+    skipped: list[SkippedRow] = field(default_factory=list)
 
     @property
     def scored(self) -> int:
@@ -514,6 +542,8 @@ def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
     index = np.where(index < 0, -1, _choice_positions(spec.name)[index])
     unknown = np.flatnonzero(index < 0)
     choices = ", ".join(spec.choices)
+    if spec.personal:
+        return index, [UNKNOWN_PERSONAL_VALUE.format(choices=choices)] * len(unknown)
     given = _numpy(texts.text.take(pa.array(unknown, type=pa.int64())))
     messages = [UNKNOWN_VALUE.format(input=value, choices=choices) for value in given]
     return index, messages
@@ -814,18 +844,88 @@ def validate_table(
     (``seen_ids``, if given, is used instead).
     Raises ``FileFormatError`` when the table has unknown or repeated columns.
     """
-    if raw.row_numbers is not None:
-        row_numbers = np.asarray(raw.row_numbers, dtype=np.int64)
-    else:
-        row_numbers = raw.first_row_number + np.arange(len(raw.frame), dtype=np.int64)
-    return _validate_frame(
-        raw.frame,
+    row_numbers = raw.source_rows().astype(np.int64)
+    frame, skipped = raw.frame, []
+    if raw.columns is not None:  # a spreadsheet: totals, notes and signatures are no profiles
+        skip, skipped = _non_data_rows(frame, row_numbers)
+        if skip.any():
+            frame, row_numbers = frame[~skip].reset_index(drop=True), row_numbers[~skip]
+    batch = _validate_frame(
+        frame,
         row_numbers,
         decimal_mark=raw.decimal,
         source=raw.source,
         require_label=require_label,
         seen_ids=seen_ids or raw.seen_ids,
     )
+    batch.skipped = skipped
+    if raw.columns is not None:
+        _locate_errors(batch.errors, frame, row_numbers, raw.columns)
+    return batch
+
+
+def _non_data_rows(frame: pd.DataFrame, row_numbers: np.ndarray) -> tuple[np.ndarray, list]:
+    """Which rows are no profiles, and a ``SkippedRow`` for each: no ``sme_id`` (an empty
+    cell or text that cannot be one), and either a total label beside numbers, or text in at
+    most ``NOTE_MAX_CELLS`` cells and nothing else."""
+    skip = np.zeros(len(frame), dtype=bool)
+    if "sme_id" not in frame.columns:
+        return skip, []
+    skipped = []
+    no_id = np.flatnonzero([not _is_sme_id(v) for v in frame["sme_id"].tolist()])
+    for position in no_id.tolist():
+        cells = [v for v in frame.iloc[position].tolist() if not is_missing(v)]
+        texts = [
+            strip_text(v)
+            for v in cells
+            if isinstance(v, str) and not _NUMBER_CELL.match(strip_text(v))
+        ]
+        if any(isinstance(v, bool | list) for v in cells) or len(texts) > NOTE_MAX_CELLS:
+            continue
+        if any(TOTAL_LABEL.match(text) for text in texts):
+            reason = TOTAL_ROW
+        elif texts and len(texts) == len(cells):
+            reason = NOTE_ROW
+        else:
+            continue
+        skip[position] = True
+        skipped.append(SkippedRow(int(row_numbers[position]), reason))
+    return skip, skipped
+
+
+def _is_sme_id(value: Any) -> bool:
+    """Whether a cell holds an ``sme_id`` (a note in that column does not: "Catatan: ...")."""
+    if is_missing(value):
+        return False
+    return not isinstance(value, str) or _SME_ID_RE.match(strip_text(value)) is not None
+
+
+def _locate_errors(
+    errors: list[RowError], frame: pd.DataFrame, row_numbers: np.ndarray, letters: dict[str, str]
+) -> None:
+    """Add to each field error of a spreadsheet row its ``column`` letter and, unless the
+    field is personal, the ``value`` as read, so the web page can point at the cell."""
+    positions = {int(row): i for i, row in enumerate(row_numbers.tolist())}
+    for error in errors:
+        position = positions.get(error.row)
+        for item in error.errors:
+            name = item["field"]
+            if name not in letters or name not in frame.columns or position is None:
+                continue
+            item["column"] = letters[name]
+            spec = FIELD_BY_NAME.get(name)
+            value = frame[name].iloc[position]
+            if (spec is None or not spec.personal) and not is_missing(value):
+                item["value"] = _cell_text(value)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell's value as a person reads it back: whole numbers without ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return "; ".join(map(str, value))
+    return strip_text(str(value))
 
 
 def validate_records(

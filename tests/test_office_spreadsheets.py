@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from scoring import fields as F
+from scoring.errors import FileFormatError
 from scoring.readers import iter_tables, read_table
 from scoring.rescore import rescore
 from scoring.schema import validate_profile
@@ -110,7 +111,14 @@ def test_duplicate_sme_ids_after_trimming_are_rejected_naming_the_first_row(tmp_
         {
             "row": r,
             "sme_id": "BDG-001",
-            "errors": [{"field": "sme_id", "message": DUPLICATE.format(row=2)}],
+            "errors": [
+                {
+                    "field": "sme_id",
+                    "message": DUPLICATE.format(row=2),
+                    "column": "A",
+                    "value": "BDG-001",
+                }
+            ],
         }
         for r in (4, 5)
     ]
@@ -307,3 +315,95 @@ def test_web_form_option_names_are_the_names_files_may_give():
                 catalogues["en"][f"{name}.{value}"],
                 catalogues["id"][f"{name}.{value}"],
             ]
+
+
+# --- 5. title rows above the header, totals and signatures below the data ------------------
+
+TITLE = [
+    ["DAFTAR UMKM BINAAN DINAS KUKMPERINDAG KOTA BANDUNG"],
+    ["Tahun 2026"],
+    [],
+]
+SECOND = ["BDG-002", "Kopi Lembang", "food_beverage", 2018, 5, 120_000_000, "Ya", "Tidak"]
+FOOTER = [
+    [],
+    [None, "Jumlah", None, None, 17, 970_000_000],
+    ["Catatan: data per November 2026"],
+    [None, "Bandung, 3 Desember 2026"],
+    [None, "Mengetahui,"],
+    [None, "Kepala Dinas"],
+    [None, "Drs. H. Asep Sukmana"],
+]
+
+
+def office_sheet(path: Path, *, header: list = HEADER) -> Path:
+    return workbook(path, [*TITLE, header, ROW, SECOND, *FOOTER])
+
+
+def office_csv(path: Path) -> Path:
+    def line(cells):
+        return ";".join("" if c is None else str(c) for c in cells)
+
+    rows = [*TITLE, HEADER, ROW, SECOND, *FOOTER]
+    path.write_text("\n".join(line(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_title_rows_above_the_header_are_skipped_keeping_sheet_row_numbers(tmp_path):
+    table = read_table(office_sheet(tmp_path / "o.xlsx"))
+    assert list(table.frame.columns) == [F.FIELD_BY_NAME[n].name for n in HEADER]
+    assert table.header_row == 4
+    assert table.source_rows()[:2].tolist() == [5, 6]
+    assert table.columns == dict(zip(HEADER, "ABCDEFGH", strict=True))
+
+
+def test_title_rows_above_a_csv_header_are_skipped(tmp_path):
+    table = read_table(office_csv(tmp_path / "o.csv"))
+    assert table.header_row == 4
+    assert table.frame["sme_id"].tolist()[:2] == ["BDG-001", "BDG-002"]
+    assert table.source_rows()[:2].tolist() == [5, 6]
+
+
+def test_totals_notes_and_signatures_are_skipped_not_rejected(tmp_path):
+    for path in (office_sheet(tmp_path / "o.xlsx"), office_csv(tmp_path / "o.csv")):
+        batch = validated(path)
+        assert (batch.received, batch.scored, batch.rejected) == (2, 2, 0)
+        assert [s.to_dict() for s in batch.skipped] == [
+            {"row": 8, "reason": "total row"},
+            {"row": 9, "reason": "note or signature row"},
+            {"row": 10, "reason": "note or signature row"},
+            {"row": 11, "reason": "note or signature row"},
+            {"row": 12, "reason": "note or signature row"},
+            {"row": 13, "reason": "note or signature row"},
+        ]
+
+
+def test_non_data_rows_are_skipped_in_every_chunk(tmp_path):
+    path = office_sheet(tmp_path / "o.xlsx")
+    chunks = [validate_table(raw) for raw in iter_tables(path, chunk_rows=3)]
+    assert sum(c.scored for c in chunks) == 2
+    assert [s.row for c in chunks for s in c.skipped] == [8, 9, 10, 11, 12, 13]
+
+
+def test_without_a_header_naming_sme_id_the_message_names_the_row_taken(tmp_path):
+    path = workbook(tmp_path / "t.xlsx", [["DAFTAR UMKM"], ["Tahun 2026", "x", "y"], ["a", "b"]])
+    with pytest.raises(
+        FileFormatError,
+        match=r"^t\.xlsx: column B has a value in row 2 but no header; give the column a name "
+        r"or delete it \(row 1 was taken as the header; expected a header row naming sme_id "
+        r"and the other columns within the first 20 rows\)$",
+    ):
+        read_table(path)
+
+
+def test_a_data_row_without_sme_id_is_still_rejected(tmp_path):
+    row = [None, *ROW[1:]]
+    batch = validated(workbook(tmp_path / "r.xlsx", [HEADER, ROW, row]))
+    assert (batch.received, batch.rejected, batch.skipped) == (2, 1, [])
+
+
+def test_rescore_skips_title_and_footer_rows(scorer, tmp_path):
+    path = office_sheet(tmp_path / "o.xlsx")
+    out = tmp_path / "out.csv"
+    summary = rescore(path, out, scorer=scorer, chunk_rows=3)
+    assert (summary.received, summary.scored, summary.rejected) == (2, 2, 0)

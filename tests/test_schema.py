@@ -174,7 +174,11 @@ def test_left_out_booleans_are_assumed():
             ["MARS"],
             f"Unknown value 'MARS'. Must be one of: {MARKETS}.",
         ),
-        ("owner_gender", "x", "Unknown value 'x'. Must be one of: female, male, undisclosed."),
+        (
+            "owner_gender",
+            "x",
+            "Unknown value (not shown: personal data). Must be one of: female, male, undisclosed.",
+        ),
     ],
 )
 def test_field_error_message(field, value, message):

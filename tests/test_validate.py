@@ -266,7 +266,11 @@ FIELD_ERRORS = [
     ("has_export_pricing", "CIF", "Not a valid boolean."),
     ("has_logistics_partner", "DHL", "Not a valid boolean."),
     ("access_to_finance", "KUR", "Not a valid boolean."),
-    ("owner_gender", "m", "Unknown value 'm'. Must be one of: female, male, undisclosed."),
+    (
+        "owner_gender",
+        "m",
+        "Unknown value (not shown: personal data). Must be one of: female, male, undisclosed.",
+    ),
     ("owner_name", "n" * 201, "Longer than maximum length 200."),
     ("contact_phone", "0" * 51, "Longer than maximum length 50."),
     ("contact_email", "e" * 255, "Longer than maximum length 254."),
@@ -641,3 +645,30 @@ def test_fifty_thousand_rows_are_validated_column_by_column():
     keep = np.setdiff1d(np.arange(n), bad)
     expected = canonical_frame(profiles_to_records(profiles.iloc[keep].reset_index(drop=True)))
     pd.testing.assert_frame_equal(batch.profiles, expected)
+
+
+def test_a_personal_fields_value_is_never_quoted_in_its_error():
+    batch = validate_records([{**FULL_PROFILE, "owner_gender": "Wulandari Pratiwi"}])
+    assert batch.errors[0].errors == [
+        {
+            "field": "owner_gender",
+            "message": "Unknown value (not shown: personal data). "
+            "Must be one of: female, male, undisclosed.",
+        }
+    ]
+
+
+def test_spreadsheet_row_errors_name_the_column_and_value_but_never_a_personal_one(tmp_path):
+    path = tmp_path / "e.csv"
+    header = [*CSV_ROW, "owner_gender"]
+    row = {**CSV_ROW, "sector": "Kopi", "owner_gender": "Pratiwi"}
+    path.write_text(
+        ";".join(header) + "\n" + ";".join(row[k] for k in header) + "\n", encoding="utf-8"
+    )
+    from scoring.readers import read_table
+
+    errors = validate_table(read_table(path)).errors[0].errors
+    assert [{k: v for k, v in e.items() if k != "message"} for e in errors] == [
+        {"field": "sector", "column": "C", "value": "Kopi"},
+        {"field": "owner_gender", "column": "I"},
+    ]
