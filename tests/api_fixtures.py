@@ -96,9 +96,16 @@ def api_keys(app) -> dict[str, str]:
 
 
 @pytest.fixture
-def auth(api_keys) -> Callable[[str], dict[str, str]]:
-    """``auth("read")``: the headers of a request made with the read key."""
-    return lambda scope: {"X-API-Key": api_keys[scope]}
+def auth(app, api_keys) -> Callable[..., dict[str, str]]:
+    """``auth("read")``: the headers of a request made with the read key;
+    ``auth("score", "personal")``: with a new key holding those scopes."""
+
+    def headers(*scopes: str) -> dict[str, str]:
+        if len(scopes) == 1:
+            return {"X-API-Key": api_keys[scopes[0]]}
+        return {"X-API-Key": create_key(app, *scopes, name="+".join(scopes))}
+
+    return headers
 
 
 _EXAMPLE = json.loads((DATA / "example_profile.json").read_text(encoding="utf-8"))

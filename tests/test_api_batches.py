@@ -78,7 +78,9 @@ def comparable(record: dict) -> dict:
 
 
 def test_mixed_indonesian_csv_scores_valid_rows_and_reports_bad_ones(client, auth, mixed_csv):
-    response = upload(client, auth("score"), mixed_csv, "kohort.csv", "?cohort=bdg-2020")
+    response = upload(
+        client, auth("score", "personal"), mixed_csv, "kohort.csv", "?cohort=bdg-2020"
+    )
     assert response.status_code == 201, response.get_json()
     batch = response.get_json()
     assert response.headers["Location"] == f"/api/v1/batches/{batch['id']}"
@@ -101,7 +103,7 @@ def test_mixed_indonesian_csv_scores_valid_rows_and_reports_bad_ones(client, aut
 def test_batch_results_are_identical_to_the_engine_on_the_same_file(
     client, auth, mixed_csv, scorer
 ):
-    batch = upload(client, auth("score"), mixed_csv, "kohort.csv").get_json()
+    batch = upload(client, auth("score", "personal"), mixed_csv, "kohort.csv").get_json()
     results = client.get(f"/api/v1/batches/{batch['id']}/results", headers=auth("read"))
     assert results.status_code == 200
     body = results.get_json()
@@ -130,7 +132,7 @@ def test_xlsx_upload_with_untidy_headers(client, auth, profile, scorer):
     workbook.save(buffer)
     content = buffer.getvalue()
 
-    response = upload(client, auth("score"), content, "kohort.xlsx")
+    response = upload(client, auth("score", "personal"), content, "kohort.xlsx")
     assert response.status_code == 201, response.get_json()
     batch = response.get_json()
     assert (batch["received"], batch["scored"], batch["rejected"]) == (3, 2, 1)
@@ -145,7 +147,9 @@ def test_xlsx_upload_with_untidy_headers(client, auth, profile, scorer):
 
 def test_json_array_body(client, auth, profile):
     rows = [profile, {**profile, "sme_id": "B-2", "employees": -1}, "not a profile"]
-    response = client.post("/api/v1/batches?cohort=json", json=rows, headers=auth("score"))
+    response = client.post(
+        "/api/v1/batches?cohort=json", json=rows, headers=auth("score", "personal")
+    )
     assert response.status_code == 201
     batch = response.get_json()
     assert (batch["received"], batch["scored"], batch["rejected"]) == (3, 1, 2)
@@ -154,7 +158,9 @@ def test_json_array_body(client, auth, profile):
 
 
 def test_cohort_can_come_as_a_form_field(client, auth, mixed_csv):
-    batch = upload(client, auth("score"), mixed_csv, "k.csv", cohort="formulir").get_json()
+    batch = upload(
+        client, auth("score", "personal"), mixed_csv, "k.csv", cohort="formulir"
+    ).get_json()
     assert batch["cohort"] == "formulir"
     members = client.get("/api/v1/smes?cohort=formulir", headers=auth("read")).get_json()
     assert members["total"] == 3
@@ -162,7 +168,9 @@ def test_cohort_can_come_as_a_form_field(client, auth, mixed_csv):
 
 def test_second_batch_shows_the_change_since_the_previous_score(client, auth):
     header, rows = cohort_rows(3)
-    first = upload(client, auth("score"), indonesian_csv(header, rows), "r1.csv").get_json()
+    first = upload(
+        client, auth("score", "personal"), indonesian_csv(header, rows), "r1.csv"
+    ).get_json()
     before = client.get(f"/api/v1/batches/{first['id']}/results", headers=auth("read"))
     before = {r["sme_id"]: r["score"] for r in before.get_json()["results"]}
 
@@ -173,7 +181,7 @@ def test_second_batch_shows_the_change_since_the_previous_score(client, auth):
     newcomer = list(rows[2])
     set_cell(header, newcomer, "sme_id", "BDG-NEW")
     content = indonesian_csv(header, [*improved, newcomer])
-    second = upload(client, auth("score"), content, "r2.csv").get_json()
+    second = upload(client, auth("score", "personal"), content, "r2.csv").get_json()
     results = client.get(f"/api/v1/batches/{second['id']}/results", headers=auth("read"))
     rows_out = {r["sme_id"]: r for r in results.get_json()["results"]}
     for sme_id in ("BDG-2020-001", "BDG-2020-002"):
@@ -192,7 +200,7 @@ def test_second_batch_shows_the_change_since_the_previous_score(client, auth):
 
 
 def test_csv_results_neutralise_formulas(client, auth, mixed_csv):
-    batch = upload(client, auth("score"), mixed_csv, "k.csv").get_json()
+    batch = upload(client, auth("score", "personal"), mixed_csv, "k.csv").get_json()
     response = client.get(f"/api/v1/batches/{batch['id']}/results?format=csv", headers=auth("read"))
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -205,7 +213,7 @@ def test_csv_results_neutralise_formulas(client, auth, mixed_csv):
 
 
 def test_xlsx_results_neutralise_formulas(client, auth, mixed_csv):
-    batch = upload(client, auth("score"), mixed_csv, "k.csv").get_json()
+    batch = upload(client, auth("score", "personal"), mixed_csv, "k.csv").get_json()
     response = client.get(
         f"/api/v1/batches/{batch['id']}/results?format=xlsx", headers=auth("read")
     )
@@ -221,7 +229,7 @@ def test_xlsx_results_neutralise_formulas(client, auth, mixed_csv):
 
 
 def test_unknown_result_format_is_422(client, auth, mixed_csv):
-    batch = upload(client, auth("score"), mixed_csv, "k.csv").get_json()
+    batch = upload(client, auth("score", "personal"), mixed_csv, "k.csv").get_json()
     response = client.get(f"/api/v1/batches/{batch['id']}/results?format=pdf", headers=auth("read"))
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "format"
@@ -255,7 +263,7 @@ def test_a_batch_that_fails_while_storing_is_marked_failed(client, auth, mixed_c
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store, "save_scored", broken)
-    response = upload(client, auth("score"), mixed_csv, "k.csv")
+    response = upload(client, auth("score", "personal"), mixed_csv, "k.csv")
     assert response.status_code == 500
     assert response.mimetype == PROBLEM_JSON
     batch = client.get("/api/v1/batches/1", headers=auth("read")).get_json()
@@ -268,7 +276,7 @@ def test_a_batch_that_fails_while_storing_is_marked_failed(client, auth, mixed_c
 
 
 def test_unreadable_file_is_422_and_creates_no_batch(client, auth):
-    response = upload(client, auth("score"), b"\x00\x01\x02 garbage", "data.bin")
+    response = upload(client, auth("score", "personal"), b"\x00\x01\x02 garbage", "data.bin")
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "file"
     assert client.get("/api/v1/batches/1", headers=auth("read")).status_code == 404
@@ -277,7 +285,7 @@ def test_unreadable_file_is_422_and_creates_no_batch(client, auth):
 def test_unknown_column_is_422_with_a_suggestion(client, auth):
     header, rows = cohort_rows(2)
     header = ["sektor" if h == "sector" else h for h in header]
-    response = upload(client, auth("score"), indonesian_csv(header, rows), "k.csv")
+    response = upload(client, auth("score", "personal"), indonesian_csv(header, rows), "k.csv")
     assert response.status_code == 422
     assert "did you mean 'sector'?" in response.get_json()["detail"]
 
@@ -286,7 +294,7 @@ def test_missing_file_field_is_422(client, auth):
     response = client.post(
         "/api/v1/batches",
         data={"upload": (io.BytesIO(b"x"), "x.csv")},
-        headers=auth("score"),
+        headers=auth("score", "personal"),
         content_type="multipart/form-data",
     )
     assert response.status_code == 422
@@ -296,13 +304,13 @@ def test_missing_file_field_is_422(client, auth):
 
 
 def test_json_body_must_be_an_array(client, auth, profile):
-    response = client.post("/api/v1/batches", json=profile, headers=auth("score"))
+    response = client.post("/api/v1/batches", json=profile, headers=auth("score", "personal"))
     assert response.status_code == 422
 
 
 def test_wrong_content_type_is_415(client, auth):
     response = client.post(
-        "/api/v1/batches", data=b"a;b", content_type="text/csv", headers=auth("score")
+        "/api/v1/batches", data=b"a;b", content_type="text/csv", headers=auth("score", "personal")
     )
     assert response.status_code == 415
 
@@ -310,7 +318,7 @@ def test_wrong_content_type_is_415(client, auth):
 def test_too_many_rows_is_422(make_app, make_key, mixed_csv, profile):
     app = make_app(BATCH_MAX_ROWS=4)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score")}
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
     response = upload(client, headers, mixed_csv, "k.csv")
     assert response.status_code == 422
     assert "at most 4 rows" in response.get_json()["detail"]
@@ -320,7 +328,7 @@ def test_too_many_rows_is_422(make_app, make_key, mixed_csv, profile):
 
 def test_too_large_upload_is_413(make_app, make_key, mixed_csv):
     app = make_app(MAX_CONTENT_LENGTH=len(mixed_csv) // 2)
-    headers = {"X-API-Key": make_key(app, "score")}
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
     response = upload(app.test_client(), headers, mixed_csv, "k.csv")
     assert response.status_code == 413
     assert response.mimetype == PROBLEM_JSON
@@ -331,7 +339,7 @@ def test_names_in_results_do_not_depend_on_how_they_are_looked_up(
 ):
     from api import lookups
 
-    batch = upload(client, auth("score"), mixed_csv, "k.csv").get_json()
+    batch = upload(client, auth("score", "personal"), mixed_csv, "k.csv").get_json()
     path = f"/api/v1/batches/{batch['id']}/results"
     scanned = client.get(path, headers=auth("read")).get_json()
     monkeypatch.setattr(lookups, "SCAN_RATIO", 0)  # one SME at a time

@@ -125,7 +125,9 @@ def test_a_half_written_active_pointer_is_never_served(client, auth, models, pro
     check = _model_check(client)
     assert check["ok"] is True
     assert check["detail"].startswith(f"version {SHIPPED}; the newly activated model")
-    scored = client.post("/api/v1/scores?dry_run=true", json=profile, headers=auth("score"))
+    scored = client.post(
+        "/api/v1/scores?dry_run=true", json=profile, headers=auth("score", "personal")
+    )
     assert scored.get_json()["model_version"] == SHIPPED
     (models / "ACTIVE").write_text("")
     assert _model_check(client)["detail"].startswith(f"version {SHIPPED}; the newly activated")
@@ -287,7 +289,7 @@ def test_card_without_the_training_data_fairness_and_drift(client, auth, profile
     assert 0.3 < fairness["proxy"]["inputs_predict_gender_auc"] < 0.8
 
     assert client.get("/api/v1/drift", headers=auth("admin")).status_code == 404
-    client.post("/api/v1/scores", json=profile, headers=auth("score"))
+    client.post("/api/v1/scores", json=profile, headers=auth("score", "personal"))
     drift = client.get("/api/v1/drift", headers=auth("admin")).get_json()
     assert drift["recent_rows"] == 1 and drift["status"] == "act"
     card = client.get("/api/v1/models/active/card", headers=auth("read")).get_json()

@@ -23,13 +23,15 @@ def cohort(client, auth, profile):
     ]
     for sme_id, sector, changes in specs:
         body = {**profile, "sme_id": sme_id, "sector": sector, **changes}
-        response = client.post("/api/v1/scores?cohort=c", json=body, headers=auth("score"))
+        response = client.post(
+            "/api/v1/scores?cohort=c", json=body, headers=auth("score", "personal")
+        )
         records[sme_id] = {**response.get_json(), "sector": sector}
     return records
 
 
 def shortlist(client, auth, body):
-    return client.post("/api/v1/shortlists", json=body, headers=auth("score"))
+    return client.post("/api/v1/shortlists", json=body, headers=auth("score", "personal"))
 
 
 def test_shortlist_of_a_cohort_equals_build_shortlist_on_latest_scores(client, auth, cohort):
@@ -60,7 +62,7 @@ def test_shortlist_from_sme_ids_and_from_a_batch(client, auth, cohort, profile):
         ["A-1", "F-1"], key=lambda s: -cohort[s]["score"]
     )
     rows = [{**profile, "sme_id": "B-1"}, {**profile, "sme_id": "B-2", "has_website": True}]
-    batch = client.post("/api/v1/batches", json=rows, headers=auth("score")).get_json()
+    batch = client.post("/api/v1/batches", json=rows, headers=auth("score", "personal")).get_json()
     body = shortlist(client, auth, {"batch_id": batch["id"], "capacity": 5}).get_json()
     assert sorted(e["sme_id"] for e in body["selected"]) == ["B-1", "B-2"]
 

@@ -20,7 +20,9 @@ def stored(client, auth, profile):
     records = {}
     for sme_id, sector, cohort, changes in specs:
         body = {**profile, "sme_id": sme_id, "sector": sector, **changes}
-        response = client.post(f"/api/v1/scores?cohort={cohort}", json=body, headers=auth("score"))
+        response = client.post(
+            f"/api/v1/scores?cohort={cohort}", json=body, headers=auth("score", "personal")
+        )
         assert response.status_code == 201, response.get_json()
         records[sme_id] = response.get_json()
     return records
@@ -112,7 +114,9 @@ def test_unknown_sme_is_404(client, auth):
 
 def test_history_is_oldest_first(client, auth, stored, profile):
     better = {**profile, "sme_id": "A-1", "has_website": True, "knows_incoterms": True}
-    second = client.post("/api/v1/scores", json=better, headers=auth("score")).get_json()
+    second = client.post(
+        "/api/v1/scores", json=better, headers=auth("score", "personal")
+    ).get_json()
     history = client.get("/api/v1/smes/A-1/scores", headers=auth("read")).get_json()
     assert history["sme_id"] == "A-1"
     assert history["scores"] == [stored["A-1"], second]
@@ -131,5 +135,5 @@ def test_erasure_deletes_the_sme_and_its_personal_data(client, auth, stored):
 
 
 def test_erasing_needs_the_admin_scope(client, auth, stored):
-    assert client.delete("/api/v1/smes/A-1", headers=auth("score")).status_code == 403
+    assert client.delete("/api/v1/smes/A-1", headers=auth("score", "personal")).status_code == 403
     assert client.delete("/api/v1/smes/A-1", headers=auth("read")).status_code == 403

@@ -117,7 +117,7 @@ def test_a_large_upload_is_queued_and_a_worker_completes_it(
 ):
     app = make_bg_app(DATABASE_URL=db_url)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     response = upload(client, headers, mixed_csv, "kohort.csv", "?cohort=bg")
     assert response.status_code == 202, response.get_json()
     queued = response.get_json()
@@ -164,7 +164,7 @@ def test_progress_is_visible_and_results_appear_only_when_complete(
     and nothing else until the batch is complete."""
     app = make_bg_app(BATCH_RUNNER=True, BATCH_CHUNK_PAUSE_SECONDS=0.15)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     try:
         response = client.post("/api/v1/batches?lang=id", json=records, headers=headers)
         assert response.status_code == 202
@@ -203,7 +203,7 @@ def test_progress_is_visible_and_results_appear_only_when_complete(
 def test_an_unreadable_queued_file_fails_with_the_reason(make_bg_app, make_key):
     app = make_bg_app()
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     response = upload(client, headers, b"\x00\x01\x02 garbage" * 50, "data.bin")
     assert response.status_code == 202
     batch_id = response.get_json()["id"]
@@ -219,7 +219,7 @@ def test_an_unreadable_queued_file_fails_with_the_reason(make_bg_app, make_key):
 def test_a_queued_file_longer_than_the_row_limit_fails(make_bg_app, make_key, mixed_csv):
     app = make_bg_app(BATCH_MAX_ROWS=4)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     batch_id = upload(client, headers, mixed_csv, "k.csv").get_json()["id"]
     Worker(app).run_once()
     batch = get(client, headers, batch_id)
@@ -237,7 +237,7 @@ def test_a_batch_that_breaks_while_storing_fails_and_stores_nothing(
 
     app = make_bg_app()
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     batch_id = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
     monkeypatch.setattr(store, "save_scored", broken)
     assert Worker(app).run_once() == batch_id
@@ -249,7 +249,7 @@ def test_a_batch_that_breaks_while_storing_fails_and_stores_nothing(
 
 def test_small_inputs_are_still_scored_in_the_request(make_bg_app, make_key, profile):
     app = make_bg_app()
-    headers = {"X-API-Key": make_key(app, "score")}
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
     response = app.test_client().post("/api/v1/batches", json=[profile] * 3, headers=headers)
     assert response.status_code == 201
     assert response.get_json()["status"] == "complete"
@@ -275,7 +275,7 @@ def test_a_worker_killed_mid_batch_is_taken_over_and_the_batch_completes_whole(
 ):
     app = make_bg_app(DATABASE_URL=db_url)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     batch_id = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
 
     process = start_worker(
@@ -374,7 +374,7 @@ def test_an_sme_erased_while_its_batch_waits_is_not_brought_back(
 def test_a_batch_whose_worker_stopped_too_often_is_failed(make_bg_app, make_key, records):
     app = make_bg_app(BATCH_MAX_ATTEMPTS=2)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read")}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
     batch_id = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
     abandon(app, batch_id)
     abandon(app, batch_id)
@@ -483,7 +483,7 @@ def test_the_database_refuses_a_second_batch_with_the_same_key_and_actor(db_sess
 def test_the_same_idempotency_key_returns_the_same_batch(make_bg_app, make_key, records, profile):
     app = make_bg_app()
     client = app.test_client()
-    score_key = make_key(app, "score", "read")
+    score_key = make_key(app, "score", "read", "personal")
     headers = {"X-API-Key": score_key, "Idempotency-Key": "upload-2026-11-28"}
 
     first = client.post("/api/v1/batches", json=records, headers=headers)
@@ -505,7 +505,7 @@ def test_the_same_idempotency_key_returns_the_same_batch(make_bg_app, make_key, 
     history = client.get(f"/api/v1/smes/{profile['sme_id']}/scores", headers=headers).get_json()
     assert len(history["scores"]) == 1  # scored once
 
-    other_actor = {"X-API-Key": make_key(app, "score"), "Idempotency-Key": "small-one"}
+    other_actor = {"X-API-Key": make_key(app, "score", "personal"), "Idempotency-Key": "small-one"}
     other = client.post("/api/v1/batches", json=[profile], headers=other_actor)
     assert other.status_code == 201
     assert other.get_json()["id"] != one.get_json()["id"]  # keys belong to their actor
@@ -516,7 +516,7 @@ def test_an_idempotency_key_reused_for_another_request_is_422(
 ):
     app = make_bg_app(BATCH_BACKGROUND_BYTES=10**6)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read"), "Idempotency-Key": "k-1"}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal"), "Idempotency-Key": "k-1"}
     first = upload(client, headers, mixed_csv, "k.csv")
     assert first.status_code == 201
     for response in (
@@ -533,7 +533,7 @@ def test_an_idempotency_key_reused_for_another_request_is_422(
 
 @pytest.mark.parametrize("key", ["", "   ", "x" * 256])
 def test_an_empty_or_overlong_idempotency_key_is_422(client, auth, profile, key):
-    headers = {**auth("score"), "Idempotency-Key": key}
+    headers = {**auth("score", "personal"), "Idempotency-Key": key}
     response = client.post("/api/v1/batches", json=[profile], headers=headers)
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "Idempotency-Key"
@@ -547,7 +547,7 @@ def test_a_request_that_loses_the_race_for_its_key_returns_the_winners_batch(
 
     app = make_bg_app()
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score", "read"), "Idempotency-Key": "race"}
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal"), "Idempotency-Key": "race"}
     winner = client.post("/api/v1/batches", json=records, headers=headers).get_json()
     looked_up = batch_service._replay
     calls = []

@@ -53,7 +53,7 @@ def _assert_all_working(client, headers, profile) -> None:
 
 @pytest.fixture
 def headers(app, make_key) -> dict:
-    return {"X-API-Key": make_key(app, "score", "read")}
+    return {"X-API-Key": make_key(app, "score", "read", "personal")}
 
 
 def test_a_stopped_postgres_database_is_503_and_recovers_by_itself(
@@ -61,7 +61,7 @@ def test_a_stopped_postgres_database_is_503_and_recovers_by_itself(
 ):
     with postgres_database("sme_fault") as url:
         app = make_app(DATABASE_URL=url.render_as_string(hide_password=False))
-        headers = {"X-API-Key": make_key(app, "score", "read")}
+        headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
         client = app.test_client()
         _assert_all_working(client, headers, profile)
 

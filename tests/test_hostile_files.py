@@ -382,7 +382,7 @@ def upload(make_app, make_key):
     """``upload(data, filename)``: POST the file to /api/v1/batches; the response."""
     app = make_app(MAX_CONTENT_LENGTH=8 * MIB, BATCH_BACKGROUND_BYTES=8 * MIB)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score")}
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
 
     def post(data: bytes, filename: str):
         files = {"file": (io.BytesIO(data), filename)}

@@ -194,7 +194,7 @@ pytest_plugins = ["api_fixtures", "db_fixtures"]
 def test_api_batches_reject_duplicate_ids_across_chunks(make_app, make_key, profile, tmp_path):
     app = make_app(BATCH_CHUNK_ROWS=2)
     client = app.test_client()
-    headers = {"X-API-Key": make_key(app, "score")}
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
     profile = {k: v for k, v in profile.items() if k not in F.PERSONAL_COLUMNS}
     rows = [profile, {**profile, "sme_id": "X-2"}, {**profile, "sme_id": "X-3"}, profile]
     batch = client.post("/api/v1/batches", json=rows, headers=headers).get_json()

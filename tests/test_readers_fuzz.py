@@ -181,7 +181,7 @@ uploads = st.one_of(
 @pytest.fixture
 def upload(app, auth):
     client = app.test_client()
-    headers = auth("score")
+    headers = auth("score", "personal")
 
     def post(data: bytes, filename: str):
         files = {"file": (io.BytesIO(data), filename)}
