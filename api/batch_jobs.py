@@ -71,9 +71,9 @@ def stray_staging(
     cutoff = time.time() - safe_age.total_seconds()
     for path in sorted(folder.iterdir()):
         path = path.resolve()
-        if path.is_file() and path not in waiting and path not in finished:
-            if path.stat().st_mtime < cutoff:
-                stray.append(path)
+        unclaimed = path.is_file() and path not in waiting and path not in finished
+        if unclaimed and path.stat().st_mtime < cutoff:
+            stray.append(path)
     return stray
 
 

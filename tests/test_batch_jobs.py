@@ -663,3 +663,67 @@ def test_a_worker_fails_a_batch_whose_request_stopped_and_never_runs_it(db_sessi
     batch = store.get_batch(db_session, batch_id)
     assert (batch["status"], batch["failure_reason"]) == ("failed", store.REQUEST_STOPPED)
     assert store.claim_job(db_session, worker="w1", lease_seconds=60, max_attempts=3) is None
+
+
+# --- staging files a crash left behind -----------------------------------------------------
+
+
+def test_an_upload_is_staged_under_a_partial_name_until_it_is_whole(
+    make_bg_app, make_key, mixed_csv, monkeypatch
+):
+    from api import batch_service
+
+    app = make_bg_app()
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
+    copy = batch_service.shutil.copyfileobj
+    during: list[list[str]] = []
+
+    def copying(source, target, length):
+        copy(source, target, length)
+        during.append([path.name for path in staged_files(app)])
+
+    monkeypatch.setattr(batch_service.shutil, "copyfileobj", copying)
+    response = upload(app.test_client(), headers, mixed_csv, "k.csv")
+    assert response.status_code == 202
+    assert len(during) == 1 and len(during[0]) == 1
+    assert during[0][0].startswith("batch-") and during[0][0].endswith(".upload.partial")
+    after = [path.name for path in staged_files(app)]
+    assert after == [during[0][0].removesuffix(".partial")]
+
+
+def test_purge_deletes_staging_files_a_crash_left_behind(db_url, make_bg_app, make_key, records):
+    from api.cli import main
+
+    app = make_bg_app(DATABASE_URL=db_url)
+    client = app.test_client()
+    headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
+    waiting = client.post("/api/v1/batches", json=records, headers=headers).get_json()["id"]
+    finished = client.post("/api/v1/batches", json=records[:30], headers=headers).get_json()["id"]
+    with get_database(app).sessions() as session:  # finished, its file not yet deleted
+        session.execute(update(Batch).where(Batch.id == finished).values(status="failed"))
+        session.commit()
+        paths = {row.id: Path(row.staging_path) for row in session.query(Batch).all()}
+    folder = Path(app.config["BATCH_STAGING_DIR"])
+    crashed = folder / "batch-crashed.upload.partial"  # the server died while copying
+    orphan = folder / "batch-orphan.records"  # it died before the batch was made
+    fresh = folder / "batch-fresh.upload.partial"  # an upload being copied right now
+    for path in (crashed, orphan, fresh):
+        path.write_text("sme_id,owner_name\nBDG-1,Siti Rahayu\n", encoding="utf-8")
+    day_ago = time.time() - 24 * 3600
+    for path in (crashed, orphan, paths[waiting], paths[finished]):
+        os.utime(path, (day_ago, day_ago))
+
+    options = ["--database-url", db_url, "--staging-dir", str(folder)]
+    dry = CliRunner().invoke(main, ["purge", "--dry-run", *options])
+    assert dry.exit_code == 0, dry.output
+    assert "would delete 3 batch staging file(s) no batch waits for" in dry.stderr
+    assert len(staged_files(app)) == 5
+
+    done = CliRunner().invoke(main, ["purge", *options])
+    assert done.exit_code == 0, done.output
+    assert "deleted 3 batch staging file(s) no batch waits for" in done.stderr
+    assert staged_files(app) == sorted([fresh, paths[waiting]])
+    with get_database(app).sessions() as session:
+        assert store.finished_staging(session) == {}
+    assert Worker(app).run_once() == waiting  # the waiting batch still runs
+    assert get(client, headers, waiting)["status"] == "complete"
