@@ -288,6 +288,7 @@ class _Run:
             scored=len(scored.records),
             rejected=len(errors),
             row_errors=[error.to_dict() for error in errors],
+            skipped=[row.to_dict() for row in intake.skipped],
         )
         self.session.commit()
         log.info(

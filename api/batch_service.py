@@ -238,6 +238,7 @@ def _score_now(session: Session, intake: ingest.Intake, *, lang: str, **creation
             scored=len(scored.records),
             rejected=len(intake.errors),
             row_errors=[error.to_dict() for error in intake.errors],
+            skipped=[row.to_dict() for row in intake.skipped],
         )
         session.commit()
     except Exception as exc:

@@ -20,6 +20,7 @@ from scoring.readers import iter_tables
 from scoring.validate import (
     RowError,
     SeenIds,
+    SkippedRow,
     ValidatedBatch,
     profiles_to_records,
     validate_records,
@@ -54,6 +55,11 @@ class Intake:
     @property
     def errors(self) -> list[RowError]:
         return [error for chunk in self.chunks for error in chunk.errors]
+
+    @property
+    def skipped(self) -> list[SkippedRow]:
+        """Spreadsheet rows that are no profiles; not in ``received``."""
+        return [row for chunk in self.chunks for row in chunk.skipped]
 
 
 @dataclass

@@ -51,6 +51,13 @@ class ProblemSchema(ResponseSchema):
     instance = ma.String(metadata={"description": "Reference of a logged unexpected error."})
 
 
+class SkippedRowSchema(ResponseSchema):
+    row = ma.Integer(required=True, metadata={"description": "Row number as in the file."})
+    reason = ma.String(
+        required=True, metadata={"description": "total row, or note or signature row."}
+    )
+
+
 class RowErrorSchema(ResponseSchema):
     row = ma.Integer(
         required=True,
@@ -269,6 +276,14 @@ class BatchSchema(ResponseSchema):
     created_at = ma.String(required=True, metadata={"format": "date-time"})
     finished_at = ma.String(required=True, allow_none=True, metadata={"format": "date-time"})
     errors = ma.List(ma.Nested(RowErrorSchema), required=True, attribute="row_errors")
+    skipped = ma.List(
+        ma.Nested(SkippedRowSchema),
+        required=True,
+        metadata={
+            "description": "CSV/XLSX rows that are no profiles (totals, notes, signatures): "
+            "not read, not in received."
+        },
+    )
     reason = ma.String(
         allow_none=True,
         attribute="failure_reason",

@@ -687,8 +687,10 @@ def finish_batch(
     scored: int,
     rejected: int,
     row_errors: Sequence[dict],
+    skipped: Sequence[dict] = (),
 ) -> None:
-    """Mark a running batch complete with its counts and row errors (RowError.to_dict())."""
+    """Mark a running batch complete with its counts, row errors (RowError.to_dict()) and the
+    skipped rows that are no profiles (SkippedRow.to_dict(); not counted in ``received``)."""
     if received != scored + rejected:
         raise ValueError(f"received ({received}) != scored ({scored}) + rejected ({rejected})")
     batch = _running_batch(session, batch_id)
@@ -696,6 +698,7 @@ def finish_batch(
     batch.received, batch.scored, batch.rejected = received, scored, rejected
     batch.rows_done = batch.rows_total = received
     batch.row_errors = [dict(error) for error in row_errors]
+    batch.skipped_rows = [dict(row) for row in skipped]
     _end_job(batch)
     audit(
         session,
@@ -735,6 +738,7 @@ def get_batch(session: Session, batch_id: int) -> dict | None:
         "scored": batch.scored,
         "rejected": batch.rejected,
         "row_errors": list(batch.row_errors),
+        "skipped": list(batch.skipped_rows or []),
         "created_at": _format_time(batch.created_at),
         "finished_at": _format_time(batch.finished_at) if batch.finished_at else None,
         "failure_reason": batch.failure_reason,

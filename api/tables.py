@@ -138,6 +138,8 @@ class Batch(Base):
     scored: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     row_errors: Mapped[list[Any]] = mapped_column(default=list)
+    #: Spreadsheet rows that are no profiles (totals, notes, signatures): ``{row, reason}``.
+    skipped_rows: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     actor: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]

@@ -17,7 +17,17 @@ class ProfileValidationError(ScoringError, ValueError):
 
 
 class FileFormatError(ScoringError, ValueError):
-    """An input file cannot be read as a table of profiles."""
+    """An input file cannot be read as a table of profiles.
+
+    ``code`` and ``params``, where set, name the problem for a page that words it in its own
+    language (``no_header``: column, row; ``unknown_columns``: columns; ``unknown_format``,
+    ``old_excel``, ``empty``); the message stays the English one-line reason.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class RulesetError(ScoringError, ValueError):

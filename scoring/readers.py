@@ -185,7 +185,8 @@ def detect_format(filename: str | None, head: bytes) -> str:
     suffix = Path(filename).suffix.lower() if filename else ""
     if head.startswith(_OLE2_MAGIC) or suffix == ".xls":
         raise FileFormatError(
-            f"{name}: old Excel .xls files are not supported; save it as .xlsx or CSV UTF-8"
+            f"{name}: old Excel .xls files are not supported; save it as .xlsx or CSV UTF-8",
+            code="old_excel",
         )
     if head.startswith(_ZIP_MAGIC):
         return "xlsx"
@@ -204,7 +205,8 @@ def detect_format(filename: str | None, head: bytes) -> str:
         return "csv"
     raise FileFormatError(
         f"{name}: unknown file format; expected CSV, XLSX, Parquet, JSON or JSON Lines "
-        "(.csv, .xlsx, .parquet, .json, .jsonl)"
+        "(.csv, .xlsx, .parquet, .json, .jsonl)",
+        code="unknown_format",
     )
 
 
@@ -496,10 +498,13 @@ def _named_columns(
             continue
         filled = frame.iloc[:, position].notna().to_numpy()
         if filled.any():
-            row = int(numbers[np.argmax(filled)])
+            row, letter = int(numbers[np.argmax(filled)]), get_column_letter(position + 1)
             raise FileFormatError(
-                f"{source}: column {get_column_letter(position + 1)} has a value in row {row} "
-                f"but no header; give the column a name or delete it{note}"
+                f"{source}: column {letter} has a value in row {row} "
+                f"but no header; give the column a name or delete it{note}",
+                code="no_header",
+                column=letter,
+                row=row,
             )
     frame = frame.iloc[:, keep]
     frame.columns = [names[p] for p in keep]
@@ -595,7 +600,7 @@ def _csv_header(head: bytes, source: str, *, max_columns: int) -> _CsvHeader:
                 "(an unclosed quote?); expected one header row of column names"
             )
     if not text[position:end].strip(" \t;,"):
-        raise FileFormatError(f"{source}: the file is empty; expected a header row")
+        raise FileFormatError(f"{source}: the file is empty; expected a header row", code="empty")
     separator = max(_SEPARATORS, key=counts.__getitem__)
     try:
         cells = next(csv.reader([text[position:end]], delimiter=separator))
@@ -921,9 +926,13 @@ def _xlsx_tables(
         width = len(names)
         extra = next((i for i, c in enumerate(cells[width:], width) if c is not None), None)
         if extra is not None:
+            letter = get_column_letter(extra + 1)
             raise FileFormatError(
-                f"{source}: column {get_column_letter(extra + 1)} has a value in row {number} "
-                f"but no header; give the column a name or delete it{note}"
+                f"{source}: column {letter} has a value in row {number} "
+                f"but no header; give the column a name or delete it{note}",
+                code="no_header",
+                column=letter,
+                row=number,
             )
         buffer.append(cells[:width] + [None] * (width - len(cells)))
         numbers.append(number)
@@ -932,7 +941,9 @@ def _xlsx_tables(
             yielded = True
             buffer, numbers = [], []
     if names is None:
-        raise FileFormatError(f"{source}: the first worksheet is empty; expected a header row")
+        raise FileFormatError(
+            f"{source}: the first worksheet is empty; expected a header row", code="empty"
+        )
     if buffer or not yielded:
         yield flush()
 

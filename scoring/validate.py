@@ -720,7 +720,11 @@ def _checked_columns(frame: pd.DataFrame, specs: Sequence[Field], source: str) -
     known = [spec.name for spec in specs]
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise FileFormatError(f"{source}: unknown columns {_describe_unknown(unknown, known)}.")
+        raise FileFormatError(
+            f"{source}: unknown columns {_describe_unknown(unknown, known)}.",
+            code="unknown_columns",
+            columns=", ".join(unknown),
+        )
     return frame
 
 

@@ -15,9 +15,10 @@ from api import batch_service, downloads, ingest, store
 from api.db import get_session
 from api.lookups import exported_results
 from api.web.auth import actor, role_required
-from api.web.i18n import current_language, error_message, t
+from api.web.i18n import current_language, error_message, has_text, t
 from scoring.errors import FileFormatError
 from scoring.fields import ALL_COLUMNS, FIELD_BY_NAME, Kind
+from scoring.validate import NOTE_ROW, TOTAL_ROW
 
 bp = Blueprint("web_batches", __name__, url_prefix="/batches")
 
@@ -106,8 +107,7 @@ def upload():
     except ingest.TooManyRows as exc:
         return _upload_page(t("batch.too_many_rows", limit=exc.limit), cohort, 422)
     except FileFormatError as exc:
-        reason = " ".join(str(exc).split())
-        return _upload_page(t("batch.unreadable", reason=reason), cohort, 422)
+        return _upload_page(t("batch.unreadable", reason=file_error(exc)), cohort, 422)
     return redirect(url_for("web_batches.batch", batch_id=batch["batch_id"]))
 
 
@@ -119,8 +119,39 @@ def batch(batch_id: int):
         return render_template("errors/404.html"), 404
     for row in found["row_errors"]:
         for error in row.get("errors", []):
-            error["message"] = error_message(error.get("message", ""))
+            error.update(_shown_error(error))
+    for row in found.get("skipped", []):
+        row["reason"] = t(SKIP_REASONS[row["reason"]]) if row["reason"] in SKIP_REASONS else ""
     return render_template("batch.html", batch=found)
+
+
+#: Catalogue keys of the reasons ``scoring.validate`` gives for a skipped spreadsheet row.
+SKIP_REASONS = {TOTAL_ROW: "batch.skip_reason.total", NOTE_ROW: "batch.skip_reason.note"}
+
+
+def file_error(exc: FileFormatError) -> str:
+    """Why a file cannot be read, in the page language when the problem has a code."""
+    key = f"batch.file_error.{exc.code}"
+    if exc.code and has_text(key):
+        return t(key, **exc.params)
+    return " ".join(str(exc).split())
+
+
+def _shown_error(error: dict) -> dict:
+    """A stored field error as the page shows it: the field's label in the page language, the
+    spreadsheet cell (column letter, and the value unless personal) and the message."""
+    name = error.get("field", "")
+    label_key = f"field.{name}.label"
+    column, value = error.get("column"), error.get("value")
+    if column and value is not None:
+        cell = t("batch.cell_value", column=column, value=value)
+    else:
+        cell = t("batch.cell", column=column) if column else ""
+    return {
+        "label": t(label_key) if has_text(label_key) else name,
+        "cell": cell,
+        "message": error_message(error.get("message", "")),
+    }
 
 
 @bp.route("/<int:batch_id>/progress")

@@ -238,6 +238,7 @@ _MESSAGES: tuple[tuple[re.Pattern, str], ...] = tuple(
         (V.NOT_LIST, "error.not_list"),
         (V.TOO_LONG, "error.too_long"),
         (V.UNKNOWN_VALUE, "error.unknown_value"),
+        (V.UNKNOWN_PERSONAL_VALUE, "error.unknown_personal_value"),
         (V.DUPLICATES, "error.duplicates"),
         (V.EXPORT_YEARS_WITHOUT_EXPORTS, "error.export_years"),
         (V.PATTERN_MESSAGES[V.SME_ID_PATTERN], "error.sme_id_pattern"),
