@@ -33,6 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rejected_row": "rejected row {row}{who}: {details}",
         "more_rejected": "... and {count} more rejected rows",
         "rejected_written": "rejected rows written to {path}",
+        "skipped": "skipped {count} non-data rows: {rows}",
         "summary": "received {received}, scored {scored}, rejected {rejected}",
         "table_written": "ranked table written to {path}",
         "no_profiles": "no profiles scored",
@@ -55,6 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rejected_row": "baris {row}{who} ditolak: {details}",
         "more_rejected": "... dan {count} baris lain ditolak",
         "rejected_written": "baris yang ditolak ditulis ke {path}",
+        "skipped": "{count} baris bukan data dilewati: {rows}",
         "summary": "diterima {received}, dinilai {scored}, ditolak {rejected}",
         "table_written": "tabel peringkat ditulis ke {path}",
         "no_profiles": "tidak ada profil yang dinilai",
@@ -261,6 +263,7 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
 
     received = scored = 0
     errors = []
+    skipped: list[int] = []
     ranked: list[pd.DataFrame] = []
     sink = None if table else _ResultSink(out, lang=lang)
     table_format = _out_format(out, lang=lang) if table else None
@@ -275,6 +278,7 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
             batch = validate_table(raw)
             received += batch.received
             errors.extend(batch.errors)
+            skipped.extend(row.row for row in batch.skipped)
             if len(batch.profiles):
                 result = scorer.score(batch.profiles, assumed=batch.assumed)
                 scored += len(result)
@@ -318,6 +322,9 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
             click.echo(_row_error_line(error, lang=lang), err=True)
         if len(errors) > 20:
             click.echo(_text(lang, "more_rejected", count=len(errors) - 20), err=True)
+    if skipped:  # totals, notes and signatures of an office spreadsheet: not profiles
+        rows = ", ".join(map(str, skipped))
+        click.echo(_text(lang, "skipped", count=len(skipped), rows=rows), err=True)
     summary_line = _text(lang, "summary", received=received, scored=scored, rejected=len(errors))
     click.echo(summary_line, err=True)
     if errors:

@@ -139,3 +139,18 @@ def test_the_api_result_lists_skipped_rows(app, make_key):
     }
     again = client.get(f"/api/v1/batches/{batch['id']}", headers=headers).get_json()
     assert again["skipped"] == batch["skipped"]
+
+
+def test_the_cli_says_which_non_data_rows_it_skipped(tmp_path):
+    from click.testing import CliRunner
+
+    from scoring.cli import main
+
+    path = tmp_path / "umkm.xlsx"
+    path.write_bytes(xlsx([*ROWS[:5], *ROWS[6:]]))
+    result = CliRunner().invoke(main, ["score", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "skipped 3 non-data rows: 7, 8, 9",
+        "received 1, scored 1, rejected 0",
+    ]
