@@ -66,7 +66,10 @@ def engine_records(scorer, content: bytes, filename: str) -> tuple[list[dict], l
     """What ``Scorer.score`` makes of the same file: records and row errors."""
     batch = validate_table(read_table(content, filename=filename))
     records = scorer.score(batch.profiles, assumed=batch.assumed).to_records()
-    return records, [error.to_dict() for error in batch.errors]
+    errors = [error.to_dict() for error in batch.errors]
+    for error in errors:  # the API gives field and message; the cell is for the batch page
+        error["errors"] = [{"field": e["field"], "message": e["message"]} for e in error["errors"]]
+    return records, errors
 
 
 def comparable(record: dict) -> dict:
