@@ -58,16 +58,24 @@ def sme_facts(
 def exported_results(session: Session, batch: dict, *, actor: str, format: str) -> list[dict]:
     """A complete batch's result rows with each SME's name and sector, the export recorded
     in the processing log (committed): what the API and the pages hand out."""
-    rows = store.batch_results(session, batch["batch_id"]) or []
-    facts = sme_facts(session, (row["sme_id"] for row in rows), cohort=batch["cohort"])
-    for row in rows:
-        row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
+    return list(iter_exported_results(session, batch, actor=actor, format=format))
+
+
+def iter_exported_results(
+    session: Session, batch: dict, *, actor: str, format: str
+) -> Iterator[dict]:
+    """``exported_results`` one row at a time: names, sectors and the processing log entry
+    are done now; the rows are read from the database as the iterator is consumed."""
+    sme_ids = store.batch_sme_ids(session, batch["batch_id"])
+    facts = sme_facts(session, sme_ids, cohort=batch["cohort"])
     store.audit(
         session,
         actor=actor,
         action="export",
         subject=f"batch/{batch['batch_id']}",
-        details={"format": format, "rows": len(rows)},
+        details={"format": format, "rows": len(sme_ids)},
     )
     session.commit()
-    return rows
+    unknown = {"name": None, "sector": None}
+    rows = store.iter_batch_results(session, batch["batch_id"])
+    return ({**row, **facts.get(row["sme_id"], unknown)} for row in rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http
 
+from apispec import BasePlugin
 from flask import Blueprint, Flask, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -17,10 +18,45 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
 from api.errors import PROBLEM_JSON, http_problem
+from api.negotiation import is_json
 from api.schemas import ProblemSchema
 
 API_KEY_HEADER = "X-API-Key"
 SECURITY_SCHEME = "ApiKeyAuth"
+SCOPES_TEXT = (
+    "Keys carry scopes: `score` (score profiles, upload batches, build shortlists), `read` "
+    "(SMEs, scores, batches and their results, the active model and ruleset), `personal` "
+    "(an SME's owner, contacts and district, with `read`) and `admin` (every scope, and the "
+    "administrative operations such as erasure and model governance). Each operation names "
+    "the scope it needs in `x-required-scope`."
+)
+
+
+class JsonBodyErrors(BasePlugin):
+    """Every operation that takes a JSON body documents the 400 of a malformed one."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for operation in (operations or {}).values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if any(is_json(media_type) for media_type in content):
+                operation.setdefault("responses", {}).setdefault("400", "BAD_REQUEST")
+
+
+def nullable_reference(self, field, ret: dict, **kwargs) -> dict:
+    """A nullable nested schema as ``allOf: [$ref]`` + ``nullable`` (OpenAPI 3.0), not
+    apispec's ``anyOf`` with an untyped object, which client generators read as a second,
+    untyped model."""
+    alternatives = ret.get("anyOf")
+    if (
+        getattr(field, "allow_none", False)
+        and isinstance(alternatives, list)
+        and len(alternatives) == 2
+        and {"type": "object", "nullable": True} in alternatives
+    ):
+        (reference,) = [a for a in alternatives if "$ref" in a]
+        del ret["anyOf"]
+        return {"allOf": [reference], "nullable": True}
+    return {}
 
 
 class RestApi(Api):
@@ -62,15 +98,22 @@ def init_app(app: Flask) -> RestApi:
             "info": {
                 "description": (
                     "Scores how ready a small or medium enterprise is to export, explains why "
-                    "and says what to fix first. Send an API key in the `X-API-Key` header; "
-                    "keys carry scopes `score`, `read` or `admin`. Errors are "
-                    "`application/problem+json` (RFC 9457)."
+                    "and says what to fix first. Send an API key in the `X-API-Key` header. "
+                    f"{SCOPES_TEXT} Errors are `application/problem+json` (RFC 9457)."
                 )
-            }
+            },
+            "extra_plugins": [JsonBodyErrors()],
         },
     )
+    rest.ma_plugin.converter.add_attribute_function(nullable_reference)
     rest.spec.components.security_scheme(
-        SECURITY_SCHEME, {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+        SECURITY_SCHEME,
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": API_KEY_HEADER,
+            "description": f"An API key made with `sme-export keys create`. {SCOPES_TEXT}",
+        },
     )
     app.register_blueprint(_docs_assets())
     app.extensions["sme_export.rest"] = rest

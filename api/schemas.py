@@ -241,6 +241,25 @@ class BatchQuerySchema(Schema):
     cohort = ma.String(**COHORT)
 
 
+class IdempotencyHeaderSchema(Schema):
+    """The optional ``Idempotency-Key`` header (the view checks it: 422 naming it)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = ma.String(
+        data_key="Idempotency-Key",
+        metadata={
+            "description": (
+                "A key of the client's choosing (1 to 255 characters) that makes a retry "
+                "safe: the same key from the same API key returns the batch it first created."
+            ),
+            "minLength": 1,
+            "maxLength": 255,
+        },
+    )
+
+
 class BatchProgressSchema(ResponseSchema):
     rows_done = ma.Integer(
         required=True, metadata={"description": "Input rows validated and scored so far."}
@@ -293,7 +312,15 @@ class BatchSchema(ResponseSchema):
 
 
 class ResultsQuerySchema(Schema):
-    format = ma.String(load_default="json", validate=mv.OneOf(RESULT_FORMATS))
+    format = ma.String(
+        validate=mv.OneOf(RESULT_FORMATS),
+        metadata={
+            "description": (
+                "json, csv or xlsx; without it, the `Accept` header chooses (JSON by default). "
+                "Generated clients read CSV and XLSX from `results.csv` and `results.xlsx`."
+            )
+        },
+    )
 
 
 class BatchResultsSchema(ResponseSchema):
@@ -306,8 +333,18 @@ class BatchResultsSchema(ResponseSchema):
 SOURCES = ("cohort", "batch_id", "sme_ids")
 
 
+class LanguageQuerySchema(Schema):
+    lang = ma.String(
+        load_default="en",
+        validate=mv.OneOf(LANGUAGES),
+        metadata={"description": "Language of reasons and labels: en or id (Bahasa Indonesia)."},
+    )
+
+
 class ShortlistRequestSchema(Schema):
-    """Exactly one of ``cohort``, ``batch_id`` or ``sme_ids`` says whom to choose from."""
+    """Whom to choose from: exactly one of `cohort`, `batch_id` or `sme_ids` (none, or more
+    than one, is 422 naming them); how many places (`capacity`), optionally for which
+    `target_market` and with at most `max_per_sector` from one sector."""
 
     cohort = ma.String(**COHORT)
     batch_id = ma.Integer(validate=mv.Range(min=1, max=MAX_ID))
@@ -327,13 +364,13 @@ class ShortlistRequestSchema(Schema):
 
     @validates_schema
     def one_source(self, data: dict, **kwargs: Any) -> None:
+        """Exactly one source: the error names the sources given, or all three if none."""
         given = [name for name in SOURCES if name in data]
         if len(given) != 1:
-            raise ValidationError(
-                "Give exactly one of cohort, batch_id or sme_ids"
-                + (f" (got {', '.join(given)})." if given else "."),
-                field_name="_schema",
+            message = "Give exactly one of cohort, batch_id or sme_ids" + (
+                f" (got {', '.join(given)})." if given else "."
             )
+            raise ValidationError({name: [message] for name in given or SOURCES})
 
 
 class ShortlistEntrySchema(ResponseSchema):

@@ -755,16 +755,25 @@ def batch_results(session: Session, batch_id: int) -> list[dict] | None:
     status = session.scalar(select(Batch.status).where(Batch.id == batch_id))
     if status != "complete":
         return None
-    records = list(
-        session.scalars(select(Score.record).where(Score.batch_id == batch_id).order_by(Score.id))
-    )
-    previous = dict(_latest_rows(session, (r["sme_id"] for r in records), batch_id, Score.score))
-    results = []
-    for record in records:
+    return list(iter_batch_results(session, batch_id))
+
+
+def batch_sme_ids(session: Session, batch_id: int) -> list[str]:
+    """The sme_id of each of the batch's score records, in row order."""
+    query = select(Score.sme_id).where(Score.batch_id == batch_id).order_by(Score.id)
+    return list(session.scalars(query))
+
+
+def iter_batch_results(session: Session, batch_id: int, *, chunk_size: int = 500) -> Iterator[dict]:
+    """``batch_results`` of a complete batch one by one, read ``chunk_size`` records at a
+    time (a server-side cursor on PostgreSQL): a large batch is never all in memory."""
+    sme_ids = batch_sme_ids(session, batch_id)
+    previous = dict(_latest_rows(session, sme_ids, batch_id, Score.score))
+    query = select(Score.record).where(Score.batch_id == batch_id).order_by(Score.id)
+    for record in session.scalars(query.execution_options(yield_per=chunk_size)):
         before = previous.get(record["sme_id"])
         change = None if before is None else round(record["score"] - before, 1)
-        results.append({**record, "previous_score": before, "change": change})
-    return results
+        yield {**record, "previous_score": before, "change": change}
 
 
 # --- batch jobs: the queue of background batches ----------------------------------------------

@@ -190,7 +190,10 @@ def test_openapi_document_is_generated_from_the_schemas(client):
         "/api/v1/processing-log",
         "/api/v1/batches",
         "/api/v1/batches/{batch_id}",
+        "/api/v1/batches/profiles",
         "/api/v1/batches/{batch_id}/results",
+        "/api/v1/batches/{batch_id}/results.csv",
+        "/api/v1/batches/{batch_id}/results.xlsx",
         "/api/v1/shortlists",
         "/api/v1/models/active",
         "/api/v1/rulesets/active",
@@ -217,11 +220,14 @@ def test_openapi_document_is_generated_from_the_schemas(client):
 
 def test_openapi_documents_the_api_key_scheme_and_problem_errors(client):
     spec = client.get("/api/openapi.json").get_json()
-    assert spec["components"]["securitySchemes"]["ApiKeyAuth"] == {
+    scheme = spec["components"]["securitySchemes"]["ApiKeyAuth"]
+    assert {k: scheme[k] for k in ("type", "in", "name")} == {
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
     }
+    for text in (scheme["description"], spec["info"]["description"]):
+        assert all(f"`{scope}`" in text for scope in ("score", "read", "personal", "admin"))
     score = spec["paths"]["/api/v1/scores"]["post"]
     assert score["security"] == [{"ApiKeyAuth": []}]
     assert {"401", "403", "415", "422"} <= set(score["responses"])

@@ -70,8 +70,8 @@ def test_shortlist_from_sme_ids_and_from_a_batch(client, auth, cohort, profile):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"capacity": 2}, "_schema"),
-        ({"cohort": "c", "sme_ids": ["A-1"], "capacity": 2}, "_schema"),
+        ({"capacity": 2}, "batch_id"),
+        ({"cohort": "c", "sme_ids": ["A-1"], "capacity": 2}, "sme_ids"),
         ({"cohort": "c"}, "capacity"),
         ({"cohort": "c", "capacity": 0}, "capacity"),
         ({"cohort": "c", "capacity": 2, "target_market": "MARS"}, "target_market"),
@@ -86,6 +86,106 @@ def test_bad_shortlist_requests_are_422(client, auth, cohort, body, field):
     response = shortlist(client, auth, body)
     assert response.status_code == 422, response.get_json()
     assert field in [e["field"] for e in response.get_json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("sources", "named"),
+    [
+        ({}, ["cohort", "batch_id", "sme_ids"]),
+        ({"cohort": "c", "sme_ids": ["A-1"]}, ["cohort", "sme_ids"]),
+        ({"cohort": "c", "batch_id": 1, "sme_ids": ["A-1"]}, ["cohort", "batch_id", "sme_ids"]),
+    ],
+)
+def test_not_exactly_one_source_is_422_naming_the_fields(client, auth, sources, named):
+    response = shortlist(client, auth, {**sources, "capacity": 2})
+    assert response.status_code == 422
+    got = f" (got {', '.join(named)})." if sources else "."
+    message = "Give exactly one of cohort, batch_id or sme_ids" + got
+    assert response.get_json()["errors"] == [{"field": f, "message": message} for f in named]
+
+
+@pytest.fixture
+def scored_in_indonesian(client, auth, profile):
+    """Cohort "id": two apparel SMEs, one food SME targeting GCC, one without NIB; scored
+    with ``lang=id`` (their action plans carry Indonesian labels)."""
+    specs = [
+        ("A-1", "apparel", {"has_website": True, "knows_incoterms": True}),
+        ("A-2", "apparel", {}),
+        ("F-1", "food_beverage", {"target_markets": ["GCC"]}),
+        ("A-4", "apparel", {"has_nib": False}),
+    ]
+    for sme_id, sector, changes in specs:
+        body = {**profile, "sme_id": sme_id, "sector": sector, **changes}
+        response = client.post("/api/v1/scores?cohort=id&lang=id", json=body, headers=auth("admin"))
+        assert response.status_code == 201
+
+
+def test_reasons_and_labels_in_indonesian_with_lang_id(client, auth, scored_in_indonesian):
+    body = {"cohort": "id", "capacity": 1, "max_per_sector": 1}
+    response = client.post("/api/v1/shortlists?lang=id", json=body, headers=auth("score"))
+    assert response.status_code == 200
+    result = response.get_json()
+    assert [e["reason"] for e in result["selected"]] == [
+        "Peringkat 1 dari 3 menurut skor (54,4, Berkembang)."
+    ]
+    assert [e["reason"] for e in result["near_misses"]] == [
+        "Peringkat 2 menurut skor; 6,4 poin di bawah tempat terakhir.",
+        "Peringkat 3 menurut skor; 11,7 poin di bawah tempat terakhir.",
+    ]
+    assert result["near_misses"][0]["lacks"] == [
+        {
+            "criterion": "market.buyer_contacts",
+            "gain": 7.8,
+            "label": "Paling sedikit 3 kontak atau inkuiri pembeli luar negeri dalam 12 bulan",
+        },
+        {
+            "criterion": "product.export_packaging",
+            "gain": 4.5,
+            "label": "Kemasan dan label standar ekspor",
+        },
+        {
+            "criterion": "capacity.continuity",
+            "gain": 4.1,
+            "label": "Mampu memasok secara berkelanjutan",
+        },
+    ]
+    assert [e["reason"] for e in result["excluded"]] == [
+        "Syarat wajib belum terpenuhi: Memiliki NIB (Nomor Induk Berusaha)."
+    ]
+
+    body = {"cohort": "id", "capacity": 2, "target_market": "GCC"}
+    result = client.post("/api/v1/shortlists?lang=id", json=body, headers=auth("score")).get_json()
+    assert [e["reason"] for e in result["selected"]] == [
+        "Peringkat 1 dari 1 menurut kesiapan untuk Negara Teluk (GCC) (47,8, Berkembang)."
+    ]
+    assert [e["reason"] for e in result["excluded"]] == [
+        "Tidak menargetkan Negara Teluk (GCC).",
+        "Tidak menargetkan Negara Teluk (GCC).",
+        "Syarat wajib belum terpenuhi: Memiliki NIB (Nomor Induk Berusaha).",
+    ]
+
+
+def test_english_labels_by_default_whatever_language_scores_were_made_in(
+    client, auth, scored_in_indonesian
+):
+    body = {"cohort": "id", "capacity": 1, "max_per_sector": 1}
+    result = client.post("/api/v1/shortlists", json=body, headers=auth("score")).get_json()
+    assert result["selected"][0]["reason"] == (
+        "ranked 1 of 3 eligible by score (54.4, tier developing); 1 of at most 1 in apparel"
+    )
+    assert [lack["label"] for lack in result["near_misses"][0]["lacks"]] == [
+        "At least 3 foreign buyer contacts or inquiries in 12 months",
+        "Export-grade packaging and labelling",
+        "Can supply continuously for repeat orders",
+    ]
+    assert result["excluded"][0]["reason"] == "failed knock-out: legal.nib"
+
+
+def test_unknown_language_is_422(client, auth, scored_in_indonesian):
+    body = {"cohort": "id", "capacity": 1}
+    response = client.post("/api/v1/shortlists?lang=fr", json=body, headers=auth("score"))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == ["lang"]
 
 
 def test_shortlists_need_the_score_scope(client, auth, cohort):

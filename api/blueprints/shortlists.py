@@ -1,7 +1,13 @@
-"""POST /api/v1/shortlists: who gets the support places, and why."""
+"""POST /api/v1/shortlists: who gets the support places, and why.
+
+Reasons are written by ``scoring.shortlist`` in English; with ``lang=id`` they are
+rewritten from the shortlist's figures with the staff pages' Indonesian texts (the
+``shortlist.*`` keys of ``api/web/translations``) and the ruleset's Indonesian names.
+"""
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint, abort
 
 from api import store
@@ -9,7 +15,10 @@ from api.auth import SCORE, current_actor, require_scope
 from api.db import get_session
 from api.lookups import sme_facts
 from api.negotiation import JSON, accepts
-from api.schemas import ShortlistRequestSchema, ShortlistSchema
+from api.schemas import LanguageQuerySchema, ShortlistRequestSchema, ShortlistSchema
+from api.scorer import get_scorer
+from api.web.i18n import EXTENSION as CATALOGUES
+from scoring.rules import Ruleset
 from scoring.shortlist import build_shortlist
 
 blp = Blueprint(
@@ -37,33 +46,94 @@ def _candidates(session, request: dict) -> list[str]:
     return list(dict.fromkeys(request["sme_ids"]))
 
 
-#: The document says what the schema's own check enforces: exactly one source of SMEs.
-_ONE_SOURCE_BODY = {
-    "required": True,
-    "content": {
-        JSON: {
-            "schema": {
-                "allOf": [ShortlistRequestSchema],
-                "oneOf": [{"required": [name]} for name in ("cohort", "batch_id", "sme_ids")],
-            }
-        }
-    },
-}
+def _name(ruleset: Ruleset, kind: str, ident: str, lang: str) -> str:
+    """A ruleset item's name in ``lang``; an id the ruleset does not know, as it is."""
+    items = {
+        "criterion": ruleset.criteria,
+        "tier": ruleset.tiers,
+        "market": ruleset.markets,
+    }[kind]
+    return next((item.label[lang] for item in items if item.id == ident), ident)
+
+
+def _in_indonesian(shortlist: dict, ruleset: Ruleset) -> None:
+    """Rewrite the reasons of ``shortlist`` in Bahasa Indonesia (numbers with a decimal
+    comma, names from the ruleset and the sector names of the staff pages)."""
+    texts = current_app.extensions[CATALOGUES]["id"]
+
+    def say(key: str, **params) -> str:
+        return texts[key].format(**params)
+
+    def number(value: float) -> str:
+        return f"{value:.1f}".replace(".", ",")
+
+    market = shortlist["target_market"]
+    basis = (
+        say("shortlist.by_score")
+        if market is None
+        else say("shortlist.by_market", market=_name(ruleset, "market", market, "id"))
+    )
+    selected = shortlist["selected"]
+    for entry in selected:
+        entry["reason"] = say(
+            "shortlist.why_chosen",
+            position=entry["position"],
+            eligible=shortlist["eligible"],
+            basis=basis,
+            value=number(entry["ranking_score"]),
+            tier=_name(ruleset, "tier", entry["tier"], "id"),
+        )
+    cap = shortlist["max_per_sector"]
+    for entry in shortlist["near_misses"]:
+        # The places taken when this SME's turn came, as build_shortlist saw them.
+        before = [s for s in selected if s["position"] < entry["position"]]
+        capped = cap is not None and sum(s["sector"] == entry["sector"] for s in before) >= cap
+        if capped and len(before) < shortlist["capacity"]:
+            sector = texts.get(f"sector.{entry['sector']}", entry["sector"])
+            entry["reason"] = say("shortlist.why_sector_cap", cap=cap, sector=sector)
+        else:
+            entry["reason"] = say(
+                "shortlist.why_below",
+                position=entry["position"],
+                basis=basis,
+                gap=number(before[-1]["ranking_score"] - entry["ranking_score"]),
+            )
+    for entry in shortlist["excluded"]:
+        if entry["knockouts"]:
+            names = ", ".join(_name(ruleset, "criterion", k, "id") for k in entry["knockouts"])
+            entry["reason"] = say("shortlist.why_knockout", criteria=names)
+        else:
+            market_name = _name(ruleset, "market", market, "id")
+            entry["reason"] = say("shortlist.why_not_targeting", market=market_name)
+
+
+def _in_language(shortlist: dict, lang: str) -> dict:
+    """``shortlist`` with the labels of what near misses lack (and, for ``id``, every
+    reason) in ``lang``, whatever language the scores were made in."""
+    ruleset = get_scorer().ruleset
+    for entry in shortlist["near_misses"]:
+        for lack in entry.get("lacks", []):
+            if "label" in lack:
+                lack["label"] = _name(ruleset, "criterion", lack["criterion"], lang)
+    if lang == "id":
+        _in_indonesian(shortlist, ruleset)
+    return shortlist
 
 
 @blp.route("", methods=["POST"])
 @require_scope(SCORE)
 @accepts(JSON)
-@blp.arguments(ShortlistRequestSchema)
-@blp.doc(requestBody=_ONE_SOURCE_BODY)
+@blp.arguments(LanguageQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(ShortlistRequestSchema, description=ShortlistRequestSchema.__doc__)
 @blp.response(200, ShortlistSchema)
-def create_shortlist(request: dict):
+def create_shortlist(request: dict, lang: str):
     """Rank SMEs for a fixed number of support places
 
     Chooses up to `capacity` SMEs from a `cohort`, a `batch_id` or a list of `sme_ids`
     by their latest score (or by readiness for `target_market`), at most
     `max_per_sector` from one sector. SMEs with a failed knock-out are excluded. Each
-    choice comes with its reason; the near misses say what they lack.
+    choice comes with its reason; the near misses say what they lack. Reasons and
+    labels are in English or, with `lang=id`, Bahasa Indonesia.
     """
     session = get_session()
     sme_ids = _candidates(session, request)
@@ -89,4 +159,4 @@ def create_shortlist(request: dict):
         details={**source, "candidates": len(sme_ids), "capacity": request["capacity"]},
     )
     session.commit()
-    return shortlist
+    return _in_language(shortlist, lang)
