@@ -157,6 +157,16 @@ _MARKET_FIELDS = ("export_markets", "target_markets")
 
 
 @cache
+def choice_labels(lang: str) -> dict[str, dict[str, str]]:
+    """``{field: {value: name}}`` as the staff pages show them in ``lang`` (``id`` or ``en``);
+    the pages' option names are these, so files may give what the form shows."""
+    path = CHOICE_LABELS_DIR / f"choices.{lang}.yaml"
+    return {
+        name: {value: str(label) for value, label in values.items()}
+        for name, values in yaml.safe_load(path.read_text(encoding="utf-8")).items()
+    }
+
+
 def choice_names() -> dict[str, dict[str, list[str]]]:
     """``{field: {value: [names shown on the staff pages]}}`` for every enum and list field
     whose values have names (certificates are shown as they are)."""

@@ -11,6 +11,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
 from scoring import fields as F
 from scoring.errors import FileFormatError
@@ -303,8 +304,8 @@ def test_rp_and_percent_belong_to_their_fields_only(tmp_path):
 
 
 def test_web_form_option_names_are_the_names_files_may_give():
-    """The web catalogues still carry their own copy of the option names: kept equal here
-    until the pages read ``scoring/labels`` directly."""
+    """The pages read their option names from ``scoring/labels``: what the form shows is
+    what a file may give."""
     from api.web.i18n import load_catalogues
     from scoring.validate import choice_names
 
@@ -315,6 +316,14 @@ def test_web_form_option_names_are_the_names_files_may_give():
                 catalogues["en"][f"{name}.{value}"],
                 catalogues["id"][f"{name}.{value}"],
             ]
+
+
+def test_option_names_live_only_in_scoring_labels():
+    from api.web.i18n import TRANSLATIONS_DIR
+
+    for path in TRANSLATIONS_DIR.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert not {"sector", "legal_form", "owner_gender"} & set(data), path.name
 
 
 # --- 5. title rows above the header, totals and signatures below the data ------------------

@@ -50,8 +50,9 @@ def _flatten(data: Mapping, prefix: str = "") -> dict[str, str]:
 def load_catalogues(folder: Path = TRANSLATIONS_DIR) -> dict[str, dict[str, str]]:
     """``{lang: {key: text}}`` merged from every ``*.<lang>.yaml`` in ``folder``.
 
-    Refuses a key defined twice and a key present in one language only, so a page can
-    never fall back to the other language.
+    The names of sectors, legal forms and genders come from ``scoring/labels`` (the same
+    names files may give). Refuses a key defined twice and a key present in one language
+    only, so a page can never fall back to the other language.
     """
     catalogues: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
     for lang in LANGUAGES:
@@ -64,6 +65,10 @@ def load_catalogues(folder: Path = TRANSLATIONS_DIR) -> dict[str, dict[str, str]
                 if key in catalogues[lang]:
                     raise CatalogueError(f"{path.name}: key {key!r} is defined twice")
                 catalogues[lang][key] = text
+        for key, text in _flatten(V.choice_labels(lang)).items():
+            if key in catalogues[lang]:
+                raise CatalogueError(f"{key!r} is named in scoring/labels, not in {folder.name}")
+            catalogues[lang][key] = text
     first, *others = LANGUAGES
     for lang in others:
         only = set(catalogues[first]) ^ set(catalogues[lang])
