@@ -29,7 +29,7 @@ MEDIA_TYPES = {
 }
 TOP_ACTIONS = 3
 #: Result rows read, converted and sent at a time.
-CHUNK_ROWS = 500
+CHUNK_ROWS = 100
 _LEADING = ("sme_id", "name", "sector", "score", "previous_score", "change", "tier")
 
 

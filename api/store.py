@@ -764,13 +764,15 @@ def batch_sme_ids(session: Session, batch_id: int) -> list[str]:
     return list(session.scalars(query))
 
 
-def iter_batch_results(session: Session, batch_id: int, *, chunk_size: int = 500) -> Iterator[dict]:
+def iter_batch_results(session: Session, batch_id: int, *, chunk_size: int = 100) -> Iterator[dict]:
     """``batch_results`` of a complete batch one by one, read ``chunk_size`` records at a
     time (a server-side cursor on PostgreSQL): a large batch is never all in memory."""
     sme_ids = batch_sme_ids(session, batch_id)
     previous = dict(_latest_rows(session, sme_ids, batch_id, Score.score))
     query = select(Score.record).where(Score.batch_id == batch_id).order_by(Score.id)
-    for record in session.scalars(query.execution_options(yield_per=chunk_size)):
+    # Through the Core connection: the ORM's result buffers every row even with yield_per.
+    rows = session.connection().execute(query.execution_options(yield_per=chunk_size))
+    for record in rows.scalars():
         before = previous.get(record["sme_id"])
         change = None if before is None else round(record["score"] - before, 1)
         yield {**record, "previous_score": before, "change": change}

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 from pathlib import Path
 
 import openpyxl
 import pytest
+from flask import jsonify
 
-from api import store
+from api import downloads, store
 from api.db import get_session
 from api.errors import PROBLEM_JSON
+from api.lookups import sme_facts
 from scoring import fields as F
 from scoring.readers import read_table
 from scoring.validate import validate_table
@@ -20,6 +23,7 @@ from scoring.validate import validate_table
 pytest_plugins = ["api_fixtures", "db_fixtures"]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
+MAX_DOCUMENTED_ID = 2**31 - 1
 FORMULA_NAME = '=HYPERLINK("http://evil.example/x","Klik")'
 
 
@@ -229,6 +233,219 @@ def test_xlsx_results_neutralise_formulas(client, auth, mixed_csv):
     cell = sheet.cell(row=3, column=header.index("name") + 1)
     assert cell.data_type == "s"
     assert not any(name in header for name in F.PERSONAL_COLUMNS)
+
+
+def old_bodies(app, batch_id: int) -> tuple[bytes, bytes]:
+    """The JSON and CSV result bodies as they were built before streaming: every row in
+    memory, ``jsonify`` and ``write_table`` of the whole frame."""
+    with app.test_request_context():
+        session = get_session()
+        rows = store.batch_results(session, batch_id)
+        batch = store.get_batch(session, batch_id)
+        facts = sme_facts(session, [r["sme_id"] for r in rows], cohort=batch["cohort"])
+        for row in rows:
+            row.update(facts.get(row["sme_id"], {"name": None, "sector": None}))
+        json_body = jsonify({"batch_id": batch_id, "results": rows}).get_data()
+        frame = downloads.results_frame(rows)
+        csv_body = downloads.table_response(frame, format="csv", filename="x").get_data()
+    return json_body, csv_body
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 500])
+def test_streamed_results_are_the_bodies_built_in_memory(
+    app, client, auth, mixed_csv, monkeypatch, chunk_rows
+):
+    monkeypatch.setattr(downloads, "CHUNK_ROWS", chunk_rows)
+    batch = upload(client, auth("admin"), mixed_csv, "k.csv", "?cohort=k").get_json()
+    json_body, csv_body = old_bodies(app, batch["id"])
+    url = f"/api/v1/batches/{batch['id']}/results"
+    for query, body, mimetype in (
+        ("", json_body, "application/json"),
+        ("?format=csv", csv_body, "text/csv"),
+    ):
+        response = client.get(url + query, headers=auth("read"))
+        assert response.status_code == 200
+        assert response.is_streamed
+        assert response.mimetype == mimetype
+        assert response.get_data() == body
+    response = client.get(f"{url}.csv", headers=auth("read"))
+    assert response.is_streamed and response.get_data() == csv_body
+
+
+def test_results_of_an_empty_batch(app, client, auth, profile):
+    rows = [{**profile, "employees": -1}]
+    batch = client.post("/api/v1/batches", json=rows, headers=auth("admin")).get_json()
+    assert batch["scored"] == 0
+    url = f"/api/v1/batches/{batch['id']}/results"
+    assert client.get(url, headers=auth("read")).get_json() == {
+        "batch_id": batch["id"],
+        "results": [],
+    }
+    json_body, csv_body = old_bodies(app, batch["id"])
+    assert client.get(url, headers=auth("read")).get_data() == json_body
+    assert client.get(f"{url}.csv", headers=auth("read")).get_data() == csv_body == b"\r\n"
+    workbook = client.get(f"{url}.xlsx", headers=auth("read")).get_data()
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook)).active
+    assert list(sheet.iter_rows(values_only=True)) in ([], [(None,)])
+
+
+LARGE_BATCH = 6000
+
+
+@pytest.fixture
+def large_batch(app, client, auth, profile) -> int:
+    """A complete batch of 6,000 stored results (one scored profile under 6,000 ids)."""
+    scored = client.post("/api/v1/scores?dry_run=true", json=profile, headers=auth("admin"))
+    record = scored.get_json()
+    ids = [f"BIG-{i:05d}" for i in range(LARGE_BATCH)]
+    with app.app_context():
+        session = get_session()
+        batch_id = store.create_batch(session, cohort=None, filename="big.csv", actor="test")
+        store.save_scored(
+            session,
+            profiles=[{**profile, "sme_id": sme_id} for sme_id in ids],
+            personal=[{}] * LARGE_BATCH,
+            records=[{**record, "sme_id": sme_id} for sme_id in ids],
+            cohort=None,
+            batch_id=batch_id,
+            actor="test",
+        )
+        store.finish_batch(
+            session, batch_id, received=LARGE_BATCH, scored=LARGE_BATCH, rejected=0, row_errors=[]
+        )
+        session.commit()
+    return batch_id
+
+
+def test_large_results_stream_with_memory_well_below_the_body(client, auth, large_batch):
+    """Peak traced memory while a 6,000-row batch's JSON and CSV results are produced and
+    read stays well below the JSON body (about 40 MB, the size of the rows themselves):
+    the rows are never all in memory at once. Before streaming, the peak exceeded it."""
+    url = f"/api/v1/batches/{large_batch}/results"
+    sizes, peaks = {}, {}
+    for suffix, last_row in (("", b'"sme_id":"BIG-05999"'), (".csv", b"BIG-05999,")):
+        tracemalloc.start()
+        try:
+            response = client.get(url + suffix, headers=auth("read"), buffered=False)
+            assert response.status_code == 200 and response.is_streamed
+            size, end = 0, b""
+            for piece in response.response:
+                size += len(piece)
+                end = (end + piece)[-20_000:]
+            response.close()
+            peaks[suffix] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert last_row in end
+        sizes[suffix] = size
+    assert sizes[""] > 30_000_000
+    assert max(peaks.values()) < sizes[""] / 3, (peaks, sizes)
+
+
+@pytest.mark.parametrize(
+    ("accept", "mimetype"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("text/csv", "text/csv"),
+        ("text/csv;q=0.5, application/json", "application/json"),
+        (downloads.MEDIA_TYPES["xlsx"], downloads.MEDIA_TYPES["xlsx"]),
+        ("text/html", "application/json"),
+    ],
+)
+def test_accept_chooses_the_results_format_without_format(
+    client, auth, mixed_csv, accept, mimetype
+):
+    batch = upload(client, auth("admin"), mixed_csv, "k.csv").get_json()
+    headers = {**auth("read"), **({"Accept": accept} if accept else {})}
+    response = client.get(f"/api/v1/batches/{batch['id']}/results", headers=headers)
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    # ?format= wins over Accept
+    query = f"/api/v1/batches/{batch['id']}/results?format=json"
+    assert client.get(query, headers=headers).mimetype == "application/json"
+
+
+def test_results_csv_and_xlsx_operations(client, auth, mixed_csv):
+    batch = upload(client, auth("admin"), mixed_csv, "k.csv").get_json()
+    url = f"/api/v1/batches/{batch['id']}/results"
+    by_format = client.get(f"{url}?format=xlsx", headers=auth("read"))
+    xlsx = client.get(f"{url}.xlsx", headers=auth("read"))
+    assert xlsx.status_code == 200
+    assert xlsx.mimetype == downloads.MEDIA_TYPES["xlsx"]
+    assert xlsx.headers["Content-Disposition"] == (
+        f'attachment; filename="batch-{batch["id"]}-results.xlsx"'
+    )
+    sheets = [
+        list(openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+        for r in (by_format, xlsx)
+    ]
+    assert sheets[0] == sheets[1]
+    assert [row[0] for row in sheets[0][1:]] == ["BDG-2020-001", "BDG-2020-003", "BDG-2020-005"]
+    generic = client.get(
+        f"{url}.xlsx", headers={**auth("read"), "Accept": "application/octet-stream"}
+    )
+    assert generic.mimetype == "application/octet-stream"
+    assert generic.data[:2] == b"PK"
+    csv_response = client.get(f"{url}.csv", headers=auth("read"))
+    assert csv_response.mimetype == "text/csv"
+    assert csv_response.headers["Content-Disposition"] == (
+        f'attachment; filename="batch-{batch["id"]}-results.csv"'
+    )
+    assert (
+        client.get(
+            f"/api/v1/batches/{MAX_DOCUMENTED_ID}/results.csv", headers=auth("read")
+        ).status_code
+        == 404
+    )
+
+
+def test_profiles_operation_scores_a_json_array(client, auth, profile):
+    rows = [profile, {**profile, "sme_id": "B-2", "employees": -1}]
+    response = client.post("/api/v1/batches/profiles?cohort=json", json=rows, headers=auth("admin"))
+    assert response.status_code == 201
+    batch = response.get_json()
+    assert (batch["received"], batch["scored"], batch["rejected"]) == (2, 1, 1)
+    assert response.headers["Location"] == f"/api/v1/batches/{batch['id']}"
+    assert batch["cohort"] == "json"
+    upload_file = client.post(
+        "/api/v1/batches/profiles",
+        data={"file": (io.BytesIO(b"x"), "k.csv")},
+        headers=auth("admin"),
+        content_type="multipart/form-data",
+    )
+    assert upload_file.status_code == 415
+
+
+def test_operations_with_a_json_body_document_the_400_of_a_malformed_one(client, auth):
+    spec = client.get("/api/openapi.json").get_json()
+    with_json = [
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert ("/api/v1/batches/profiles", "post") in with_json
+    assert ("/api/v1/shortlists", "post") in with_json
+    assert ("/api/v1/scores", "post") in with_json
+    for path, method in with_json:
+        responses = spec["paths"][path][method]["responses"]
+        assert responses["400"] == {"$ref": "#/components/responses/BAD_REQUEST"}, path
+    assert list(spec["components"]["responses"]["BAD_REQUEST"]["content"]) == [PROBLEM_JSON]
+    upload_body = spec["paths"]["/api/v1/batches"]["post"]["requestBody"]["content"]
+    assert list(upload_body) == ["multipart/form-data"]
+    profiles = spec["paths"]["/api/v1/batches/profiles"]["post"]["requestBody"]["content"]
+    assert profiles["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Profile"},
+    }
+    for path in ("/api/v1/batches", "/api/v1/shortlists"):
+        response = client.post(
+            path, data=b"[{", headers={**auth("admin"), "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.mimetype == PROBLEM_JSON
 
 
 def test_unknown_result_format_is_422(client, auth, mixed_csv):
