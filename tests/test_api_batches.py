@@ -585,6 +585,8 @@ def test_full_round_trip_on_sqlite_and_postgresql(db_url, make_app, make_key, mi
         f"/api/v1/batches/{first['id']}/results?format=csv", headers=headers
     ).get_data(as_text=True)
     assert "'" + FORMULA_NAME.replace('"', '""') in csv_text
+    streamed = client.get(f"/api/v1/batches/{first['id']}/results.csv", headers=headers)
+    assert streamed.is_streamed and streamed.get_data(as_text=True) == csv_text
     shortlist = client.post(
         "/api/v1/shortlists", json={"cohort": "k", "capacity": 2}, headers=headers
     ).get_json()

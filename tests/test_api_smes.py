@@ -137,3 +137,17 @@ def test_erasure_deletes_the_sme_and_its_personal_data(client, auth, stored):
 def test_erasing_needs_the_admin_scope(client, auth, stored):
     assert client.delete("/api/v1/smes/A-1", headers=auth("score", "personal")).status_code == 403
     assert client.delete("/api/v1/smes/A-1", headers=auth("read")).status_code == 403
+
+
+def test_latest_score_is_documented_as_a_nullable_reference(client):
+    """Client generators read ``allOf: [$ref]`` + ``nullable`` as "a score record or null";
+    apispec's ``anyOf`` with an untyped object made them a second, untyped model."""
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["Sme"]["properties"]["latest_score"] == {
+        "allOf": [{"$ref": "#/components/schemas/ScoreRecord"}],
+        "nullable": True,
+    }
+    assert schemas["SmeSummary"]["properties"]["latest_score"] == {
+        "allOf": [{"$ref": "#/components/schemas/ScoreSummary"}],
+        "nullable": True,
+    }
