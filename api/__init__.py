@@ -43,7 +43,9 @@ def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from api import batch_jobs, db, openapi, rate_limit, request_guard, scorer, web
+    from api import db, web
+    from api.http import openapi, rate_limit, request_guard
+    from api.services import batch_jobs, scorer
 
     db.init_app(app)
     request_guard.init_app(app)
@@ -67,12 +69,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from api.errors import register_errorhandlers as register
+    from api.http.errors import register_errorhandlers as register
 
     register(app)
 
 
 def register_commands(app: Flask) -> None:
-    """Nothing to add: the service's commands are ``sme-export`` ones (``api.cli``: serve,
+    """Nothing to add: the service's commands are ``sme-export`` ones (``api.cli.service``: serve,
     db, keys), which work without the ``flask`` command; flask-smorest has already added
     ``flask --app api openapi print|write`` for the OpenAPI document."""

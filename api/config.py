@@ -93,7 +93,8 @@ class DefaultConfig:
     #: Personal data is deleted this many days after the SME's last activity (5 years).
     PERSONAL_DATA_RETENTION_DAYS = 1826
 
-    # Background batches (api.batch_service, api.batch_jobs; README "Background batches").
+    # Background batches (api.services.batch_service, api.services.batch_jobs;
+    # README "Background batches").
     #: Uploads larger than this (bytes), or JSON arrays of more profiles than this, are
     #: answered 202 and scored by a worker; smaller ones are scored in the request.
     BATCH_BACKGROUND_BYTES = 1 * MEGABYTE

@@ -42,7 +42,7 @@ from api.tables import (
     User,
     utcnow,
 )
-from scoring import fields as F
+from scoring.contract import fields as F
 
 SCOPES = ("score", "read", "personal", "admin")
 KEY_PREFIX = "sme_"

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SME_ID_LENGTH = 64  # scoring.fields.SME_ID_PATTERN
+SME_ID_LENGTH = 64  # scoring.contract.fields.SME_ID_PATTERN
 BATCH_STATUSES = ("queued", "running", "complete", "failed")
 
 NAMING_CONVENTION = {
@@ -94,7 +94,7 @@ class Sme(Base):
 
 
 class PersonalData(Base):
-    """The personal fields of one SME (scoring.fields.PERSONAL_COLUMNS); erasable."""
+    """The personal fields of one SME (scoring.contract.fields.PERSONAL_COLUMNS); erasable."""
 
     __tablename__ = "personal_data"
 
@@ -119,7 +119,7 @@ class CohortMember(Base):
 
 class Batch(Base):
     """An uploaded file: created ``running`` (scored in the request) or ``queued`` (a
-    background job, see ``api.batch_jobs``), then ``complete`` or ``failed``."""
+    background job, see ``api.services.batch_jobs``), then ``complete`` or ``failed``."""
 
     __tablename__ = "batches"
     __table_args__ = (

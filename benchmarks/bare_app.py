@@ -15,9 +15,9 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
-from scoring.features import encode_features
-from scoring.model import load_model
-from scoring.schema import validate_profile
+from scoring.contract.schema import validate_profile
+from scoring.model.additive import load_model
+from scoring.model.features import encode_features
 
 PROFILE = Path(__file__).resolve().parent.parent / "data" / "example_profile.json"
 

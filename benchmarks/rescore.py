@@ -6,7 +6,7 @@ CSV for --csv-rows; each size is a prefix of the same rows) into a temporary fol
 --data-dir where they are kept for the next run, then
 measures, on the same machine and back to back:
 
-  throughput  rows/s of ``scoring.rescore.rescore`` (Parquet or CSV in, Parquet out) at each
+  throughput  rows/s of ``scoring.batch.rescore.rescore`` (Parquet or CSV in, Parquet out) at each
               of --rows (Parquet) and --csv-rows (CSV), with --workers 1 and 2 (2 starts a
               helper process only from 300,000 rows; its start-up is included), the best
               of --repeats runs; the scorer is loaded once beforehand
@@ -56,13 +56,13 @@ import pyarrow.parquet as pq
 import sklearn
 from threadpoolctl import threadpool_limits
 
-from scoring import synth
+from scoring.batch.rescore import DEFAULT_CHUNK_ROWS, _fewer_collections, encode, rescore
+from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
-from scoring.features import encode_features
-from scoring.readers import iter_tables, read_table
-from scoring.rescore import DEFAULT_CHUNK_ROWS, _fewer_collections, encode, rescore
-from scoring.validate import validate_table
-from scoring.writers import TableWriter
+from scoring.files.readers import iter_tables, read_table
+from scoring.files.writers import TableWriter
+from scoring.model import synth
+from scoring.model.features import encode_features
 
 PIECE = 500_000
 ROW_GROUP = 100_000
@@ -255,8 +255,8 @@ def measure_command(command: list[str]) -> dict:
 WHOLE_FILE = """
 import sys
 from scoring.engine import Scorer
-from scoring.readers import read_table
-from scoring.validate import validate_table
+from scoring.files.readers import read_table
+from scoring.contract.validate import validate_table
 scorer = Scorer.load()
 batch = validate_table(read_table(sys.argv[1]))
 scorer.score(batch.profiles, assumed=batch.assumed).to_frame().to_parquet(sys.argv[2])
@@ -351,7 +351,7 @@ def main() -> None:
         if "memory" in wanted:
             print("memory", file=sys.stderr)
             results["memory"] = []
-            cli = [sys.executable, "-m", "scoring.cli", "rescore"]
+            cli = [sys.executable, "-m", "api.cli.scoring_commands", "rescore"]
             for n in args.memory_rows:
                 source = str(inputs[n, "parquet"])
                 command = [*cli, source, "--out", str(out), "--quiet"]
@@ -364,7 +364,7 @@ def main() -> None:
 
         if "dask" in wanted:
             print("dask", file=sys.stderr)
-            from scoring.rescore_dask import rescore_dask
+            from scoring.batch.dask_engine import rescore_dask
 
             n = args.dask_rows
             source = inputs[n, "parquet"]

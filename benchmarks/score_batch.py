@@ -19,11 +19,11 @@ import time
 
 import sklearn
 
-from scoring import synth
+from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
-from scoring.features import encode_features
-from scoring.readers import RawTable
-from scoring.validate import validate_table
+from scoring.files.readers import RawTable
+from scoring.model import synth
+from scoring.model.features import encode_features
 
 
 def best_of(repeats: int, fn) -> float:

@@ -19,11 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring.columns import ProfileColumns
-from scoring.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
-from scoring.fields import ASSUMED_FIELDS
-from scoring.model import ExportModel, load_model
-from scoring.rules import RuleResult, Ruleset, load_ruleset
+from scoring.contract.columns import ProfileColumns
+from scoring.contract.fields import ASSUMED_FIELDS
+from scoring.model.additive import ExportModel, load_model
+from scoring.model.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
+from scoring.rules.ruleset import RuleResult, Ruleset, load_ruleset
 
 REASONS_SHOWN = 5
 #: Effects smaller than this (in probability) are not worth naming as a reason.
@@ -396,7 +396,7 @@ class Scorer:
         self, data: Mapping, *, lang: str = "en", scored_at: str | None = None
     ) -> dict:
         """Validate one JSON profile and score it (a batch of one)."""
-        from scoring.schema import validate_profile
+        from scoring.contract.schema import validate_profile
 
         batch = validate_profile(data)
         table = self.score(batch.profiles, assumed=batch.assumed, scored_at=scored_at)

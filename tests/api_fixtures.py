@@ -29,7 +29,7 @@ SCOPES = ("score", "read", "personal", "admin")
 def small_training_data(tmp_path_factory) -> Path:
     """2,000 labelled synthetic rows: the reference of drift, fairness and the model card in
     API tests (the shipped 30,000 rows take seconds to read and score on a busy machine)."""
-    from scoring import synth
+    from scoring.model import synth
 
     path = tmp_path_factory.mktemp("reference") / "training.parquet"
     synth.generate_profiles(2000, seed=7).to_parquet(path, index=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import fields as F
+from scoring.contract import fields as F
 
 
 def random_profiles(n: int, *, seed: int = 0) -> pd.DataFrame:
@@ -71,14 +71,14 @@ def random_labels(frame: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def ruleset():
-    from scoring.rules import load_ruleset
+    from scoring.rules.ruleset import load_ruleset
 
     return load_ruleset()
 
 
 @pytest.fixture(scope="session")
 def model():
-    from scoring.model import load_model
+    from scoring.model.additive import load_model
 
     return load_model()
 

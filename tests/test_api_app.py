@@ -12,8 +12,8 @@ from flask import Flask
 from api import create_app
 from api.config import ConfigError, ProductionConfig, load_config
 from api.db import get_database
-from api.errors import PROBLEM_JSON
-from scoring import fields as F
+from api.http.errors import PROBLEM_JSON
+from scoring.contract import fields as F
 
 pytest_plugins = ["api_fixtures"]
 
@@ -141,20 +141,22 @@ def test_scoring_answers_503_when_the_model_cannot_load(broken_app, profile, mak
 
 
 def test_the_scorer_is_loaded_lazily_once_per_process(make_app, monkeypatch, scorer):
-    import api.scorer
+    import api.services.scorer
 
     loads = []
-    monkeypatch.setattr(api.scorer, "load_model", lambda d: loads.append(d) or scorer.model)
+    monkeypatch.setattr(
+        api.services.scorer, "load_model", lambda d: loads.append(d) or scorer.model
+    )
     app = make_app(SCORER=None)
     assert loads == []  # nothing loaded by create_app (gunicorn workers load after the fork)
     with app.app_context():
-        first = api.scorer.get_scorer()
-        assert api.scorer.get_scorer() is first
+        first = api.services.scorer.get_scorer()
+        assert api.services.scorer.get_scorer() is first
     assert loads == [Path(app.config["MODELS_DIR"])] and first.model is scorer.model
 
 
 def test_a_failed_load_is_retried_after_the_configured_delay(make_app, monkeypatch, scorer):
-    import api.scorer
+    import api.services.scorer
     from scoring.errors import ModelNotFoundError
 
     outcomes = [ModelNotFoundError("no active model"), scorer.model]
@@ -165,7 +167,7 @@ def test_a_failed_load_is_retried_after_the_configured_delay(make_app, monkeypat
             raise outcome
         return outcome
 
-    monkeypatch.setattr(api.scorer, "load_model", load)
+    monkeypatch.setattr(api.services.scorer, "load_model", load)
     app = make_app(SCORER=None, SCORER_RETRY_SECONDS=0)
     client = app.test_client()
     assert client.get("/readyz").status_code == 503

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api import store
 from api.db import get_session
-from api.errors import PROBLEM_JSON
+from api.http.errors import PROBLEM_JSON
 from api.tables import ApiKey
 
 pytest_plugins = ["api_fixtures"]

@@ -12,13 +12,14 @@ import openpyxl
 import pytest
 from flask import jsonify
 
-from api import downloads, store
+from api import store
 from api.db import get_session
-from api.errors import PROBLEM_JSON
-from api.lookups import sme_facts
-from scoring import fields as F
-from scoring.readers import read_table
-from scoring.validate import validate_table
+from api.http.errors import PROBLEM_JSON
+from api.services import downloads
+from api.services.lookups import sme_facts
+from scoring.contract import fields as F
+from scoring.contract.validate import validate_table
+from scoring.files.readers import read_table
 
 pytest_plugins = ["api_fixtures", "db_fixtures"]
 
@@ -557,7 +558,7 @@ def test_too_large_upload_is_413(make_app, make_key, mixed_csv):
 def test_names_in_results_do_not_depend_on_how_they_are_looked_up(
     client, auth, mixed_csv, monkeypatch
 ):
-    from api import lookups
+    from api.services import lookups
 
     batch = upload(client, auth("score", "personal"), mixed_csv, "k.csv").get_json()
     path = f"/api/v1/batches/{batch['id']}/results"

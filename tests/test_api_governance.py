@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from governance_helpers import SHIPPED, clone_version, comparison
 
 from api import store
-from api.cli import main as cli
+from api.cli.service import main as cli
 from api.db import get_session
-from scoring import ruleset_registry
-from scoring.atomic import write_atomically
+from scoring.files.atomic import write_atomically
+from scoring.rules import registry as ruleset_registry
 
 pytest_plugins = ["api_fixtures"]
 

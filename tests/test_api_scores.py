@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_fixtures import create_key
 
-from api.errors import PROBLEM_JSON
-from scoring import fields as F
+from api.http.errors import PROBLEM_JSON
+from scoring.contract import fields as F
 
 pytest_plugins = ["api_fixtures"]
 

@@ -28,11 +28,11 @@ from test_api_batches import (
 )
 
 from api import store
-from api.batch_jobs import Worker, get_runner
 from api.db import get_database
-from api.ingest import ERASED_WHILE_QUEUED as ERASED
+from api.services.batch_jobs import Worker, get_runner
+from api.services.ingest import ERASED_WHILE_QUEUED as ERASED
 from api.tables import Batch, Score, utcnow
-from scoring.validate import validate_records
+from scoring.contract.validate import validate_records
 
 pytest_plugins = ["api_fixtures", "db_fixtures"]
 
@@ -302,7 +302,7 @@ def test_a_worker_killed_mid_batch_is_taken_over_and_the_batch_completes_whole(
     assert client.get("/api/v1/smes", headers=headers).get_json()["total"] == 0
 
     time.sleep(1.2)  # the dead worker's lease runs out
-    from api.cli import main
+    from api.cli.service import main
 
     env = {"DATABASE_URL": db_url, "SME_EXPORT_CONFIG": "default"}
     result = CliRunner().invoke(main, ["worker", "--until-idle"], env=env)
@@ -543,7 +543,7 @@ def test_a_request_that_loses_the_race_for_its_key_returns_the_winners_batch(
     make_bg_app, make_key, records, monkeypatch
 ):
     """Two identical requests at once: both look the key up before either has stored it."""
-    from api import batch_service
+    from api.services import batch_service
 
     app = make_bg_app()
     client = app.test_client()
@@ -671,7 +671,7 @@ def test_a_worker_fails_a_batch_whose_request_stopped_and_never_runs_it(db_sessi
 def test_an_upload_is_staged_under_a_partial_name_until_it_is_whole(
     make_bg_app, make_key, mixed_csv, monkeypatch
 ):
-    from api import batch_service
+    from api.services import batch_service
 
     app = make_bg_app()
     headers = {"X-API-Key": make_key(app, "score", "read", "personal")}
@@ -692,7 +692,7 @@ def test_an_upload_is_staged_under_a_partial_name_until_it_is_whole(
 
 
 def test_purge_deletes_staging_files_a_crash_left_behind(db_url, make_bg_app, make_key, records):
-    from api.cli import main
+    from api.cli.service import main
 
     app = make_bg_app(DATABASE_URL=db_url)
     client = app.test_client()

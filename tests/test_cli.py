@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from scoring.cli import EXIT_INPUT, EXIT_REJECTED_ROWS, main
+from api.cli.scoring_commands import EXIT_INPUT, EXIT_REJECTED_ROWS, main
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RULESET = Path(__file__).resolve().parent.parent / "scoring" / "rulesets" / "default.yaml"

@@ -21,8 +21,8 @@ from api import store
 from api.db import get_database, get_session
 from api.tables import Sme
 from scoring import engine as scoring_engine
-from scoring import fields as F
-from scoring.features import FEATURE_NAMES, FIELD_COLUMNS
+from scoring.contract import fields as F
+from scoring.model.features import FEATURE_NAMES, FIELD_COLUMNS
 
 pytest_plugins = ["api_fixtures", "db_fixtures", "web_fixtures"]
 
@@ -52,7 +52,7 @@ def other(profile) -> dict:
 
 def _cli(*args: str):
     """Run ``sme-export ARGS``."""
-    from api.cli import main
+    from api.cli.service import main
 
     return CliRunner().invoke(main, list(args))
 

@@ -36,7 +36,7 @@ def test_the_contract_and_the_domain_facts_are_linked_not_the_outside_spec():
     assert "SPEC.md" not in readme and "DOMAIN.md" not in data_card
     assert "../docs/domain-facts.md" in relative_links(ROOT / "data" / "README.md")
     contract = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
-    from scoring.fields import ALL_COLUMNS
+    from scoring.contract.fields import ALL_COLUMNS
 
     for name in ALL_COLUMNS:
         assert f"`{name}`" in contract, name

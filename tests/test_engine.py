@@ -11,12 +11,12 @@ from conftest import random_labels, random_profiles
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring import fields as F
+from scoring.contract import fields as F
+from scoring.contract.validate import profiles_to_records
 from scoring.engine import Scorer, score_frame
-from scoring.model import load_model, save_model
-from scoring.rules import load_ruleset
-from scoring.training import train
-from scoring.validate import profiles_to_records
+from scoring.model.additive import load_model, save_model
+from scoring.model.training import train
+from scoring.rules.ruleset import load_ruleset
 
 SPEC_KEYS = {
     "sme_id",

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from scoring.drift import categorical_psi, numeric_psi, psi_from_shares, status
-from scoring.fairness import group_table, shortlist_mask
+from scoring.audit.drift import categorical_psi, numeric_psi, psi_from_shares, status
+from scoring.audit.fairness import group_table, shortlist_mask
 
 # Ten SMEs: four with a female owner (F), six with a male owner (M).
 GROUPS = np.array(["F"] * 4 + ["M"] * 6, dtype=object)

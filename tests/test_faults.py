@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, exc, make_url, text
 
 from api.db import database_url, get_database
-from api.errors import database_unavailable
+from api.http.errors import database_unavailable
 
 pytest_plugins = ["api_fixtures", "db_fixtures"]
 

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from governance_helpers import SHIPPED, copy_models
 
-from api.cli import main
+from api.cli.service import main
 from api.db import make_engine, make_sessionmaker, sqlite_url
-from scoring import synth
-from scoring.model import active_version
-from scoring.registry import history
+from scoring.model import synth
+from scoring.model.additive import active_version
+from scoring.model.registry import history
 
 LIST_COLUMNS = ("certifications", "export_markets", "target_markets")
 #: One pass of 3-fold cross-validation keeps the test fast; the default is 5 folds x 5.

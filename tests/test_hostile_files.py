@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scoring.errors import FileFormatError
-from scoring.readers import ReadLimits, read_table
+from scoring.files.readers import ReadLimits, read_table
 
 pytest_plugins = ["api_fixtures"]
 
@@ -37,7 +37,7 @@ _MEASURE = """
 import json, resource, sys, time
 import openpyxl, pandas, pyarrow.parquet  # loaded before the baseline is taken
 from scoring.errors import FileFormatError
-from scoring.readers import read_table
+from scoring.files.readers import read_table
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for path in sys.argv[1:]:

@@ -13,11 +13,11 @@ import pytest
 import sklearn
 from conftest import random_labels, random_profiles
 
-from scoring import fields as F
+from scoring.contract import fields as F
 from scoring.errors import ModelArtifactError, ModelNotFoundError
-from scoring.features import FEATURE_NAMES, FEATURES, MONOTONIC_CST, encode_features
-from scoring.model import ACTIVE_NAME, activate_version, load_model, save_model
-from scoring.training import TrainingDataError, train
+from scoring.model.additive import ACTIVE_NAME, activate_version, load_model, save_model
+from scoring.model.features import FEATURE_NAMES, FEATURES, MONOTONIC_CST, encode_features
+from scoring.model.training import TrainingDataError, train
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from scoring import fields as F
+from scoring.batch.rescore import rescore
+from scoring.contract import fields as F
+from scoring.contract.schema import validate_profile
+from scoring.contract.validate import SeenIds, validate_records, validate_table
 from scoring.errors import FileFormatError
-from scoring.readers import iter_tables, read_table
-from scoring.rescore import rescore
-from scoring.schema import validate_profile
-from scoring.validate import SeenIds, validate_records, validate_table
+from scoring.files.readers import iter_tables, read_table
 
 HEADER = [
     "sme_id",
@@ -307,7 +307,7 @@ def test_web_form_option_names_are_the_names_files_may_give():
     """The pages read their option names from ``scoring/labels``: what the form shows is
     what a file may give."""
     from api.web.i18n import load_catalogues
-    from scoring.validate import choice_names
+    from scoring.contract.validate import choice_names
 
     catalogues = load_catalogues()
     for name in ("sector", "legal_form", "owner_gender"):

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.errors import FileFormatError
-from scoring.readers import (
+from scoring.files.readers import (
     FORMATS,
     RawTable,
     detect_format,

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoring.contract.validate import validate_table
 from scoring.errors import FileFormatError
-from scoring.readers import iter_tables, read_table
-from scoring.validate import validate_table
+from scoring.files.readers import iter_tables, read_table
 
 pytest_plugins = ["api_fixtures"]
 

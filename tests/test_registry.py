@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from governance_helpers import SHIPPED, clone_version, comparison, copy_models
 
-from scoring.atomic import write_atomically
 from scoring.errors import ModelNotFoundError
-from scoring.evaluation import data_warnings, guard_failures
-from scoring.model import active_version
-from scoring.registry import PromotionRefused, history, list_versions, promote, rollback
+from scoring.files.atomic import write_atomically
+from scoring.model.additive import active_version
+from scoring.model.evaluation import data_warnings, guard_failures
+from scoring.model.registry import PromotionRefused, history, list_versions, promote, rollback
 
 
 @pytest.fixture

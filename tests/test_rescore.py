@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from scoring import rescore as rescore_module
-from scoring import synth
-from scoring.cli import EXIT_INPUT, EXIT_REJECTED_ROWS, main
+from api.cli.scoring_commands import EXIT_INPUT, EXIT_REJECTED_ROWS, main
+from scoring.batch import rescore as rescore_module
+from scoring.batch.rescore import OutputPaths, encode, rescore
+from scoring.contract.fields import FIELD_BY_NAME
+from scoring.contract.validate import range_message, validate_table
 from scoring.errors import RescoreError
-from scoring.fields import FIELD_BY_NAME
-from scoring.readers import read_table
-from scoring.rescore import OutputPaths, encode, rescore
-from scoring.validate import range_message, validate_table
-from scoring.writers import write_table
+from scoring.files.readers import read_table
+from scoring.files.writers import write_table
+from scoring.model import synth
 
 FIXED_TIME = "2026-11-28T10:00:00Z"
 ROOT = Path(__file__).resolve().parent.parent
@@ -346,7 +346,15 @@ def test_resume_after_sigkill_of_the_command(streamed, profiles, tmp_path):
     whole, out = tmp_path / "whole.jsonl", tmp_path / "out.jsonl"
     streamed(source, whole, chunk_rows=20)
     checkpoint = OutputPaths(out).checkpoint
-    command = [sys.executable, "-m", "scoring.cli", "rescore", str(source), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli.scoring_commands",
+        "rescore",
+        str(source),
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen([*command, "--chunk-rows", "20", "--workers", "1"], cwd=ROOT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
@@ -509,7 +517,7 @@ def dask_scheduler():
 def test_dask_engine_gives_the_rows_of_the_pandas_engine(
     streamed, scorer, dask_scheduler, tmp_path
 ):
-    from scoring.rescore_dask import rescore_dask
+    from scoring.batch.dask_engine import rescore_dask
 
     frame = with_bad_rows(contract_profiles(3000, seed=5))
     source = write_input(frame, tmp_path / "in.parquet", row_group_size=400)
@@ -552,7 +560,7 @@ def test_dask_engine_through_the_command(run, dask_scheduler, mixed_parquet, tmp
 def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     scorer, dask_scheduler, tmp_path, monkeypatch
 ):
-    from scoring import rescore_dask as dask_module
+    from scoring.batch import dask_engine as dask_module
 
     frame = with_bad_rows(contract_profiles(2000, seed=3))
     source = write_input(frame, tmp_path / "in.parquet", row_group_size=250)  # 8 partitions
@@ -632,7 +640,7 @@ def office_csv(frame: pd.DataFrame, path: Path, *, line_break_in: int | None = N
 def test_dask_engine_reads_csv_as_the_pandas_engine_does(
     streamed, scorer, dask_scheduler, tmp_path, monkeypatch, line_break_in
 ):
-    from scoring import rescore_dask as dask_module
+    from scoring.batch import dask_engine as dask_module
 
     monkeypatch.setattr(dask_module, "CSV_BLOCK_BYTES", 40_000)  # several partitions
     frame = with_bad_rows(contract_profiles(600, seed=7))

@@ -16,9 +16,9 @@ from conftest import random_profiles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import fields as F
+from scoring.contract import fields as F
 from scoring.errors import RulesetError
-from scoring.rules import (
+from scoring.rules.ruleset import (
     CATEGORIES,
     Compare,
     Truth,

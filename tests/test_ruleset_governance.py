@@ -10,12 +10,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scoring import ruleset_registry as registry
-from scoring.cli import main
+from api.cli.scoring_commands import main
+from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
+from scoring.contract.validate import validate_records
 from scoring.errors import RulesetError
-from scoring.rules import load_ruleset
-from scoring.ruleset_diff import diff_rulesets, tier_impact
-from scoring.validate import validate_records
+from scoring.rules import registry
+from scoring.rules.ruleset import load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scoring" / "rulesets" / "default.yaml"

@@ -11,10 +11,9 @@ from marshmallow import RAISE, ValidationError
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
-from scoring import fields as F
-from scoring.errors import ProfileValidationError
-from scoring.schema import ProfileSchema, schema_errors_to_list, validate_profile
-from scoring.validate import (
+from scoring.contract import fields as F
+from scoring.contract.schema import ProfileSchema, schema_errors_to_list, validate_profile
+from scoring.contract.validate import (
     canonical_frame,
     is_missing,
     profiles_to_records,
@@ -22,6 +21,7 @@ from scoring.validate import (
     validate_records,
     whole_number_text,
 )
+from scoring.errors import ProfileValidationError
 
 YEAR = F.current_year()
 SECTORS = ", ".join(F.SECTORS)

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring.features import encode_features
-from scoring.readers import RawTable, read_table
-from scoring.synth import generate_profiles, true_probability
-from scoring.training import evaluate, fingerprint, train
-from scoring.validate import validate_table
+from scoring.contract.validate import validate_table
+from scoring.files.readers import RawTable, read_table
+from scoring.model.features import encode_features
+from scoring.model.synth import generate_profiles, true_probability
+from scoring.model.training import evaluate, fingerprint, train
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Floors stated in data/README.md: the generator's best achievable ROC AUC is about 0.867.

@@ -111,8 +111,8 @@ def test_invalid_capacity_or_cap_is_refused(capacity, cap):
 
 
 def test_shortlist_of_scored_cohort_never_selects_a_knocked_out_sme(scorer):
-    from scoring.synth import generate_cohort
-    from scoring.validate import validate_records
+    from scoring.contract.validate import validate_records
+    from scoring.model.synth import generate_cohort
 
     cohort = generate_cohort(85, seed=2020)
     batch = validate_records(cohort.to_dict(orient="records"))

@@ -24,8 +24,8 @@ from api.tables import (
     ScoreAggregate,
     Sme,
 )
-from scoring import fields as F
-from scoring.validate import profiles_to_records
+from scoring.contract import fields as F
+from scoring.contract.validate import profiles_to_records
 
 pytest_plugins = ["db_fixtures"]
 

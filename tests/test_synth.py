@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from scoring import fields, synth
-from scoring.fields import LABEL, Kind
+from scoring.contract import fields
+from scoring.contract.fields import LABEL, Kind
+from scoring.model import synth
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BANDUNG_COUNTS = {

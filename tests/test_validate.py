@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from conftest import random_profiles
 
-from scoring import fields as F
-from scoring.errors import FileFormatError
-from scoring.readers import RawTable
-from scoring.validate import (
+from scoring.contract import fields as F
+from scoring.contract.validate import (
     RowError,
     canonical_frame,
     profiles_to_records,
     validate_records,
     validate_table,
 )
+from scoring.errors import FileFormatError
+from scoring.files.readers import RawTable
 
 YEAR = F.current_year()
 SECTORS = ", ".join(F.SECTORS)
@@ -665,7 +665,7 @@ def test_spreadsheet_row_errors_name_the_column_and_value_but_never_a_personal_o
     path.write_text(
         ";".join(header) + "\n" + ";".join(row[k] for k in header) + "\n", encoding="utf-8"
     )
-    from scoring.readers import read_table
+    from scoring.files.readers import read_table
 
     errors = validate_table(read_table(path)).errors[0].errors
     assert [{k: v for k, v in e.items() if k != "message"} for e in errors] == [

@@ -25,7 +25,7 @@ from web_helpers import PASSWORD
 from api import store
 from api.db import make_engine, make_sessionmaker, sqlite_url
 from api.migrate import upgrade
-from scoring.fields import ALL_COLUMNS
+from scoring.contract.fields import ALL_COLUMNS
 
 pytest_plugins = ["api_fixtures"]
 
@@ -60,7 +60,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         engine.dispose()
     env = {**os.environ, "SME_EXPORT_SECRET_KEY": "e2e-test-secret", "PYTHONUNBUFFERED": "1"}
     env.pop("SME_EXPORT_CONFIG", None)
-    command = [sys.executable, "-c", "from api.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from api.cli.service import main; main()", "serve"]
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", "0", "--database-url", url],
         stdout=subprocess.PIPE,

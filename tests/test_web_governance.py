@@ -12,7 +12,7 @@ from web_helpers import csrf_token
 
 from api import store
 from api.db import get_session
-from scoring import ruleset_registry
+from scoring.rules import registry as ruleset_registry
 
 pytest_plugins = ["api_fixtures", "web_fixtures"]
 

@@ -27,7 +27,7 @@ from api.db import get_database, get_session
 from api.tables import AuditEvent, CohortMember, LoginFailure
 from api.web import profiles
 from api.web.i18n import LANGUAGES, load_catalogues
-from scoring.fields import ALL_COLUMNS, FIELD_BY_NAME, PERSONAL_COLUMNS
+from scoring.contract.fields import ALL_COLUMNS, FIELD_BY_NAME, PERSONAL_COLUMNS
 
 pytest_plugins = ["api_fixtures", "db_fixtures", "web_fixtures"]
 

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from web_helpers import PASSWORD, create_user, csrf_token, form_of, log_in
 
 from api.db import get_session
-from api.server_log import PathOnlyRequestHandler
+from api.http.server_log import PathOnlyRequestHandler
 from api.tables import AuditEvent, PersonalData, Sme
-from scoring.fields import PERSONAL_COLUMNS
+from scoring.contract.fields import PERSONAL_COLUMNS
 
 pytest_plugins = ["api_fixtures", "db_fixtures", "web_fixtures"]
 
@@ -319,7 +319,7 @@ def test_serve_uses_the_path_only_request_handler(monkeypatch):
     import werkzeug.serving
     from click.testing import CliRunner
 
-    from api.cli import main
+    from api.cli.service import main
 
     seen = {}
 

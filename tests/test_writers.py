@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.readers import FORMATS, read_table
-from scoring.writers import TableWriter, neutralise_formulas, write_table
+from scoring.files.readers import FORMATS, read_table
+from scoring.files.writers import TableWriter, neutralise_formulas, write_table
 
 DANGEROUS = ["=SUM(A1)", "+1+1", "-2+3", "@x", "\tx", "\rx"]
 

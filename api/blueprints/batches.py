@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_smorest import Blueprint, abort
 
-from api import batch_service, downloads, ingest, store
-from api.auth import READ, SCORE, current_actor, require_scope
+from api import store
 from api.db import get_session
-from api.negotiation import JSON, MULTIPART, accepts, is_json
-from api.schemas import (
+from api.http.auth import READ, SCORE, current_actor, require_scope
+from api.http.negotiation import JSON, MULTIPART, accepts, is_json
+from api.http.schemas import (
     MAX_ID,
     BatchQuerySchema,
     BatchResultsSchema,
@@ -17,8 +17,9 @@ from api.schemas import (
     IdempotencyHeaderSchema,
     ResultsQuerySchema,
 )
+from api.services import batch_service, downloads, ingest
+from scoring.contract.schema import ProfileSchema
 from scoring.errors import FileFormatError
-from scoring.schema import ProfileSchema
 
 blp = Blueprint(
     "batches", __name__, url_prefix="/api/v1/batches", description="Score files of profiles."

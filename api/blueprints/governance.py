@@ -1,7 +1,7 @@
 """Model and ruleset governance (admin): versions, promotion, rollback, ruleset diff and
 impact, model card, fairness and drift.
 
-Promotion and rollback go through ``scoring.registry`` (atomic ``ACTIVE``, history file)
+Promotion and rollback go through ``scoring.model.registry`` (atomic ``ACTIVE``, history file)
 and are also written to the audit log with the actor and, for a forced promotion, the
 reason. Ruleset references are registered versions only, never file paths.
 """
@@ -14,10 +14,10 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 from werkzeug.routing import BaseConverter
 
-from api import governance, store
-from api.auth import ADMIN, READ, current_actor, require_scope
+from api import store
 from api.db import get_session
-from api.schemas import (
+from api.http.auth import ADMIN, READ, current_actor, require_scope
+from api.http.schemas import (
     ActivationSchema,
     DriftSchema,
     FairnessQuerySchema,
@@ -33,13 +33,14 @@ from api.schemas import (
     RulesetImpactSchema,
     RulesetVersionSchema,
 )
-from api.scorer import get_scorer
-from scoring import registry
-from scoring import ruleset_registry as rulesets
+from api.services import governance
+from api.services.scorer import get_scorer
+from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
 from scoring.errors import ModelNotFoundError, RulesetError, ScoringError
-from scoring.model import default_models_dir, load_model
-from scoring.rules import load_ruleset
-from scoring.ruleset_diff import diff_rulesets, tier_impact
+from scoring.model import registry
+from scoring.model.additive import default_models_dir, load_model
+from scoring.rules import registry as rulesets
+from scoring.rules.ruleset import load_ruleset
 
 blp = Blueprint(
     "governance",

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from api.auth import READ, require_scope
 from api.db import get_engine
-from api.errors import problem
-from api.migrate import is_up_to_date
-from api.schemas import (
+from api.http.auth import READ, require_scope
+from api.http.errors import problem
+from api.http.schemas import (
     HealthSchema,
     ModelCardSchema,
     ReadinessProblemSchema,
     ReadinessSchema,
     RulesetSchema,
 )
-from api.scorer import ScorerUnavailable, get_holder, get_scorer
-from scoring.rules import Ruleset
+from api.migrate import is_up_to_date
+from api.services.scorer import ScorerUnavailable, get_holder, get_scorer
+from scoring.rules.ruleset import Ruleset
 
 models = Blueprint(
     "models", __name__, url_prefix="/api/v1", description="The active model and ruleset."

@@ -11,9 +11,9 @@ from marshmallow import fields as ma
 from marshmallow import validate as mv
 
 from api import store
-from api.auth import ADMIN, PERSONAL, current_actor, require_scope
 from api.db import get_session
-from api.schemas import ResponseSchema
+from api.http.auth import ADMIN, PERSONAL, current_actor, require_scope
+from api.http.schemas import ResponseSchema
 
 blp = Blueprint(
     "protection",

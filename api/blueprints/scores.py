@@ -1,6 +1,6 @@
 """POST /api/v1/scores: score one profile, and store it unless it is a dry run.
 
-Personal fields (``scoring.fields.PERSONAL_COLUMNS``) in the body are written only with a
+Personal fields (``scoring.contract.fields.PERSONAL_COLUMNS``) in the body are written only with a
 key that also has the ``personal`` scope (else 403 naming them); a field sent as null is
 cleared, and a field left out keeps its stored value.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_smorest import Blueprint, abort
 
-from api import ingest
-from api.auth import PERSONAL, SCORE, current_actor, has_scope, require_scope
 from api.db import get_session
-from api.negotiation import JSON, accepts
-from api.schemas import ScoreQuerySchema, ScoreRecordSchema
-from api.scorer import get_scorer
-from scoring.fields import PERSONAL_COLUMNS
-from scoring.schema import ProfileSchema, validate_profile
+from api.http.auth import PERSONAL, SCORE, current_actor, has_scope, require_scope
+from api.http.negotiation import JSON, accepts
+from api.http.schemas import ScoreQuerySchema, ScoreRecordSchema
+from api.services import ingest
+from api.services.scorer import get_scorer
+from scoring.contract.fields import PERSONAL_COLUMNS
+from scoring.contract.schema import ProfileSchema, validate_profile
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1/scores", description="Score profiles.")
 

@@ -11,14 +11,14 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 
 from api import store
-from api.auth import SCORE, current_actor, require_scope
 from api.db import get_session
-from api.lookups import sme_facts
-from api.negotiation import JSON, accepts
-from api.schemas import LanguageQuerySchema, ShortlistRequestSchema, ShortlistSchema
-from api.scorer import get_scorer
+from api.http.auth import SCORE, current_actor, require_scope
+from api.http.negotiation import JSON, accepts
+from api.http.schemas import LanguageQuerySchema, ShortlistRequestSchema, ShortlistSchema
+from api.services.lookups import sme_facts
+from api.services.scorer import get_scorer
 from api.web.i18n import EXTENSION as CATALOGUES
-from scoring.rules import Ruleset
+from scoring.rules.ruleset import Ruleset
 from scoring.shortlist import build_shortlist
 
 blp = Blueprint(

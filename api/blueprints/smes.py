@@ -6,9 +6,9 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 
 from api import store
-from api.auth import ADMIN, PERSONAL, READ, current_actor, has_scope, require_scope
 from api.db import get_session
-from api.schemas import ScoreHistorySchema, SmeListQuerySchema, SmePageSchema, SmeSchema
+from api.http.auth import ADMIN, PERSONAL, READ, current_actor, has_scope, require_scope
+from api.http.schemas import ScoreHistorySchema, SmeListQuerySchema, SmePageSchema, SmeSchema
 
 blp = Blueprint("smes", __name__, url_prefix="/api/v1/smes", description="SMEs and their scores.")
 

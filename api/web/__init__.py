@@ -2,7 +2,7 @@
 
 Server-rendered HTML in Bahasa Indonesia (default) or English, a little JavaScript,
 charts as inline SVG, nothing fetched from the internet. Pages score and store through
-the same functions as the API (``api.ingest``, ``api.store``); staff log in with
+the same functions as the API (``api.services.ingest``, ``api.store``); staff log in with
 accounts made by ``sme-export users create``. ``create_app`` registers every blueprint
 in ``WEB_BLUEPRINTS`` and calls ``init_app``.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 
-from api.scorer import ScorerUnavailable
+from api.services.scorer import ScorerUnavailable
 from api.web import (
     admin,
     auth,

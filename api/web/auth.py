@@ -34,8 +34,9 @@ from flask import (
     url_for,
 )
 
-from api import rate_limit, store
+from api import store
 from api.db import get_session
+from api.http import rate_limit
 from api.tables import USER_ROLES
 from api.web.i18n import LANGUAGES, t
 

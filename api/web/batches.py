@@ -1,4 +1,4 @@
-"""Batch upload: a file of profiles scored through ``api.batch_service`` like the API's
+"""Batch upload: a file of profiles scored through ``api.services.batch_service`` like the API's
 ``POST /api/v1/batches``, its counts and rejected rows, results and a template to fill.
 
 A large file is queued by the batch service; its page then polls ``progress`` (a small
@@ -11,14 +11,15 @@ import pandas as pd
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import batch_service, downloads, ingest, store
+from api import store
 from api.db import get_session
-from api.lookups import exported_results
+from api.services import batch_service, downloads, ingest
+from api.services.lookups import exported_results
 from api.web.auth import actor, role_required
 from api.web.i18n import current_language, error_message, has_text, t
+from scoring.contract.fields import ALL_COLUMNS, FIELD_BY_NAME, Kind
+from scoring.contract.validate import NOTE_ROW, TOTAL_ROW
 from scoring.errors import FileFormatError
-from scoring.fields import ALL_COLUMNS, FIELD_BY_NAME, Kind
-from scoring.validate import NOTE_ROW, TOTAL_ROW
 
 bp = Blueprint("web_batches", __name__, url_prefix="/batches")
 
@@ -125,7 +126,7 @@ def batch(batch_id: int):
     return render_template("batch.html", batch=found)
 
 
-#: Catalogue keys of the reasons ``scoring.validate`` gives for a skipped spreadsheet row.
+#: Catalogue keys of the reasons ``scoring.contract.validate`` gives for a skipped spreadsheet row.
 SKIP_REASONS = {TOTAL_ROW: "batch.skip_reason.total", NOTE_ROW: "batch.skip_reason.note"}
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import pandas as pd
 from flask import Blueprint, render_template, request
 
-from api import downloads, store
+from api import store
 from api.db import get_session
-from api.scorer import get_scorer
+from api.services import downloads
+from api.services.scorer import get_scorer
 from api.web.auth import actor, role_required
 from api.web.i18n import ruleset_text, t
-from scoring.fields import MARKETS, SECTORS
+from scoring.contract.fields import MARKETS, SECTORS
 
 bp = Blueprint("web_cohorts", __name__, url_prefix="/cohorts")
 

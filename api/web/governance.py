@@ -1,8 +1,8 @@
 """Governance pages: model card (all staff), fairness and drift (leads), model versions
 with promotion and rollback, and the ruleset impact preview (admins).
 
-The figures come from the same functions as the API (``api.governance``,
-``scoring.registry``, ``scoring.ruleset_diff``); charts are inline SVG drawn by
+The figures come from the same functions as the API (``api.services.governance``,
+``scoring.model.registry``, ``scoring.audit.ruleset_diff``); charts are inline SVG drawn by
 ``governance/charts.html``. Promotions and rollbacks are audited with the staff actor.
 """
 
@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from api import governance, store
+from api import store
 from api.blueprints.governance import models_dir, rulesets_dir
 from api.db import get_session
-from api.scorer import ScorerUnavailable, get_scorer
+from api.services import governance
+from api.services.scorer import ScorerUnavailable, get_scorer
 from api.web.auth import actor, role_required
 from api.web.i18n import t
-from scoring import registry
-from scoring import ruleset_registry as rulesets
+from scoring.audit.fairness import DEFAULT_SHORTLIST_SHARE
+from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
 from scoring.errors import ScoringError
-from scoring.fairness import DEFAULT_SHORTLIST_SHARE
-from scoring.rules import load_ruleset
-from scoring.ruleset_diff import diff_rulesets, tier_impact
+from scoring.model import registry
+from scoring.rules import registry as rulesets
+from scoring.rules.ruleset import load_ruleset
 
 bp = Blueprint("governance_web", __name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from flask import Flask, current_app, has_request_context, session
 
-from scoring import validate as V
+from scoring.contract import validate as V
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -191,7 +191,7 @@ def local_time(value: str | dt.datetime | None) -> str:
 
 def ruleset_label(kind: str, ident: str, *, sector: str | None = None) -> str:
     """``ruleset_text`` of the active ruleset (templates call it)."""
-    from api.scorer import get_scorer
+    from api.services.scorer import get_scorer
 
     return ruleset_text(get_scorer().ruleset, kind, ident, sector=sector)
 

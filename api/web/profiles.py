@@ -1,9 +1,9 @@
 """The profile form (enter or correct one SME and score it) and the score page of one SME.
 
-The form is checked by the contract's own validator (``scoring.schema.validate_profile``,
+The form is checked by the contract's own validator (``scoring.contract.schema.validate_profile``,
 as the API's ``POST /api/v1/scores``), so web and API give the same verdict; errors are
 shown beside their fields with the entered values kept. Scoring goes through
-``api.ingest`` and the store like the API. Personal fields are shown only to officers
+``api.services.ingest`` and the store like the API. Personal fields are shown only to officers
 and admins, and every view of one SME is audited.
 """
 
@@ -14,9 +14,10 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
-from api import ingest, store
+from api import store
 from api.db import get_session
-from api.scorer import get_scorer
+from api.services import ingest
+from api.services.scorer import get_scorer
 from api.web.auth import actor, current_user, role_required
 from api.web.i18n import (
     LANGUAGES,
@@ -27,10 +28,10 @@ from api.web.i18n import (
     number,
     t,
 )
+from scoring.contract.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
+from scoring.contract.schema import validate_profile
+from scoring.contract.validate import number_from_text
 from scoring.errors import ProfileValidationError
-from scoring.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
-from scoring.schema import validate_profile
-from scoring.validate import number_from_text
 
 bp = Blueprint("web_profiles", __name__)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import pandas as pd
 from flask import Blueprint, render_template, request
 
-from api import downloads, store
+from api import store
 from api.db import get_session
-from api.lookups import sme_facts
-from api.scorer import get_scorer
+from api.services import downloads
+from api.services.lookups import sme_facts
+from api.services.scorer import get_scorer
 from api.web.auth import actor, role_required
 from api.web.i18n import decimal, ruleset_text, t
-from scoring.fields import MARKETS
+from scoring.contract.fields import MARKETS
 from scoring.shortlist import build_shortlist
 
 bp = Blueprint("web_shortlists", __name__, url_prefix="/shortlists")

@@ -1,0 +1,1 @@
+"""Rescoring files at scale: the streaming pandas engine and the Dask engine."""

@@ -1,0 +1,2 @@
+"""The ML model: features, the additive calibrated model, training, evaluation, registry,
+synthetic data."""

@@ -1,0 +1,2 @@
+"""The export-standard checklist: ruleset loading, conditions and operators, the ruleset
+registry."""
