@@ -75,6 +75,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Nothing to add: the service's commands are ``sme-export`` ones (``api.cli.service``: serve,
+    """Nothing to add: the service's commands are ``sme-export`` ones (``api.cli``: serve,
     db, keys), which work without the ``flask`` command; flask-smorest has already added
     ``flask --app api openapi print|write`` for the OpenAPI document."""

@@ -351,7 +351,7 @@ def main() -> None:
         if "memory" in wanted:
             print("memory", file=sys.stderr)
             results["memory"] = []
-            cli = [sys.executable, "-m", "api.cli.scoring_commands", "rescore"]
+            cli = [sys.executable, "-m", "api.cli", "rescore"]
             for n in args.memory_rows:
                 source = str(inputs[n, "parquet"])
                 command = [*cli, source, "--out", str(out), "--quiet"]

@@ -2,5 +2,5 @@
 
 Pure Python with pandas and scikit-learn; nothing here imports the web service in ``api``.
 Entry points: ``scoring.engine.Scorer`` (load a ruleset and model, score frames or one
-profile) and the ``sme-export`` command line in ``api.cli.scoring_commands``.
+profile) and the ``sme-export`` command line in ``api.cli``.
 """

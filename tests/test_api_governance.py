@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from governance_helpers import SHIPPED, clone_version, comparison
 
 from api import store
-from api.cli.service import main as cli
+from api.cli import main as cli
 from api.db import get_session
 from scoring.files.atomic import write_atomically
 from scoring.rules import registry as ruleset_registry

@@ -302,7 +302,7 @@ def test_a_worker_killed_mid_batch_is_taken_over_and_the_batch_completes_whole(
     assert client.get("/api/v1/smes", headers=headers).get_json()["total"] == 0
 
     time.sleep(1.2)  # the dead worker's lease runs out
-    from api.cli.service import main
+    from api.cli import main
 
     env = {"DATABASE_URL": db_url, "SME_EXPORT_CONFIG": "default"}
     result = CliRunner().invoke(main, ["worker", "--until-idle"], env=env)
@@ -692,7 +692,7 @@ def test_an_upload_is_staged_under_a_partial_name_until_it_is_whole(
 
 
 def test_purge_deletes_staging_files_a_crash_left_behind(db_url, make_bg_app, make_key, records):
-    from api.cli.service import main
+    from api.cli import main
 
     app = make_bg_app(DATABASE_URL=db_url)
     client = app.test_client()

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from api.cli.scoring_commands import EXIT_INPUT, EXIT_REJECTED_ROWS, main
+from api.cli import main
+from api.cli.score import EXIT_INPUT, EXIT_REJECTED_ROWS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RULESET = Path(__file__).resolve().parent.parent / "scoring" / "rulesets" / "default.yaml"

@@ -52,7 +52,7 @@ def other(profile) -> dict:
 
 def _cli(*args: str):
     """Run ``sme-export ARGS``."""
-    from api.cli.service import main
+    from api.cli import main
 
     return CliRunner().invoke(main, list(args))
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from governance_helpers import SHIPPED, copy_models
 
-from api.cli.service import main
+from api.cli import main
 from api.db import make_engine, make_sessionmaker, sqlite_url
 from scoring.model import synth
 from scoring.model.additive import active_version

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from api import store
-from api.cli.service import main
+from api.cli import main
 from api.db import make_engine, make_sessionmaker, sqlite_url
 
 KEY = re.compile(r"^sme_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
@@ -126,7 +126,7 @@ def test_database_url_option_wins_over_the_environment(run, tmp_path):
 
 def test_default_database_is_the_one_the_service_uses(tmp_path, monkeypatch):
     from api import create_app
-    from api.cli.service import _default_url
+    from api.cli.keys import _default_url
     from api.db import database_url
 
     monkeypatch.chdir(tmp_path)  # the working directory does not matter

@@ -144,7 +144,7 @@ def test_the_api_result_lists_skipped_rows(app, make_key):
 def test_the_cli_says_which_non_data_rows_it_skipped(tmp_path):
     from click.testing import CliRunner
 
-    from api.cli.scoring_commands import main
+    from api.cli import main
 
     path = tmp_path / "umkm.xlsx"
     path.write_bytes(xlsx([*ROWS[:5], *ROWS[6:]]))

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from api.cli.scoring_commands import EXIT_INPUT, EXIT_REJECTED_ROWS, main
+from api.cli import main
+from api.cli.score import EXIT_INPUT, EXIT_REJECTED_ROWS
 from scoring.batch import rescore as rescore_module
 from scoring.batch.rescore import OutputPaths, encode, rescore
 from scoring.contract.fields import FIELD_BY_NAME
@@ -349,7 +350,7 @@ def test_resume_after_sigkill_of_the_command(streamed, profiles, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "api.cli.scoring_commands",
+        "api.cli",
         "rescore",
         str(source),
         "--out",

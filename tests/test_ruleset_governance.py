@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from api.cli.scoring_commands import main
+from api.cli import main
 from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
 from scoring.contract.validate import validate_records
 from scoring.errors import RulesetError

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.security import check_password_hash
 
-from api.cli.service import main
+from api.cli import main
 from api.db import make_engine, make_sessionmaker, sqlite_url
 from api.tables import AuditEvent, User
 

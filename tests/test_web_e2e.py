@@ -60,7 +60,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         engine.dispose()
     env = {**os.environ, "SME_EXPORT_SECRET_KEY": "e2e-test-secret", "PYTHONUNBUFFERED": "1"}
     env.pop("SME_EXPORT_CONFIG", None)
-    command = [sys.executable, "-c", "from api.cli.service import main; main()", "serve"]
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve"]
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", "0", "--database-url", url],
         stdout=subprocess.PIPE,

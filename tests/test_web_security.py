@@ -319,7 +319,7 @@ def test_serve_uses_the_path_only_request_handler(monkeypatch):
     import werkzeug.serving
     from click.testing import CliRunner
 
-    from api.cli.service import main
+    from api.cli import main
 
     seen = {}
 

@@ -1,5 +1,5 @@
 """The `sme-export` command tree."""
 
-from api.cli.service import main
+from api.cli.keys import main
 
 __all__ = ["main"]

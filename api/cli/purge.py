@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from api.cli.scoring_commands import main
-from api.cli.service import _session, database_url_option
+from api.cli.keys import _session, database_url_option
+from api.cli.score import main
 from api.config import DefaultConfig
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import click
 
-from api.cli.scoring_commands import _fail, _one_line, main
-from api.cli.service import _session, _when, database_url_option
+from api.cli.keys import _session, _when, database_url_option
+from api.cli.score import _fail, _one_line, main
 from api.tables import USER_LANGUAGES, USER_ROLES
 
 

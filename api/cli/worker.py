@@ -16,7 +16,7 @@ import threading
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli.scoring_commands import _fail, _one_line, main
+from api.cli.score import _fail, _one_line, main
 
 _OVERRIDES = {
     "chunk_rows": "BATCH_CHUNK_ROWS",

@@ -1,4 +1,4 @@
-"""The ``sme-export`` command line of the service: ``api.cli.scoring_commands``'s group plus ``db``,
+"""The ``sme-export`` command line of the service: ``api.cli.score``'s group plus ``db``,
 ``keys`` and ``serve``.
 
 The entry point is this module's ``main`` (``scoring`` never imports ``api``). The
@@ -18,7 +18,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from api.cli.scoring_commands import _fail, _one_line, main
+from api.cli.score import _fail, _one_line, main
 
 __all__ = ["main"]
 
@@ -242,5 +242,5 @@ def serve(host: str, port: int, database_url: str | None) -> None:
         server.server_close()
 
 
-import api.cli.models  # noqa: E402,F401  (governance: audit log, stored cohorts)
-from api.cli import worker as cli_worker  # noqa: E402,F401  (purge, users ..., worker)
+import api.cli.stored  # noqa: E402,F401  (governance: audit log, stored cohorts)
+from api.cli import purge, users, worker  # noqa: E402,F401  (purge, users ..., worker)

@@ -595,7 +595,7 @@ def _fit_and_judge(batch, *, seed, data_path, synthetic, active, folds, repeats)
     """Fit the candidate, then evaluate it out of sample and against the active model."""
     from scoring.model import evaluation
     from scoring.model.training import train as fit
-    from scoring.rules.ruleset import load_ruleset
+    from scoring.rules.loading import load_ruleset
 
     trained = fit(
         batch.profiles,
@@ -656,7 +656,7 @@ def _echo_comparison(comparison: dict | None) -> None:
 
 
 def _promote(models_dir: Path, version: str, *, force, reason, comparison, actor="cli") -> None:
-    from api.cli.governance import record_audit
+    from api.cli.audit import record_audit
     from scoring.model.registry import promote
 
     try:
@@ -710,7 +710,7 @@ def ruleset() -> None:
 def ruleset_check(file):
     """Validate a ruleset file and name every problem."""
     from scoring.errors import RulesetError
-    from scoring.rules.ruleset import load_ruleset
+    from scoring.rules.loading import load_ruleset
 
     try:
         loaded = load_ruleset(file)
@@ -727,7 +727,7 @@ def ruleset_check(file):
     )
 
 
-from api.cli import governance as cli_governance  # noqa: E402,F401 (adds the governance commands)
+from api.cli import audit as cli_governance  # noqa: E402,F401 (adds the governance commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

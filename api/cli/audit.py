@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from api.cli.scoring_commands import _echo_comparison, _fail, _one_line, _promote, main, ruleset
+from api.cli.score import _echo_comparison, _fail, _one_line, _promote, main, ruleset
 from scoring.errors import ScoringError
 
 #: Called with each registry event (promotion, rollback, ruleset activation).
@@ -209,8 +209,8 @@ def models_rollback(reason, actor, models_dir):
 
 
 def _load_ref(directory: Path, ref: str):
+    from scoring.rules.loading import load_ruleset
     from scoring.rules.registry import resolve
-    from scoring.rules.ruleset import load_ruleset
 
     try:
         return load_ruleset(resolve(directory, ref))
@@ -303,8 +303,8 @@ def ruleset_impact(new, cohort, against, rulesets_dir, models_dir, as_json):
     """Which SMEs of a cohort would change tier if ruleset NEW were activated."""
     from scoring.audit.ruleset_diff import tier_impact
     from scoring.model.additive import load_model
+    from scoring.rules.loading import load_ruleset
     from scoring.rules.registry import active_path
-    from scoring.rules.ruleset import load_ruleset
 
     directory = _rulesets_dir(rulesets_dir)
     try:

@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import make_url
 
-from api.cli import governance as cli_governance
+from api.cli import audit as cli_governance
 
 _ACTIONS = {"promote": "promote", "rollback": "rollback", "ruleset_activate": "change"}
 
 
 def _database_url() -> str | None:
     """The service's database, if one exists (an absent SQLite file is not created here)."""
-    from api.cli.service import _default_url
+    from api.cli.keys import _default_url
 
     url = os.environ.get("DATABASE_URL") or _default_url()
     parsed = make_url(url)
