@@ -23,7 +23,8 @@ from scoring.contract.columns import ProfileColumns
 from scoring.contract.fields import ASSUMED_FIELDS
 from scoring.model.additive import ExportModel, load_model
 from scoring.model.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
-from scoring.rules.ruleset import RuleResult, Ruleset, load_ruleset
+from scoring.rules.loading import load_ruleset
+from scoring.rules.ruleset import RuleResult, Ruleset
 
 REASONS_SHOWN = 5
 #: Effects smaller than this (in probability) are not worth naming as a reason.

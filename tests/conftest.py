@@ -71,7 +71,7 @@ def random_labels(frame: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def ruleset():
-    from scoring.rules.ruleset import load_ruleset
+    from scoring.rules.loading import load_ruleset
 
     return load_ruleset()
 

@@ -16,7 +16,7 @@ from scoring.contract.validate import profiles_to_records
 from scoring.engine import Scorer, score_frame
 from scoring.model.additive import load_model, save_model
 from scoring.model.training import train
-from scoring.rules.ruleset import load_ruleset
+from scoring.rules.loading import load_ruleset
 
 SPEC_KEYS = {
     "sme_id",

@@ -18,13 +18,9 @@ from hypothesis import strategies as st
 
 from scoring.contract import fields as F
 from scoring.errors import RulesetError
-from scoring.rules.ruleset import (
-    CATEGORIES,
-    Compare,
-    Truth,
-    load_ruleset,
-    parse_ruleset,
-)
+from scoring.rules.conditions import Compare, Truth
+from scoring.rules.loading import load_ruleset, parse_ruleset
+from scoring.rules.ruleset import CATEGORIES
 
 NAN = math.nan
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -15,7 +15,7 @@ from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
 from scoring.contract.validate import validate_records
 from scoring.errors import RulesetError
 from scoring.rules import registry
-from scoring.rules.ruleset import load_ruleset
+from scoring.rules.loading import load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scoring" / "rulesets" / "default.yaml"

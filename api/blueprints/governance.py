@@ -40,7 +40,7 @@ from scoring.errors import ModelNotFoundError, RulesetError, ScoringError
 from scoring.model import registry
 from scoring.model.additive import default_models_dir, load_model
 from scoring.rules import registry as rulesets
-from scoring.rules.ruleset import load_ruleset
+from scoring.rules.loading import load_ruleset
 
 blp = Blueprint(
     "governance",

@@ -25,8 +25,9 @@ from flask import Flask, current_app
 from scoring.engine import Scorer
 from scoring.errors import ScoringError
 from scoring.model.additive import ACTIVE_NAME, ExportModel, default_models_dir, load_model
+from scoring.rules.loading import load_ruleset
 from scoring.rules.registry import default_rulesets_dir, load_active
-from scoring.rules.ruleset import Ruleset, load_ruleset
+from scoring.rules.ruleset import Ruleset
 
 EXTENSION = "sme_export.scorer"
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from scoring.audit.ruleset_diff import diff_rulesets, tier_impact
 from scoring.errors import ScoringError
 from scoring.model import registry
 from scoring.rules import registry as rulesets
-from scoring.rules.ruleset import load_ruleset
+from scoring.rules.loading import load_ruleset
 
 bp = Blueprint("governance_web", __name__)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from scoring.errors import RulesetError
 from scoring.files.atomic import append_line, write_atomically
-from scoring.rules.ruleset import Ruleset, load_ruleset
+from scoring.rules.loading import load_ruleset
+from scoring.rules.ruleset import Ruleset
 
 ACTIVE_NAME = "ACTIVE"
 HISTORY_NAME = "history.jsonl"
