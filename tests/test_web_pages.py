@@ -556,6 +556,7 @@ def test_a_batch_with_a_bad_row_shows_counts_and_the_row_errors(web_app, login, 
     progress = client.get(f"/batches/{batch_id}/progress").get_json()
     assert progress["status"] == "complete"
     results = client.get(f"/batches/{batch_id}/results.csv")
+    assert results.is_streamed  # never built whole in memory, however large the batch
     rows = list(csv.DictReader(io.StringIO(_text(results))))
     assert [r["sme_id"] for r in rows] == ["BDG-2020-001", "BDG-2020-002"]
     assert _events(web_app, "export")[0].subject == f"batch/{batch_id}"

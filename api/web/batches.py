@@ -14,11 +14,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api import store
 from api.db import get_session
 from api.services import batch_service, downloads, ingest
-from api.services.lookups import exported_results
 from api.web.auth import actor, role_required
 from api.web.i18n import current_language, error_message, has_text, t
 from scoring.contract.fields import ALL_COLUMNS, FIELD_BY_NAME, Kind
-from scoring.contract.validate import NOTE_ROW, TOTAL_ROW
+from scoring.contract.sheets import NOTE_ROW, TOTAL_ROW
 from scoring.errors import FileFormatError
 
 bp = Blueprint("web_batches", __name__, url_prefix="/batches")
@@ -171,10 +170,7 @@ def results(batch_id: int, format: str):
     found = store.get_batch(session, batch_id)
     if found is None or found["status"] != "complete":
         return render_template("errors/404.html"), 404
-    rows = exported_results(session, found, actor=actor(), format=format)
-    return downloads.table_response(
-        downloads.results_frame(rows), format=format, filename=f"batch-{batch_id}-results"
-    )
+    return downloads.batch_results_response(session, found, actor=actor(), format=format)
 
 
 def _cell(name: str, value):
