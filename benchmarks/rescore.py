@@ -56,7 +56,9 @@ import pyarrow.parquet as pq
 import sklearn
 from threadpoolctl import threadpool_limits
 
-from scoring.batch.rescore import DEFAULT_CHUNK_ROWS, _fewer_collections, encode, rescore
+from scoring.batch.rescore import DEFAULT_CHUNK_ROWS, rescore
+from scoring.batch.results import encode
+from scoring.batch.workers import fewer_collections
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
 from scoring.files.readers import iter_tables, read_table
@@ -132,7 +134,7 @@ def stages(scorer: Scorer, path: Path) -> dict[str, float]:
     with the garbage-collector settings of a run."""
     spent = dict.fromkeys(("read", "validate", "score", "flat_table", "encode"), 0.0)
     chunks = iter(iter_tables(path, chunk_rows=DEFAULT_CHUNK_ROWS))
-    with _fewer_collections():
+    with fewer_collections():
         _stages(scorer, chunks, spent)
     return spent
 

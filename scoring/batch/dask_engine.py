@@ -31,15 +31,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from scoring.batch.rescore import (
-    OutputPaths,
+from scoring.batch.checkpoint import OutputPaths, check_writable, resume_checkpoint
+from scoring.batch.results import (
     RescoreSummary,
-    check_writable,
     empty_output,
     encode,
     rejected_frame,
     result_frame,
-    resume_checkpoint,
 )
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer, now_utc
