@@ -8,15 +8,15 @@ from flask_smorest import Blueprint, abort
 from api import store
 from api.db import get_session
 from api.http.auth import READ, SCORE, current_actor, require_scope
-from api.http.negotiation import JSON, MULTIPART, accepts, is_json
-from api.http.schemas import (
-    MAX_ID,
+from api.http.batch_schemas import (
     BatchQuerySchema,
     BatchResultsSchema,
     BatchSchema,
     IdempotencyHeaderSchema,
     ResultsQuerySchema,
 )
+from api.http.negotiation import JSON, MULTIPART, accepts, is_json
+from api.http.schemas import MAX_ID
 from api.services import batch_service, downloads, ingest
 from scoring.contract.schema import ProfileSchema
 from scoring.errors import FileFormatError

@@ -17,7 +17,7 @@ from werkzeug.routing import BaseConverter
 from api import store
 from api.db import get_session
 from api.http.auth import ADMIN, READ, current_actor, require_scope
-from api.http.schemas import (
+from api.http.governance_schemas import (
     ActivationSchema,
     DriftSchema,
     FairnessQuerySchema,

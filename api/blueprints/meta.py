@@ -7,13 +7,8 @@ from flask_smorest import Blueprint
 from api.db import get_engine
 from api.http.auth import READ, require_scope
 from api.http.errors import problem
-from api.http.schemas import (
-    HealthSchema,
-    ModelCardSchema,
-    ReadinessProblemSchema,
-    ReadinessSchema,
-    RulesetSchema,
-)
+from api.http.governance_schemas import ModelCardSchema, RulesetSchema
+from api.http.schemas import HealthSchema, ReadinessProblemSchema, ReadinessSchema
 from api.migrate import is_up_to_date
 from api.services.scorer import ScorerUnavailable, get_holder, get_scorer
 from scoring.rules.ruleset import Ruleset

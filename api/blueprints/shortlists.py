@@ -14,7 +14,11 @@ from api import store
 from api.db import get_session
 from api.http.auth import SCORE, current_actor, require_scope
 from api.http.negotiation import JSON, accepts
-from api.http.schemas import LanguageQuerySchema, ShortlistRequestSchema, ShortlistSchema
+from api.http.shortlist_schemas import (
+    LanguageQuerySchema,
+    ShortlistRequestSchema,
+    ShortlistSchema,
+)
 from api.services.lookups import sme_facts
 from api.services.scorer import get_scorer
 from api.web.i18n import EXTENSION as CATALOGUES
