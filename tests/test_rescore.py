@@ -22,7 +22,9 @@ from click.testing import CliRunner
 from api.cli import main
 from api.cli.score import EXIT_INPUT, EXIT_REJECTED_ROWS
 from scoring.batch import rescore as rescore_module
-from scoring.batch.rescore import OutputPaths, encode, rescore
+from scoring.batch.checkpoint import OutputPaths
+from scoring.batch.rescore import rescore
+from scoring.batch.results import encode
 from scoring.contract.fields import FIELD_BY_NAME
 from scoring.contract.validate import range_message, validate_table
 from scoring.errors import RescoreError
