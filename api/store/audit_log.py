@@ -1,0 +1,75 @@
+"""The append-only processing log: audit events written and read."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.store.common import format_time
+from api.tables import AuditEvent
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str | None,
+    details: dict | None = None,
+) -> None:
+    """Append an audit event. ``details`` must never hold personal data."""
+    session.add(AuditEvent(actor=actor, action=action, subject=subject, details=details))
+
+
+def event_dict(row: AuditEvent) -> dict:
+    """An audit event as the API and pages show it."""
+    return {
+        "id": row.id,
+        "at": format_time(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "subject": row.subject,
+        "details": row.details,
+    }
+
+
+def audit_events(session: Session, *, limit: int = 100) -> list[dict]:
+    """The latest ``limit`` audit events, newest first."""
+    rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
+    return [event_dict(row) for row in rows]
+
+
+def processing_log(
+    session: Session,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[dict], int]:
+    """One page of processing-log events matching every filter given, newest first, and
+    how many match. ``since`` is inclusive, ``until`` exclusive."""
+    if page < 1 or per_page < 1:
+        raise ValueError("page and per_page start at 1")
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.actor, actor),
+        (AuditEvent.action, action),
+        (AuditEvent.subject, subject),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return [event_dict(row) for row in rows], total

@@ -1,0 +1,186 @@
+"""Scores: each scoring stored, an SME's history and latest, and the anonymous aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.store.audit_log import audit
+from api.store.common import chunks, parse_time, upsert
+from api.store.smes import personal_row, save_profiles, sme_row
+from api.tables import Batch, Score, ScoreAggregate, Sme, utcnow
+
+
+def save_scored(
+    session: Session,
+    *,
+    profiles: Sequence[dict],
+    personal: Sequence[dict],
+    records: Sequence[dict],
+    cohort: str | None,
+    batch_id: int | None,
+    actor: str,
+) -> None:
+    """Store scored profiles: upsert each SME (latest profile), its personal row and cohort
+    membership, insert one score row per record, and audit it.
+
+    ``profiles``, ``personal`` and ``records`` are aligned lists (one SME per position);
+    personal fields found in ``profiles`` are moved to the personal table. A personal
+    field absent from both keeps its stored value; one given as None is cleared. Whether
+    the caller may write personal fields at all is the caller's check.
+    """
+    if not len(profiles) == len(personal) == len(records):
+        raise ValueError("profiles, personal and records must have the same length")
+    if not records:
+        return
+    if batch_id is not None:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise LookupError(f"no batch {batch_id}")
+        if batch.status != "running":
+            raise ValueError(f"batch {batch_id} is {batch.status}, not running")
+    session.flush()
+    now = utcnow()
+    smes: dict[str, dict] = {}
+    people: dict[str, dict] = {}
+    scores: list[dict] = []
+    for profile, person, record in zip(profiles, personal, records, strict=True):
+        sme_id = profile["sme_id"]
+        if record["sme_id"] != sme_id:
+            raise ValueError(f"record of {record['sme_id']!r} stands beside profile of {sme_id!r}")
+        smes[sme_id] = sme_row(profile, now)
+        people.setdefault(sme_id, {}).update(personal_row(sme_id, profile, person))
+        scores.append(_score_row(record, sector=profile["sector"], batch_id=batch_id))
+    save_profiles(session, smes=list(smes.values()), personal=people.values(), cohort=cohort)
+    session.execute(Score.__table__.insert(), scores)
+    subject = f"batch/{batch_id}" if batch_id is not None else None
+    if subject is None and len(smes) == 1:
+        subject = next(iter(smes))
+    audit(
+        session,
+        actor=actor,
+        action="score",
+        subject=subject,
+        details={"count": len(scores), "cohort": cohort, "batch_id": batch_id},
+    )
+
+
+def _score_row(record: dict, *, sector: str, batch_id: int | None) -> dict:
+    """The ``scores`` row of a score record: its summary columns and the whole record."""
+    return {
+        "sme_id": record["sme_id"],
+        "batch_id": batch_id,
+        "sector": sector,
+        "score": record["score"],
+        "tier": record["tier"],
+        "rules_score": record["rules_score"],
+        "ml_probability": record["ml_probability"],
+        "model_version": record["model_version"],
+        "ruleset_version": record["ruleset_version"],
+        "scored_at": parse_time(record["scored_at"]),
+        "record": dict(record),
+    }
+
+
+def score_history(session: Session, sme_id: str) -> list[dict] | None:
+    """The SME's score records, oldest first; None if the SME is unknown."""
+    if session.scalar(select(Sme.id).where(Sme.sme_id == sme_id)) is None:
+        return None
+    return list(
+        session.scalars(select(Score.record).where(Score.sme_id == sme_id).order_by(Score.id))
+    )
+
+
+def latest_rows(
+    session: Session, sme_ids: Iterable[str], before_batch: int | None, *columns
+) -> Iterator[Any]:
+    """``columns`` of each SME's latest score row, optionally stored before ``before_batch``."""
+    cutoff = None
+    if before_batch is not None:
+        cutoff = session.scalar(select(func.min(Score.id)).where(Score.batch_id == before_batch))
+    for chunk in chunks(list(dict.fromkeys(sme_ids))):
+        latest: Select = select(func.max(Score.id)).where(Score.sme_id.in_(chunk))
+        if before_batch is not None:
+            latest = latest.where(or_(Score.batch_id.is_(None), Score.batch_id != before_batch))
+            if cutoff is not None:
+                latest = latest.where(Score.id < cutoff)
+        latest = latest.group_by(Score.sme_id)
+        yield from session.execute(select(Score.sme_id, *columns).where(Score.id.in_(latest)))
+
+
+def latest_scores(
+    session: Session, sme_ids: Iterable[str], *, before_batch: int | None = None
+) -> dict[str, dict]:
+    """Each SME's most recent score record, by sme_id; SMEs without one are left out.
+
+    With ``before_batch``, only scores stored before that batch's scores count (for the
+    change since the previous score).
+    """
+    rows = latest_rows(session, sme_ids, before_batch, Score.record)
+    return {sme_id: record for sme_id, record in rows}
+
+
+def fold_into_aggregates(session: Session, sme_id: str) -> None:
+    """Add the SME's scores to ``score_aggregates`` (count and score sum per group)."""
+    totals: dict[tuple, list] = {}
+    rows = session.execute(
+        select(
+            Score.scored_at,
+            Score.sector,
+            Score.tier,
+            Score.model_version,
+            Score.ruleset_version,
+            Score.score,
+        ).where(Score.sme_id == sme_id)
+    )
+    for scored_at, sector, tier, model_version, ruleset_version, score in rows:
+        key = (scored_at.date(), sector, tier, model_version, ruleset_version)
+        total = totals.setdefault(key, [0, 0.0])
+        total[0] += 1
+        total[1] += score
+    table = ScoreAggregate.__table__
+    for (day, sector, tier, model_version, ruleset_version), (count, score_sum) in totals.items():
+        insert = upsert(session, table).values(
+            day=day,
+            sector=sector,
+            tier=tier,
+            model_version=model_version,
+            ruleset_version=ruleset_version,
+            count=count,
+            score_sum=score_sum,
+        )
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[c.name for c in table.primary_key],
+                set_={
+                    "count": table.c.count + insert.excluded.count,
+                    "score_sum": table.c.score_sum + insert.excluded.score_sum,
+                },
+            )
+        )
+
+
+def sector_category_averages(session: Session, sector: str) -> dict[str, float]:
+    """The mean category scores of the latest scores of every SME in ``sector`` (categories
+    that apply to none of them are left out)."""
+    latest = select(func.max(Score.id)).where(Score.sector == sector).group_by(Score.sme_id)
+    sums: dict[str, list[float]] = {}
+    # In a fixed order: a float sum depends on the order of its terms.
+    records = select(Score.record).where(Score.id.in_(latest)).order_by(Score.id)
+    for record in session.scalars(records):
+        for category, value in record["category_scores"].items():
+            if value is not None:
+                total = sums.setdefault(category, [0.0, 0])
+                total[0] += value
+                total[1] += 1
+    return {category: round(total / count, 1) for category, (total, count) in sums.items()}
+
+
+def sector_scored_count(session: Session, sector: str) -> int:
+    """How many SMEs ``sector_category_averages`` rests on: those scored in ``sector``."""
+    return session.scalar(
+        select(func.count(func.distinct(Score.sme_id))).where(Score.sector == sector)
+    )
