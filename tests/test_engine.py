@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring.contract import fields as F
-from scoring.contract.validate import profiles_to_records
+from scoring.contract.frames import profiles_to_records
 from scoring.engine import Scorer, score_frame
 from scoring.model.additive import load_model, save_model
 from scoring.model.training import train

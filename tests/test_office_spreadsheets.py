@@ -16,7 +16,8 @@ import yaml
 from scoring.batch.rescore import rescore
 from scoring.contract import fields as F
 from scoring.contract.schema import validate_profile
-from scoring.contract.validate import SeenIds, validate_records, validate_table
+from scoring.contract.seen_ids import SeenIds
+from scoring.contract.validate import validate_records, validate_table
 from scoring.errors import FileFormatError
 from scoring.files.readers import iter_tables, read_table
 
@@ -307,7 +308,7 @@ def test_web_form_option_names_are_the_names_files_may_give():
     """The pages read their option names from ``scoring/labels``: what the form shows is
     what a file may give."""
     from api.web.i18n import load_catalogues
-    from scoring.contract.validate import choice_names
+    from scoring.contract.choices import choice_names
 
     catalogues = load_catalogues()
     for name in ("sector", "legal_form", "owner_gender"):

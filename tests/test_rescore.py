@@ -26,7 +26,8 @@ from scoring.batch.checkpoint import OutputPaths
 from scoring.batch.rescore import rescore
 from scoring.batch.results import encode
 from scoring.contract.fields import FIELD_BY_NAME
-from scoring.contract.validate import range_message, validate_table
+from scoring.contract.messages import range_message
+from scoring.contract.validate import validate_table
 from scoring.errors import RescoreError
 from scoring.files.readers import read_table
 from scoring.files.writers import write_table

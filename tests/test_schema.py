@@ -12,15 +12,10 @@ from marshmallow import fields as ma
 from marshmallow import validate as mv
 
 from scoring.contract import fields as F
+from scoring.contract.cells import is_missing, strip_text, whole_number_text
+from scoring.contract.frames import canonical_frame, profiles_to_records
 from scoring.contract.schema import ProfileSchema, schema_errors_to_list, validate_profile
-from scoring.contract.validate import (
-    canonical_frame,
-    is_missing,
-    profiles_to_records,
-    strip_text,
-    validate_records,
-    whole_number_text,
-)
+from scoring.contract.validate import validate_records
 from scoring.errors import ProfileValidationError
 
 YEAR = F.current_year()

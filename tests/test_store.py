@@ -25,7 +25,7 @@ from api.tables import (
     Sme,
 )
 from scoring.contract import fields as F
-from scoring.contract.validate import profiles_to_records
+from scoring.contract.frames import profiles_to_records
 
 pytest_plugins = ["db_fixtures"]
 

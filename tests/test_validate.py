@@ -8,13 +8,8 @@ import pytest
 from conftest import random_profiles
 
 from scoring.contract import fields as F
-from scoring.contract.validate import (
-    RowError,
-    canonical_frame,
-    profiles_to_records,
-    validate_records,
-    validate_table,
-)
+from scoring.contract.frames import canonical_frame, profiles_to_records
+from scoring.contract.validate import RowError, validate_records, validate_table
 from scoring.errors import FileFormatError
 from scoring.files.readers import RawTable
 

@@ -16,15 +16,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from api import store
-from scoring.contract.validate import (
-    RowError,
-    SeenIds,
-    SkippedRow,
-    ValidatedBatch,
-    profiles_to_records,
-    validate_records,
-    validate_table,
-)
+from scoring.contract.frames import profiles_to_records
+from scoring.contract.seen_ids import SeenIds
+from scoring.contract.sheets import SkippedRow
+from scoring.contract.validate import RowError, ValidatedBatch, validate_records, validate_table
 from scoring.engine import Scorer, now_utc
 from scoring.files.readers import iter_tables
 

@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 from flask import Flask, current_app, has_request_context, session
 
-from scoring.contract import validate as V
+from scoring.contract import messages as V
+from scoring.contract.choices import choice_labels
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -65,7 +66,7 @@ def load_catalogues(folder: Path = TRANSLATIONS_DIR) -> dict[str, dict[str, str]
                 if key in catalogues[lang]:
                     raise CatalogueError(f"{path.name}: key {key!r} is defined twice")
                 catalogues[lang][key] = text
-        for key, text in _flatten(V.choice_labels(lang)).items():
+        for key, text in _flatten(choice_labels(lang)).items():
             if key in catalogues[lang]:
                 raise CatalogueError(f"{key!r} is named in scoring/labels, not in {folder.name}")
             catalogues[lang][key] = text

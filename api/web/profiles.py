@@ -28,9 +28,9 @@ from api.web.i18n import (
     number,
     t,
 )
+from scoring.contract.cells import number_from_text
 from scoring.contract.fields import FIELD_BY_NAME, PERSONAL_COLUMNS, Kind
 from scoring.contract.schema import validate_profile
-from scoring.contract.validate import number_from_text
 from scoring.errors import ProfileValidationError
 
 bp = Blueprint("web_profiles", __name__)

@@ -20,6 +20,18 @@ from marshmallow import RAISE, Schema, ValidationError, pre_load, validates_sche
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
+from scoring.contract.cells import (
+    BLANK_CHARS,
+    LIST_SEPARATORS,
+    field_text,
+    fold_case,
+    is_missing,
+    number_from_text,
+    strip_text,
+    to_float,
+    whole_number_text,
+)
+from scoring.contract.choices import choice_key, choice_lookup
 from scoring.contract.fields import (
     FALSE_WORDS,
     FIELD_BY_NAME,
@@ -31,11 +43,10 @@ from scoring.contract.fields import (
     Field,
     Kind,
 )
-from scoring.contract.validate import (
-    BLANK_CHARS,
+from scoring.contract.frames import array_frame, canonical_frame
+from scoring.contract.messages import (
     DUPLICATES,
     EXPORT_YEARS_WITHOUT_EXPORTS,
-    LIST_SEPARATORS,
     MISSING,
     NOT_BOOLEAN,
     NOT_INTEGER,
@@ -46,20 +57,9 @@ from scoring.contract.validate import (
     TOO_LONG,
     UNKNOWN_PERSONAL_VALUE,
     UNKNOWN_VALUE,
-    ValidatedBatch,
-    array_frame,
-    canonical_frame,
-    choice_key,
-    choice_lookup,
-    field_text,
-    fold_case,
-    is_missing,
-    number_from_text,
     range_message,
-    strip_text,
-    to_float,
-    whole_number_text,
 )
+from scoring.contract.validate import ValidatedBatch
 from scoring.errors import ProfileValidationError
 
 # --- normalisation shared with the file validator ------------------------------------------

@@ -37,7 +37,8 @@ from defusedxml import DefusedXmlException
 from openpyxl.utils import get_column_letter
 
 from scoring.contract.fields import ALL_COLUMNS, LABEL
-from scoring.contract.validate import SPREADSHEET_DECIMAL, SeenIds
+from scoring.contract.cells import SPREADSHEET_DECIMAL
+from scoring.contract.seen_ids import SeenIds
 from scoring.errors import FileFormatError
 
 FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
@@ -130,7 +131,7 @@ class RawTable:
     source row number of ``frame.iloc[0]`` (header is row 1 in CSV/XLSX; JSON items,
     JSON Lines lines and Parquet rows count from 1). ``decimal`` is the decimal separator
     of numbers given as text: "," or "." for CSV, ``SPREADSHEET_DECIMAL`` for XLSX text
-    cells (the Indonesian rules first, see ``scoring.contract.validate``). ``row_numbers``, when
+    cells (the Indonesian rules first, see ``scoring.contract.cells``). ``row_numbers``, when
     not None, holds the source row number of every frame row (int64): set when blank rows
     were skipped; None means consecutive
     numbers from ``first_row_number``.

@@ -1,0 +1,405 @@
+"""One column of a table read into canonical values, vectorised: what each cell holds,
+then one parser per kind of field, with the problems of every bad cell."""
+
+from __future__ import annotations
+
+import decimal
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from scoring.contract.cells import (
+    BLANK_CHARS,
+    CURRENCY_PREFIXES,
+    DOTTED_DIGIT_FIELDS,
+    DOTTED_DIGITS,
+    EXACT_WHOLE,
+    LIST_SEPARATORS,
+    NOT_APPLICABLE,
+    NUMBER_TEXT,
+    PERCENT,
+    PERCENT_FIELDS,
+    SPREADSHEET_DECIMAL,
+    to_float,
+)
+from scoring.contract.choices import CHOICE_NOISE, choice_lookup, choice_positions
+from scoring.contract.fields import FALSE_WORDS, TRUE_WORDS, Field, Kind
+from scoring.contract.messages import (
+    DUPLICATES,
+    MISSING,
+    NOT_BOOLEAN,
+    NOT_INTEGER,
+    NOT_LIST,
+    NOT_NUMBER,
+    NOT_STRING,
+    NOT_WHOLE,
+    PATTERN_MESSAGES,
+    TOO_LONG,
+    UNKNOWN_PERSONAL_VALUE,
+    UNKNOWN_VALUE,
+    range_message,
+)
+
+# --- cells: what each cell of a column holds ----------------------------------------------
+
+_MISSING, _TEXT, _BOOL, _NUMBER, _LIST, _OTHER = range(6)
+_FAST_KINDS = {
+    "string": _TEXT,
+    "empty": _TEXT,
+    "boolean": _BOOL,
+    "integer": _NUMBER,
+    "floating": _NUMBER,
+    "mixed-integer-float": _NUMBER,
+}
+
+
+def _kind_of(value: Any) -> int:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _MISSING
+    if isinstance(value, str):
+        return _TEXT
+    if isinstance(value, bool | np.bool_):
+        return _BOOL
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        return _MISSING if value != value else _NUMBER  # NaN is "not given"
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return _LIST
+    return _OTHER
+
+
+#: Cell kinds that follow from a value's exact type alone (a float may be NaN: not here).
+_KIND_BY_TYPE = {
+    type(None): _MISSING,
+    str: _TEXT,
+    bool: _BOOL,
+    np.bool_: _BOOL,
+    int: _NUMBER,
+    list: _LIST,
+    tuple: _LIST,
+    np.ndarray: _LIST,
+}
+
+
+def _kinds(values: np.ndarray) -> np.ndarray:
+    """``_kind_of`` of every cell of a mixed column (list columns are): looked up once per
+    type, and cell by cell only for the types the lookup does not decide."""
+    codes, types = pd.factorize(np.fromiter(map(type, values), dtype=object, count=len(values)))
+    kind = np.array([_KIND_BY_TYPE.get(t, -1) for t in types], dtype=np.int8)[codes]
+    undecided = np.flatnonzero(kind < 0)
+    kind[undecided] = [_kind_of(value) for value in values[undecided]]
+    return kind
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    """Cells that all hold text, as an Arrow array (text kernels run in C++)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = pa.array(values.array)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        return array.cast(pa.large_string())
+    return pa.array(values.to_numpy(dtype=object), type=pa.large_string())
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    return array.to_numpy(zero_copy_only=False)
+
+
+@dataclass
+class _Cells:
+    """One column: the values as read, the kind of every cell, and the stripped text cells."""
+
+    values: pd.Series
+    kind: np.ndarray
+    text_rows: np.ndarray
+    text: pa.Array = field(repr=False)
+
+    def rows(self, *kinds: int) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.kind, kinds))
+
+    def numbers(self) -> np.ndarray:
+        """float64 of the number cells, NaN elsewhere."""
+        out = np.full(len(self.kind), np.nan)
+        rows = self.rows(_NUMBER)
+        if rows.size:
+            cells = self.values.iloc[rows]
+            try:
+                out[rows] = cells.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError, OverflowError):
+                out[rows] = cells.map(to_float).to_numpy(dtype=np.float64)
+        return out
+
+    def text_numbers(self, decimal_mark: str) -> tuple[np.ndarray, np.ndarray]:
+        """float64 of the text cells that are numbers in the file's locale (NaN elsewhere),
+        and which of them are ambiguous (``SPREADSHEET_DECIMAL``: both marks read them,
+        differently); ``number_from_text`` of every cell, vectorised."""
+        if decimal_mark != SPREADSHEET_DECIMAL:
+            return _text_numbers(self.text, self.text_rows, len(self.kind), decimal_mark), (
+                np.zeros(len(self.kind), dtype=bool)
+            )
+        indonesian = _text_numbers(self.text, self.text_rows, len(self.kind), ",")
+        point = _text_numbers(self.text, self.text_rows, len(self.kind), ".")
+        ambiguous = ~np.isnan(indonesian) & ~np.isnan(point) & (indonesian != point)
+        return np.where(np.isnan(indonesian), point, indonesian), ambiguous
+
+
+def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -> np.ndarray:
+    out = np.full(n, np.nan)
+    matched = _numpy(pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$"))
+    text = text.filter(matched)
+    if decimal_mark == ",":
+        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    else:
+        text = pc.replace_substring(text, ",", "")
+    out[rows[matched]] = _numpy(pc.cast(text, pa.float64()))
+    return out
+
+
+def _cells(column: pd.Series) -> _Cells:
+    column = column.reset_index(drop=True)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    dtype = column.dtype
+    missing = column.isna().to_numpy(dtype=bool)
+    if pd.api.types.is_bool_dtype(dtype):
+        kind = np.where(missing, _MISSING, _BOOL)
+    elif pd.api.types.is_numeric_dtype(dtype):
+        kind = np.where(missing, _MISSING, _NUMBER)
+    elif isinstance(dtype, pd.StringDtype):
+        kind = np.where(missing, _MISSING, _TEXT)
+    elif pd.api.types.is_object_dtype(dtype):
+        fast = _FAST_KINDS.get(pd.api.types.infer_dtype(column, skipna=True))
+        kind = _kinds(column.to_numpy()) if fast is None else np.where(missing, _MISSING, fast)
+    else:  # dates and other things no field holds
+        kind = np.where(missing, _MISSING, _OTHER)
+    kind = kind.astype(np.int8)
+    rows = np.flatnonzero(kind == _TEXT)
+    text = pc.utf8_trim(_arrow(column.iloc[rows]), characters=BLANK_CHARS)
+    blank = _numpy(pc.equal(pc.utf8_length(text), 0))
+    blank |= _numpy(pc.is_in(text, value_set=pa.array(NOT_APPLICABLE, type=pa.large_string())))
+    kind[rows[blank]] = _MISSING
+    return _Cells(column, kind, rows[~blank], text.filter(~blank))
+
+
+# --- one parser per kind of field -----------------------------------------------------------
+
+#: (positions, one message for all or one per position)
+Problem = tuple[np.ndarray, str | list[str]]
+
+
+@dataclass
+class ParsedColumn:
+    """One field of the table: canonical values, which cells were given, what is wrong."""
+
+    values: np.ndarray
+    given: np.ndarray
+    problems: list[Problem] = field(default_factory=list)
+    #: Cells read by an assumption (an ambiguous number), reported in ``assumed``.
+    assumed: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray, messages: str | list[str]) -> None:
+        if len(rows):
+            self.problems.append((rows, messages))
+
+    def bad(self) -> np.ndarray:
+        out = np.zeros(len(self.given), dtype=bool)
+        for rows, _ in self.problems:
+            out[rows] = True
+        return out
+
+
+@dataclass
+class _Texts:
+    """The cells that are text or can be read as text (whole numbers: 1001 -> "1001")."""
+
+    rows: np.ndarray
+    text: pa.Array
+    not_text: np.ndarray  # rows that hold something else (a boolean, a list, 3.5...)
+
+    def values(self, n: int) -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        out[self.rows] = _numpy(self.text)
+        return out
+
+
+def _texts(cells: _Cells) -> _Texts:
+    number_rows = cells.rows(_NUMBER)
+    numbers_ = cells.numbers()[number_rows]
+    whole = np.isfinite(numbers_) & (np.floor(numbers_) == numbers_)
+    whole &= np.abs(numbers_) < EXACT_WHOLE
+    as_text = pa.array(numbers_[whole].astype(np.int64).astype(str), type=pa.large_string())
+    return _Texts(
+        rows=np.concatenate([cells.text_rows, number_rows[whole]]),
+        text=pa.concat_arrays([cells.text, as_text]),
+        not_text=np.union1d(cells.rows(_BOOL, _LIST, _OTHER), number_rows[~whole]),
+    )
+
+
+def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each text's value in ``spec.choices`` (-1 if unknown), and unknown messages."""
+    keys = pc.replace_substring_regex(pc.ascii_lower(texts.text), CHOICE_NOISE, "")
+    known = pa.array(list(choice_lookup(spec.name)), type=pa.large_string())
+    index = _numpy(pc.fill_null(pc.index_in(keys, value_set=known), -1)).astype(np.int64)
+    index = np.where(index < 0, -1, choice_positions(spec.name)[index])
+    unknown = np.flatnonzero(index < 0)
+    choices = ", ".join(spec.choices)
+    if spec.personal:
+        return index, [UNKNOWN_PERSONAL_VALUE.format(choices=choices)] * len(unknown)
+    given = _numpy(texts.text.take(pa.array(unknown, type=pa.int64())))
+    messages = [UNKNOWN_VALUE.format(input=value, choices=choices) for value in given]
+    return index, messages
+
+
+def _parse_string(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
+    if spec.name in DOTTED_DIGIT_FIELDS and len(cells.text):
+        dotted = pc.match_substring_regex(cells.text, DOTTED_DIGITS)
+        text = pc.if_else(dotted, pc.replace_substring(cells.text, ".", ""), cells.text)
+        cells = replace(cells, text=text)
+    texts = _texts(cells)
+    parsed = ParsedColumn(texts.values(len(cells.kind)), cells.kind != _MISSING)
+    parsed.add(texts.not_text, NOT_STRING)
+    if spec.max_length is not None:
+        too_long = _numpy(pc.greater(pc.utf8_length(texts.text), spec.max_length))
+        parsed.add(np.sort(texts.rows[too_long]), TOO_LONG.format(max=spec.max_length))
+    if spec.pattern is not None:
+        matches = _numpy(pc.match_substring_regex(texts.text, spec.pattern))
+        parsed.add(np.sort(texts.rows[~matches]), PATTERN_MESSAGES[spec.pattern])
+    return parsed
+
+
+def _parse_enum(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
+    texts = _texts(cells)
+    index, messages = _choices(texts, spec)
+    values = np.full(len(cells.kind), None, dtype=object)
+    values[texts.rows] = np.array([*spec.choices, None], dtype=object)[index]
+    parsed = ParsedColumn(values, cells.kind != _MISSING)
+    parsed.add(texts.not_text, NOT_STRING)
+    parsed.add(texts.rows[index < 0], messages)
+    return parsed
+
+
+def _parse_number(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
+    values = cells.numbers()
+    ambiguous = np.zeros(len(values), dtype=bool)
+    scale = np.ones(len(values))
+    if spec.name in CURRENCY_PREFIXES and len(cells.text):
+        text = pc.replace_substring_regex(
+            cells.text, CURRENCY_PREFIXES[spec.name], "", max_replacements=1
+        )
+        cells = replace(cells, text=text)
+    if spec.name in PERCENT_FIELDS and len(cells.text):
+        percent = pc.match_substring_regex(cells.text, PERCENT)
+        scale[cells.text_rows[_numpy(percent)]] = 0.01
+        cells = replace(cells, text=pc.replace_substring_regex(cells.text, PERCENT, ""))
+    if len(cells.text):
+        text_values, ambiguous = cells.text_numbers(decimal_mark)
+        values = np.where(cells.kind == _TEXT, text_values * scale, values)
+    given = cells.kind != _MISSING
+    parsed = ParsedColumn(values, given, assumed=ambiguous)
+    invalid = given & ~np.isfinite(values)
+    parsed.add(np.flatnonzero(invalid), NOT_INTEGER if spec.kind is Kind.INT else NOT_NUMBER)
+    usable = given & ~invalid
+    if spec.kind is Kind.INT:
+        fraction = usable & (np.floor(values) != values)
+        parsed.add(np.flatnonzero(fraction), NOT_WHOLE)
+        usable &= ~fraction
+    low, high = spec.min, spec.max_value
+    outside = np.zeros(len(values), dtype=bool)
+    if low is not None:
+        outside |= values < low
+    if high is not None:
+        outside |= values > high
+    parsed.add(np.flatnonzero(usable & outside), range_message(spec))
+    return parsed
+
+
+def _parse_bool(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
+    n = len(cells.kind)
+    values = np.zeros(n, dtype=bool)
+    read = np.zeros(n, dtype=bool)
+    rows = cells.rows(_BOOL)
+    values[rows] = cells.values.iloc[rows].to_numpy(dtype=bool)
+    read[rows] = True
+    numbers_ = cells.numbers()
+    values |= numbers_ == 1
+    read |= (numbers_ == 1) | (numbers_ == 0)
+    words = pc.ascii_lower(cells.text)
+    is_true = _numpy(pc.is_in(words, value_set=pa.array(sorted(TRUE_WORDS))))
+    is_false = _numpy(pc.is_in(words, value_set=pa.array(sorted(FALSE_WORDS))))
+    values[cells.text_rows[is_true]] = True
+    read[cells.text_rows[is_true | is_false]] = True
+    given = cells.kind != _MISSING
+    parsed = ParsedColumn(values, given)
+    parsed.add(np.flatnonzero(given & ~read), NOT_BOOLEAN)
+    return parsed
+
+
+def _list_items(cells: _Cells) -> tuple[np.ndarray, _Cells]:
+    """Every value of every list cell, in order, with the row it belongs to."""
+    parts = pc.split_pattern_regex(cells.text, LIST_SEPARATORS)
+    text_items = pc.list_flatten(parts)
+    text_rows = cells.text_rows[_numpy(pc.list_parent_indices(parts))]
+    lists = cells.values.iloc[cells.rows(_LIST)].explode()
+    lists = lists[lists.notna().to_numpy(dtype=bool)]
+    items = pd.concat(
+        [pd.Series(_numpy(text_items), dtype=object), lists],
+        ignore_index=True,
+    )
+    rows = np.concatenate([text_rows, lists.index.to_numpy(dtype=np.int64)])
+    order = np.argsort(rows, kind="stable")  # a row's items stay in their order
+    return rows[order], _cells(items.iloc[order])
+
+
+def _parse_list(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
+    masks = np.zeros(len(cells.kind), dtype=np.int64)
+    parsed = ParsedColumn(masks, cells.kind != _MISSING)
+    parsed.add(cells.rows(_BOOL, _NUMBER, _OTHER), NOT_LIST)
+    item_rows, items = _list_items(cells)
+    texts = _texts(items)  # blank items ("SNI;;HALAL") are neither text nor bad: dropped
+    index, unknown_messages = _choices(texts, spec)
+    # one problem per bad item, in item order: what the schema reports per list index
+    bad = np.concatenate([texts.not_text, texts.rows[index < 0]])
+    messages = np.array([NOT_STRING] * len(texts.not_text) + unknown_messages, dtype=object)
+    order = np.argsort(bad, kind="stable")
+    parsed.add(item_rows[bad[order]], messages[order].tolist())
+    good = index >= 0
+    good &= ~np.isin(item_rows[texts.rows], item_rows[bad])
+    order = np.argsort(texts.rows[good], kind="stable")
+    rows, values = item_rows[texts.rows[good]][order], index[good][order]
+    repeated = pd.Series(rows * 64 + values).duplicated().to_numpy(dtype=bool)
+    if repeated.any():
+        seen = pd.DataFrame({"row": rows[repeated], "value": values[repeated]}).drop_duplicates()
+        seen["value"] = np.asarray(spec.choices, dtype=object)[seen["value"].to_numpy()]
+        names = seen.groupby("row", sort=True)["value"].agg(", ".join)
+        parsed.add(names.index.to_numpy(), [DUPLICATES.format(values=v) for v in names])
+    np.bitwise_or.at(masks, rows, np.left_shift(1, values))
+    return parsed
+
+
+_PARSERS: dict[Kind, Callable[[_Cells, Field, str], ParsedColumn]] = {
+    Kind.STRING: _parse_string,
+    Kind.ENUM: _parse_enum,
+    Kind.INT: _parse_number,
+    Kind.FLOAT: _parse_number,
+    Kind.BOOL: _parse_bool,
+    Kind.ENUM_LIST: _parse_list,
+}
+
+
+def parse_column(column: pd.Series, spec: Field, decimal_mark: str) -> ParsedColumn:
+    """The cells of field ``spec`` read into canonical values, with every problem found;
+    text numbers are read with ``decimal_mark`` ("," "." or ``SPREADSHEET_DECIMAL``)."""
+    parsed = _PARSERS[spec.kind](_cells(column), spec, decimal_mark)
+    if spec.required:
+        parsed.problems.insert(0, (np.flatnonzero(~parsed.given), MISSING))
+    return parsed
+
+
+def is_empty_column(column: pd.Series) -> bool:
+    """Whether no cell of ``column`` holds anything (blank text and "-" hold nothing)."""
+    return bool((_cells(column).kind == _MISSING).all())

@@ -1,0 +1,42 @@
+"""The ``sme_id``s of one file read so far: a repeated id is rejected in any later chunk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from scoring.contract.fields import FIELD_BY_NAME
+from scoring.contract.parsing import parse_column
+
+if TYPE_CHECKING:
+    from scoring.files.readers import RawTable
+
+
+class SeenIds:
+    """The ``sme_id`` of every row of one file read so far, with the row that gave it first:
+    validating chunk after chunk with one ``SeenIds`` rejects a repeated id in any later
+    chunk. Memory grows with the distinct ids only (one dict entry each)."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+
+    def first_rows(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each id (None: not given) the row that gave it first, -1 where this row is
+        the first; the ids of this chunk are remembered."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        first = self._first
+        for position, (sme_id, row) in enumerate(zip(ids.tolist(), rows.tolist(), strict=True)):
+            if sme_id is None:
+                continue
+            seen = first.setdefault(sme_id, row)
+            if seen != row:
+                out[position] = seen
+        return out
+
+    def remember(self, raw: RawTable) -> None:
+        """Note the ids of a chunk that is not validated (a resumed run skips it)."""
+        spec = FIELD_BY_NAME["sme_id"]
+        column = raw.frame.get("sme_id", pd.Series(np.full(len(raw.frame), None, dtype=object)))
+        self.first_rows(parse_column(column, spec, raw.decimal).values, raw.source_rows())
