@@ -126,7 +126,8 @@ def test_reasons_and_labels_in_indonesian_with_lang_id(client, auth, scored_in_i
     assert response.status_code == 200
     result = response.get_json()
     assert [e["reason"] for e in result["selected"]] == [
-        "Peringkat 1 dari 3 menurut skor (54,4, Berkembang)."
+        "Peringkat 1 dari 3 menurut skor (54,4, Berkembang); "
+        "1 dari paling banyak 1 di sektor Pakaian jadi."
     ]
     assert [e["reason"] for e in result["near_misses"]] == [
         "Peringkat 2 menurut skor; 6,4 poin di bawah tempat terakhir.",

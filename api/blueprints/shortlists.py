@@ -78,16 +78,23 @@ def _in_indonesian(shortlist: dict, ruleset: Ruleset) -> None:
         else say("shortlist.by_market", market=_name(ruleset, "market", market, "id"))
     )
     selected = shortlist["selected"]
-    for entry in selected:
-        entry["reason"] = say(
-            "shortlist.why_chosen",
+    cap = shortlist["max_per_sector"]
+    for i, entry in enumerate(selected):
+        reason = dict(
             position=entry["position"],
             eligible=shortlist["eligible"],
             basis=basis,
             value=number(entry["ranking_score"]),
             tier=_name(ruleset, "tier", entry["tier"], "id"),
         )
-    cap = shortlist["max_per_sector"]
+        if cap is None:
+            entry["reason"] = say("shortlist.why_chosen", **reason)
+        else:
+            count = sum(s["sector"] == entry["sector"] for s in selected[: i + 1])
+            sector = texts.get(f"sector.{entry['sector']}", entry["sector"])
+            entry["reason"] = say(
+                "shortlist.why_chosen_in_sector", **reason, count=count, cap=cap, sector=sector
+            )
     for entry in shortlist["near_misses"]:
         # The places taken when this SME's turn came, as build_shortlist saw them.
         before = [s for s in selected if s["position"] < entry["position"]]
