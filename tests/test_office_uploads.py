@@ -154,3 +154,33 @@ def test_the_cli_says_which_non_data_rows_it_skipped(tmp_path):
         "skipped 3 non-data rows: 7, 8, 9",
         "received 1, scored 1, rejected 0",
     ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "id",
+            "Berkas tidak dapat dibaca sebagai tabel profil: isinya tidak dapat dibaca "
+            "(rincian teknis, dalam bahasa Inggris: cohort.csv: the file is UTF-16 text; "
+            "save it as UTF-8 (CSV UTF-8))",
+        ),
+        (
+            "en",
+            "The file cannot be read as a table of profiles: cohort.csv: the file is UTF-16 "
+            "text; save it as UTF-8 (CSV UTF-8)",
+        ),
+    ],
+)
+def test_a_file_error_without_a_code_is_a_technical_detail_said_to_be_english(
+    login, lang, expected
+):
+    client = login("lead")
+    _set_language(client, lang)
+    upload = {
+        "file": (io.BytesIO("sme_id;name\nA;B\n".encode("utf-16")), "cohort.csv"),
+        "csrf_token": csrf_token(client, "/batches"),
+    }
+    response = client.post("/batches", data=upload, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert expected in _page_text(response)

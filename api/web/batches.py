@@ -130,11 +130,13 @@ SKIP_REASONS = {TOTAL_ROW: "batch.skip_reason.total", NOTE_ROW: "batch.skip_reas
 
 
 def file_error(exc: FileFormatError) -> str:
-    """Why a file cannot be read, in the page language when the problem has a code."""
+    """Why a file cannot be read, in the page language when the problem has a code; other
+    problems (rare ones: damaged or hostile files) are given as a technical detail, said to
+    be in English."""
     key = f"batch.file_error.{exc.code}"
     if exc.code and has_text(key):
         return t(key, **exc.params)
-    return " ".join(str(exc).split())
+    return t("batch.file_error.other", detail=" ".join(str(exc).split()))
 
 
 def _shown_error(error: dict) -> dict:
