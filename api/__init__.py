@@ -43,11 +43,12 @@ def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from api import db, web
+    from api import db, migrate, web
     from api.http import openapi, rate_limit, request_guard
     from api.services import batch_jobs, scorer
 
     db.init_app(app)
+    migrate.init_app(app)
     request_guard.init_app(app)
     scorer.init_app(app)
     openapi.init_app(app)

@@ -1,10 +1,10 @@
 """The database engine and one session per application context.
 
 ``init_app(app)`` builds the engine from ``app.config["DATABASE_URL"]`` (None: SQLite
-file ``sme_export.db`` in the instance folder) and, when ``app.config["AUTO_MIGRATE"]``
-is true, brings the schema up to date. ``get_session()`` hands out the context's
-session; it is closed (uncommitted work rolled back) when the context ends.
-``make_engine(url)`` works without Flask (command line, tests).
+file ``sme_export.db`` in the instance folder); the schema is ``api.migrate``'s business
+(its ``init_app`` brings it up to date when ``AUTO_MIGRATE`` is set). ``get_session()``
+hands out the context's session; it is closed (uncommitted work rolled back) when the
+context ends. ``make_engine(url)`` works without Flask (command line, tests).
 """
 
 from __future__ import annotations
@@ -146,12 +146,8 @@ def database_url(app: Flask) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``app`` an engine, a session per app context and (if asked) an up-to-date schema."""
+    """Give ``app`` an engine and a session per app context."""
     engine = make_engine(database_url(app))
-    if app.config.get("AUTO_MIGRATE", False):
-        from api.migrate import upgrade
-
-        upgrade(engine)
     app.extensions[_EXTENSION] = Database(engine, make_sessionmaker(engine))
     app.teardown_appcontext(close_session)
 

@@ -2,7 +2,11 @@
 
 The scripts live in ``api/migrations``; ``upgrade(url)`` brings a database to the
 newest revision and does nothing when it is there already; ``downgrade(url, revision=...)``
-undoes them. A new revision, from the models' differences with a migrated database::
+undoes them. ``init_app(app)`` migrates the app's database on start when
+``AUTO_MIGRATE`` is set (the embedded SQLite default; PostgreSQL in production is
+migrated once with ``sme-export db upgrade`` before the workers start).
+
+A new revision, from the models' differences with a migrated database::
 
     from alembic import command
     command.revision(alembic_config(url=URL), message="...", autogenerate=True)
@@ -16,10 +20,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask import Flask
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
-from api.db import make_engine
+from api.db import get_database, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -32,6 +37,13 @@ def alembic_config(*, connection: Connection | None = None, url: str | None = No
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["connection"] = connection
     return config
+
+
+def init_app(app: Flask) -> None:
+    """Bring the database of ``app`` (``api.db.init_app`` first) up to date, if
+    ``app.config["AUTO_MIGRATE"]`` asks for it."""
+    if app.config.get("AUTO_MIGRATE", False):
+        upgrade(get_database(app).engine)
 
 
 def upgrade(target: str | URL | Engine, *, revision: str = "head") -> None:

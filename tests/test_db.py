@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from api import db
+from api import db, migrate
 from api.migrate import is_up_to_date
 
 
@@ -16,6 +16,7 @@ def _app(tmp_path: Path, **config) -> Flask:
     app = Flask("sme_export_test", instance_path=str(tmp_path / "instance"))
     app.config.update(config)
     db.init_app(app)
+    migrate.init_app(app)
     return app
 
 
