@@ -21,7 +21,7 @@ import sklearn
 
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
-from scoring.files.readers import RawTable
+from scoring.files.table import RawTable
 from scoring.model import synth
 from scoring.model.features import encode_features
 

@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from scoring.errors import FileFormatError
-from scoring.files.readers import ReadLimits, read_table
+from scoring.files.limits import ReadLimits
+from scoring.files.readers import read_table
 
 pytest_plugins = ["api_fixtures"]
 

@@ -18,14 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.errors import FileFormatError
-from scoring.files.readers import (
-    FORMATS,
-    RawTable,
-    detect_format,
-    iter_tables,
-    normalise_header,
-    read_table,
-)
+from scoring.files.layout import normalise_header
+from scoring.files.readers import FORMATS, detect_format, iter_tables, read_table
+from scoring.files.table import RawTable
 
 
 def records(table: RawTable) -> list[dict]:

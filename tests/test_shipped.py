@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from scoring.contract.validate import validate_table
-from scoring.files.readers import RawTable, read_table
+from scoring.files.readers import read_table
+from scoring.files.table import RawTable
 from scoring.model.features import encode_features
 from scoring.model.synth import generate_profiles, true_probability
 from scoring.model.training import evaluate, fingerprint, train

@@ -11,7 +11,7 @@ from scoring.contract import fields as F
 from scoring.contract.frames import canonical_frame, profiles_to_records
 from scoring.contract.validate import RowError, validate_records, validate_table
 from scoring.errors import FileFormatError
-from scoring.files.readers import RawTable
+from scoring.files.table import RawTable
 
 YEAR = F.current_year()
 SECTORS = ", ".join(F.SECTORS)

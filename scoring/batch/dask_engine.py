@@ -42,14 +42,10 @@ from scoring.batch.results import (
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer, now_utc
 from scoring.errors import FileFormatError, RescoreError
-from scoring.files.readers import (
-    CsvLayout,
-    RawTable,
-    csv_layout,
-    detect_format,
-    iter_tables,
-    normalise_header,
-)
+from scoring.files.delimited import CsvLayout, csv_layout
+from scoring.files.layout import normalise_header
+from scoring.files.readers import detect_format, iter_tables
+from scoring.files.table import RawTable
 
 DEFAULT_DASK_WORKERS = 2
 INPUT_FORMATS = ("parquet", "csv")

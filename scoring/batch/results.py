@@ -12,7 +12,7 @@ from scoring.contract.fields import PROFILE_COLUMNS
 from scoring.contract.validate import RowError, ValidatedBatch, validate_table
 from scoring.engine import Scorer
 from scoring.errors import RescoreError
-from scoring.files.readers import RawTable
+from scoring.files.table import RawTable
 from scoring.files.writers import TableWriter
 
 OUTPUT_FORMATS = ("csv", "parquet", "jsonl")

@@ -11,7 +11,7 @@ from scoring.contract.fields import FIELD_BY_NAME
 from scoring.contract.parsing import parse_column
 
 if TYPE_CHECKING:
-    from scoring.files.readers import RawTable
+    from scoring.files.table import RawTable
 
 
 class SeenIds:

@@ -34,7 +34,7 @@ from scoring.contract.sheets import SkippedRow, locate_errors, non_data_rows
 from scoring.errors import FileFormatError
 
 if TYPE_CHECKING:
-    from scoring.files.readers import RawTable
+    from scoring.files.table import RawTable
 
 # --- results ------------------------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""Parquet files: read one record batch at a time, Arrow columns turned into pandas ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scoring.errors import FileFormatError
+from scoring.files.layout import column_names
+from scoring.files.limits import ReadLimits, check_parquet_sizes
+from scoring.files.streams import random_access
+from scoring.files.table import RawTable, object_column, raw_table
+
+_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
+
+
+def _arrow_frame(batch: pa.RecordBatch | pa.Table, names: list[str]) -> pd.DataFrame:
+    """Arrow columns as pandas; text as ``str``/None and list cells as Python lists."""
+    columns = {}
+    for position in range(batch.num_columns):
+        column = batch.column(position)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_nested(column.type):
+            columns[position] = object_column(column.to_pylist())
+        elif _is_text(column.type):
+            columns[position] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            columns[position] = column.to_pandas()
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))
+    frame.columns = names
+    return frame
+
+
+def iter_parquet(
+    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+) -> Iterator[RawTable]:
+    try:
+        # pre_buffer would keep every row group read so far in memory until the file is done.
+        parquet = pq.ParquetFile(random_access(stream), pre_buffer=False)
+        schema = parquet.schema_arrow
+    except _ARROW_ERRORS as exc:
+        raise FileFormatError(
+            f"{source}: not a readable Parquet file ({exc}); expected a .parquet file"
+        ) from exc
+    names = column_names(schema.names, source, max_columns=limits.max_columns)
+    check_parquet_sizes(parquet.metadata, source, limits)
+    if "" in names:
+        raise FileFormatError(f"{source}: a Parquet column has an empty name; name every column")
+    batches = parquet.iter_batches(batch_size=chunk_rows)
+    next_row, yielded = 1, False
+    while True:
+        try:
+            batch = next(batches, None)
+        except _ARROW_ERRORS as exc:
+            raise FileFormatError(
+                f"{source}: cannot read Parquet data after row {next_row - 1} ({exc}); "
+                "expected a valid .parquet file"
+            ) from exc
+        if batch is None:
+            break
+        if batch.num_rows == 0:
+            continue
+        numbers = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
+        next_row += batch.num_rows
+        yielded = True
+        yield raw_table(
+            _arrow_frame(batch, names), numbers, decimal=".", source=source, next_row=next_row
+        )
+    if not yielded:
+        frame = _arrow_frame(schema.empty_table(), names)
+        yield raw_table(frame, np.empty(0, np.int64), decimal=".", source=source, next_row=1)
