@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from api.cli.score import EXIT_INPUT, EXIT_REJECTED_ROWS
+from api.cli.common import EXIT_INPUT, EXIT_REJECTED_ROWS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RULESET = Path(__file__).resolve().parent.parent / "scoring" / "rulesets" / "default.yaml"

@@ -126,7 +126,7 @@ def test_database_url_option_wins_over_the_environment(run, tmp_path):
 
 def test_default_database_is_the_one_the_service_uses(tmp_path, monkeypatch):
     from api import create_app
-    from api.cli.keys import _default_url
+    from api.cli.common import default_url as _default_url
     from api.db import database_url
 
     monkeypatch.chdir(tmp_path)  # the working directory does not matter

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from api.cli.score import EXIT_INPUT, EXIT_REJECTED_ROWS
+from api.cli.common import EXIT_INPUT, EXIT_REJECTED_ROWS
 from scoring.batch import rescore as rescore_module
 from scoring.batch.checkpoint import OutputPaths
 from scoring.batch.rescore import rescore

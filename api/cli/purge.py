@@ -17,12 +17,11 @@ from pathlib import Path
 
 import click
 
-from api.cli.keys import _session, database_url_option
-from api.cli.score import main
+from api.cli.common import database_url_option, session
 from api.config import DefaultConfig
 
 
-@main.command()
+@click.command()
 @click.option(
     "--retention-days",
     type=click.IntRange(min=1),
@@ -45,13 +44,13 @@ def purge(
     from api.services.batch_jobs import remove_staging, stray_staging
 
     before = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
-    with _session(database_url) as session:
-        summary = store.purge_expired(session, before=before, actor="cli:purge", dry_run=dry_run)
-        stray = stray_staging(session, staging_dir or _default_staging_dir())
+    with session(database_url) as db_session:
+        summary = store.purge_expired(db_session, before=before, actor="cli:purge", dry_run=dry_run)
+        stray = stray_staging(db_session, staging_dir or _default_staging_dir())
         if dry_run:
-            session.rollback()
+            db_session.rollback()
         else:
-            remove_staging(session, stray)
+            remove_staging(db_session, stray)
     verb = "would erase" if dry_run else "erased"
     for sme_id in summary["smes"]:
         click.echo(f"{verb} {sme_id}")

@@ -1,5 +1,5 @@
-"""The service's side of the governance commands: activations reach the audit log, and
-`ruleset impact --cohort NAME` and `drift` read profiles stored in the database.
+"""The service's database as the governance commands use it: activations reach the audit
+log, and `ruleset impact --cohort NAME` and `drift` read profiles stored in it.
 
 The database is the one of ``--database-url`` elsewhere: ``DATABASE_URL``, else the
 embedded SQLite file; when there is none yet, activations are still recorded in the
@@ -12,19 +12,18 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import click
 import pandas as pd
 from sqlalchemy import make_url
 
-from api.cli import audit as cli_governance
+from api.cli.common import default_url, one_line
 
 _ACTIONS = {"promote": "promote", "rollback": "rollback", "ruleset_activate": "change"}
 
 
 def _database_url() -> str | None:
     """The service's database, if one exists (an absent SQLite file is not created here)."""
-    from api.cli.keys import _default_url
-
-    url = os.environ.get("DATABASE_URL") or _default_url()
+    url = os.environ.get("DATABASE_URL") or default_url()
     parsed = make_url(url)
     sqlite = parsed.get_backend_name() == "sqlite"
     on_disk = sqlite and parsed.database not in (None, "", ":memory:")
@@ -45,6 +44,15 @@ def _with_session(work):
             return work(session)
     finally:
         engine.dispose()
+
+
+def record_audit(event: dict) -> None:
+    """Write a promotion, rollback or ruleset activation to the service's audit log; a
+    failure is reported, not fatal (the registry's own history already holds the event)."""
+    try:
+        audit_activation(event)
+    except Exception as exc:  # an audit log failure must not undo an activation
+        click.echo(f"warning: audit log not written ({one_line(exc)})", err=True)
 
 
 def audit_activation(event: dict) -> None:
@@ -83,8 +91,3 @@ def recently_scored(days: int) -> pd.DataFrame | None:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     records = _with_session(lambda session: store.recent_profiles(session, since=since))
     return profiles_frame(records) if records else None
-
-
-cli_governance.AUDIT_SINKS.append(audit_activation)
-cli_governance.COHORT_SOURCES.append(stored_cohort)
-cli_governance.RECENT_SOURCES.append(recently_scored)

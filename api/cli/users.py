@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import click
 
-from api.cli.keys import _session, _when, database_url_option
-from api.cli.score import _fail, _one_line, main
+from api.cli.common import database_url_option, echo_table, fail, one_line, session, when
 from api.tables import USER_LANGUAGES, USER_ROLES
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """Staff accounts of the web pages (officer, lead, admin)."""
 
@@ -41,19 +40,19 @@ def users_create(
     from api import store
 
     try:
-        with _session(database_url) as session:
+        with session(database_url) as db_session:
             user = store.create_user(
-                session, username=username, password=password, role=role, language=language
+                db_session, username=username, password=password, role=role, language=language
             )
             store.audit(
-                session,
+                db_session,
                 actor="cli",
                 action="user.created",
                 subject=f"user:{user.username}",
                 details={"role": role},
             )
     except ValueError as exc:
-        _fail(_one_line(exc))
+        fail(one_line(exc))
     click.echo(f"created {user.username} ({user.role})")
 
 
@@ -63,24 +62,20 @@ def users_list(database_url: str | None) -> None:
     """List staff accounts (never their passwords)."""
     from api import store
 
-    with _session(database_url) as session:
-        infos = store.list_users(session)
+    with session(database_url) as db_session:
+        infos = store.list_users(db_session)
     header = ("USERNAME", "ROLE", "LANGUAGE", "CREATED (UTC)", "STATUS")
     rows = [
         (
             info.username,
             info.role,
             info.language,
-            _when(info.created_at),
-            "active" if info.active else f"disabled {_when(info.disabled_at)}",
+            when(info.created_at),
+            "active" if info.active else f"disabled {when(info.disabled_at)}",
         )
         for info in infos
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    echo_table(header, rows)
 
 
 @users.command("disable")
@@ -90,10 +85,10 @@ def users_disable(username: str, database_url: str | None) -> None:
     """Disable the staff account USERNAME (it can no longer log in)."""
     from api import store
 
-    with _session(database_url) as session:
-        disabled = store.disable_user(session, username)
+    with session(database_url) as db_session:
+        disabled = store.disable_user(db_session, username)
         if disabled:
-            store.audit(session, actor="cli", action="user.disabled", subject=f"user:{username}")
+            store.audit(db_session, actor="cli", action="user.disabled", subject=f"user:{username}")
     if not disabled:
-        _fail(f"no active user {username!r}")
+        fail(f"no active user {username!r}")
     click.echo(f"disabled {username}")

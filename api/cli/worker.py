@@ -16,7 +16,7 @@ import threading
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli.score import _fail, _one_line, main
+from api.cli.common import display_url, fail, one_line
 
 _OVERRIDES = {
     "chunk_rows": "BATCH_CHUNK_ROWS",
@@ -27,7 +27,7 @@ _OVERRIDES = {
 }
 
 
-@main.command()
+@click.command()
 @click.option(
     "--until-idle", is_flag=True, help="Exit once no batch is waiting (a one-off or cron run)."
 )
@@ -59,7 +59,7 @@ def worker(until_idle: bool, **settings) -> None:
     try:
         app = create_app()
     except (SQLAlchemyError, OSError, RuntimeError) as exc:
-        _fail(f"cannot start: {_one_line(exc)}")
+        fail(f"cannot start: {one_line(exc)}")
     app.config["BATCH_RUNNER"] = False
     for option, key in _OVERRIDES.items():
         if settings[option] is not None:
@@ -74,15 +74,9 @@ def worker(until_idle: bool, **settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, finish_and_stop)
     url = database_url(app)
-    click.echo(f"batch worker {runner.name} on {_display(url)}", err=True)
+    click.echo(f"batch worker {runner.name} on {display_url(url)}", err=True)
     try:
         runner.run(stop, wake=wake, until_idle=until_idle)
     except SQLAlchemyError as exc:
-        _fail(f"cannot reach the batch queue: {_one_line(exc)}")
+        fail(f"cannot reach the batch queue: {one_line(exc)}")
     click.echo(f"batch worker {runner.name} stopped", err=True)
-
-
-def _display(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
