@@ -479,6 +479,7 @@ def test_a_new_batch_is_running_and_empty(db_session):
         "scored": 0,
         "rejected": 0,
         "row_errors": [],
+        "skipped": [],
         "finished_at": None,
         "failure_reason": None,
         "progress": {"rows_done": 0, "rows_total": None},
