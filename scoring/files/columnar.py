@@ -44,6 +44,7 @@ def _arrow_frame(batch: pa.RecordBatch | pa.Table, names: list[str]) -> pd.DataF
 def iter_parquet(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
+    """The chunks of a Parquet file, one record batch of at most ``chunk_rows`` each."""
     try:
         # pre_buffer would keep every row group read so far in memory until the file is done.
         parquet = pq.ParquetFile(random_access(stream), pre_buffer=False)

@@ -32,6 +32,7 @@ SEPARATORS = (";", "\t", ",")
 
 
 def looks_like_csv(text: bytes) -> bool:
+    """Whether the first line of a file's head is UTF-8 text holding a column separator."""
     try:
         decoded = codecs.getincrementaldecoder("utf-8")("strict").decode(text, final=False)
     except UnicodeDecodeError:
@@ -155,6 +156,7 @@ def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
 def iter_csv(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
+    """The chunks of a CSV file; blank rows are dropped, row numbers kept."""
     header = _csv_header(head, source, max_columns=limits.max_columns)
     decimal = "," if header.separator == ";" else "."
     positional = [f"c{i}" for i in range(len(header.names))]

@@ -57,6 +57,7 @@ def _register_keys(
 def iter_json(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
+    """The chunks of a JSON array of objects, parsed whole within ``max_json_bytes``."""
     data = read_up_to(stream, limits.max_json_bytes + 1)
     if len(data) > limits.max_json_bytes:
         raise FileFormatError(
@@ -105,6 +106,7 @@ def iter_json(
 def iter_jsonl(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
+    """The chunks of a JSON Lines file, read one line at a time; blank lines are skipped."""
     keys: dict[str, str] = {}
     records: list[dict] = []
     numbers: list[int] = []

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from scoring.errors import FileFormatError
 
+#: One mebibyte.
 MIB = 1024 * 1024
 #: Bytes the CSV checks look at in one go; a line limit below it could not be enforced.
 SCAN_BYTES = 256 * 1024
@@ -129,6 +130,7 @@ class CheckedText(io.RawIOBase):
 
 
 def utf8_error(source: str, offset: int, line: int) -> FileFormatError:
+    """The refusal of text that is not UTF-8, at byte ``offset`` on ``line``."""
     return FileFormatError(
         f"{source}: not valid UTF-8 at byte offset {offset} (line {line}); "
         "save the file as UTF-8 (in Excel: 'CSV UTF-8')"

@@ -31,6 +31,7 @@ def open_source(source: Source, filename: str | None) -> Iterator[tuple[BinaryIO
 
 
 def read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, or fewer at the end of the stream (one ``read`` may return less)."""
     parts, left = [], size
     while left > 0:
         part = stream.read(left)

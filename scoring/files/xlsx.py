@@ -67,6 +67,7 @@ def _xml_reason(exc: BaseException) -> str:
 def iter_xlsx(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
+    """The chunks of an XLSX workbook's first worksheet, from its header row on."""
     stream = random_access(stream)
     check_zip_archive(stream, source, limits)
     try:
