@@ -44,7 +44,7 @@ def test_db_upgrade_creates_the_schema_and_can_be_repeated(run, url):
     for _ in range(2):
         result = run("db", "upgrade")
         assert result.exit_code == 0, result.output
-        assert result.stdout == f"database {url} is at revision 0004\n"
+        assert result.stdout == f"database {url} is at revision 0006\n"
 
 
 def test_keys_create_prints_the_key_once_with_a_warning(run, url, migrated):
