@@ -125,7 +125,7 @@ def batch(batch_id: int):
     return render_template("batch.html", batch=found)
 
 
-#: Catalogue keys of the reasons ``scoring.contract.validate`` gives for a skipped spreadsheet row.
+#: Catalogue keys of the reasons ``scoring.contract.sheets`` gives for a skipped row.
 SKIP_REASONS = {TOTAL_ROW: "batch.skip_reason.total", NOTE_ROW: "batch.skip_reason.note"}
 
 
