@@ -3,8 +3,8 @@
 A Parquet input is read with ``dask.dataframe.read_parquet``, one partition per row group; a
 CSV input with ``dask.dataframe.read_csv`` in blocks of lines, parsed with the options and
 locale (separator, decimal comma) the pandas engine reads it with
-(``scoring.files.delimited.CsvLayout``). The scorer (model and ruleset) is scattered to every worker once; each partition is validated
-and scored there exactly as ``scoring.batch.rescore`` scores a chunk (``result_frame``, same row
+(``scoring.files.delimited.CsvLayout``). The scorer (model and ruleset) is scattered to
+every worker once; each partition is validated and scored there exactly as ``scoring.batch.rescore`` scores a chunk (``result_frame``, same row
 numbers, same Parquet encoding), written by the worker as one file of a Parquet dataset,
 and only its rejected rows travel back. The dataset is written to ``OUT.part/`` and renamed
 to ``OUT`` at the end; on a remote cluster (``scheduler``), ``OUT`` must be on storage the
