@@ -87,7 +87,6 @@ class ScoreTable:
         rs = self.ruleset
         criteria = rs.criteria
         categories = [c.id for c in rs.categories]
-        markets = [m.id for m in rs.markets]
         order = self.action_order()
         records = []
         rules = self.rules
@@ -105,30 +104,6 @@ class ScoreTable:
                 }
                 for c in applicable
             ]
-            readiness = {}
-            for m, market in enumerate(markets):
-                value = rules.market_scores[i, m]
-                if np.isnan(value):
-                    continue
-                lacking = rules.applicable[i] & ~met & rs.market_members[m]
-                lacking &= rs.market_specific[m] | rs.knockout
-                readiness[market] = {
-                    "score": round(float(value), 1),
-                    "missing": [criteria[c].id for c in np.flatnonzero(lacking)],
-                }
-            actions = []
-            for c in order[i]:
-                gain = self.gains[i, c]
-                if np.isnan(gain) or gain <= 0:
-                    break
-                actions.append(
-                    {
-                        "criterion": criteria[c].id,
-                        "gain": float(gain),
-                        "label": criteria[c].label[lang],
-                        "recommendation": criteria[c].recommendation_for(rules.sector(i))[lang],
-                    }
-                )
             reasons = [
                 {"feature": GROUPS[g], "effect": round(float(e), 3)}
                 for g, e in zip(self.reason_groups[i], self.reason_effects[i], strict=True)
@@ -150,9 +125,9 @@ class ScoreTable:
                         criteria[c].id
                         for c in np.flatnonzero(rules.applicable[i] & ~met & rs.knockout)
                     ],
-                    "market_readiness": readiness,
+                    "market_readiness": self._market_readiness(i),
                     "reasons": reasons,
-                    "action_plan": actions,
+                    "action_plan": self._action_plan(i, order[i], lang),
                     "assumed": [
                         f for f, a in zip(ASSUMED_FIELDS, self.assumed[i], strict=True) if a
                     ],
@@ -162,6 +137,40 @@ class ScoreTable:
                 }
             )
         return records
+
+    def _market_readiness(self, i: int) -> dict[str, dict]:
+        """Row ``i``'s score per targeted market and the market's criteria it does not meet."""
+        rs, rules = self.ruleset, self.rules
+        readiness = {}
+        for m, market in enumerate(rs.markets):
+            value = rules.market_scores[i, m]
+            if np.isnan(value):
+                continue
+            lacking = rules.applicable[i] & ~rules.met[i] & rs.market_members[m]
+            lacking &= rs.market_specific[m] | rs.knockout
+            readiness[market.id] = {
+                "score": round(float(value), 1),
+                "missing": [rs.criteria[c].id for c in np.flatnonzero(lacking)],
+            }
+        return readiness
+
+    def _action_plan(self, i: int, order: np.ndarray, lang: str) -> list[dict]:
+        """Row ``i``'s fixes that raise its score, in ``order``, with their advice."""
+        criteria = self.ruleset.criteria
+        actions = []
+        for c in order:
+            gain = self.gains[i, c]
+            if np.isnan(gain) or gain <= 0:
+                break
+            actions.append(
+                {
+                    "criterion": criteria[c].id,
+                    "gain": float(gain),
+                    "label": criteria[c].label[lang],
+                    "recommendation": criteria[c].recommendation_for(self.rules.sector(i))[lang],
+                }
+            )
+        return actions
 
     def _top_actions(self, top: int, ids: np.ndarray) -> np.ndarray:
         """'criterion (+gain); ...' for each row's first ``top`` actions."""
