@@ -4,16 +4,12 @@ A Parquet input is read with ``dask.dataframe.read_parquet``, one partition per 
 CSV input with ``dask.dataframe.read_csv`` in blocks of lines, parsed with the options and
 locale (separator, decimal comma) the pandas engine reads it with
 (``scoring.files.delimited.CsvLayout``). The scorer (model and ruleset) is scattered to
-every worker once; each partition is validated and scored there exactly as ``scoring.batch.rescore`` scores a chunk (``result_frame``, same row
-numbers, same Parquet encoding), written by the worker as one file of a Parquet dataset,
-and only its rejected rows travel back. The dataset is written to ``OUT.part/`` and renamed
-to ``OUT`` at the end; on a remote cluster (``scheduler``), ``OUT`` must be on storage the
-workers share. Needs the ``distributed`` extra: ``pip install '.[distributed]'``.
-
-A finished partition leaves a small record in ``OUT.part.done/`` (its rejected rows), written
-after its results; with ``resume`` a killed run continues from there (``OUT.part.checkpoint``
-names the input and settings, as for the pandas engine): finished partitions are read but not
-scored again, and a partition cut off mid-write is scored again into the same file.
+every worker once; each partition is validated and scored there exactly as
+``scoring.batch.rescore`` scores a chunk (``result_frame``, same row numbers, same Parquet
+encoding), written by the worker as one file of a Parquet dataset, and only its rejected
+rows travel back. The dataset is written to ``OUT.part/`` and renamed to ``OUT`` at the end;
+on a remote cluster (``scheduler``), ``OUT`` must be on storage the workers share. Needs the
+``distributed`` extra: ``pip install '.[distributed]'``.
 """
 
 from __future__ import annotations
