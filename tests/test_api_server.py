@@ -4,29 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
-import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-
-from api.db import sqlite_url
+from server_helpers import running_server
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-SME_EXPORT = Path(sys.executable).with_name("sme-export")
-START_TIMEOUT = 300  # generous: a loaded machine can be slow to start Python
-
-
-def run_cli(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(SME_EXPORT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def request(url: str, *, key: str | None = None, body: dict | None = None):
@@ -45,50 +30,15 @@ def request(url: str, *, key: str | None = None, body: dict | None = None):
 @pytest.fixture
 def server(tmp_path):
     """A running `sme-export serve --port 0`; yields (base URL, admin key)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SME_EXPORT_CONFIG")}
-    url = sqlite_url(tmp_path / "smoke.db")
-    assert run_cli("db", "upgrade", "--database-url", url, cwd=tmp_path, env=env).returncode == 0
-    created = run_cli(
-        "keys",
-        "create",
-        "--name",
-        "smoke",
-        "--scope",
-        "admin",
-        "--database-url",
-        url,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip()
-    process = subprocess.Popen(
-        [str(SME_EXPORT), "serve", "--host", "127.0.0.1", "--port", "0", "--database-url", url],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-    try:
-        first = lines.get(timeout=START_TIMEOUT)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
-        assert match, first
-        banner = [first, *(lines.get(timeout=5) for _ in range(3))]
-        assert banner[1].startswith(f"staff pages: {match.group(1)}/ ")
+    with running_server(tmp_path, name="smoke") as running:
+        url = running.database_url
+        banner = [running.first_line, *(running.lines.get(timeout=5) for _ in range(3))]
+        assert banner[1].startswith(f"staff pages: {running.base}/ ")
         assert f"sme-export users create NAME --role admin --database-url '{url}'" in banner[2]
         assert (
             f"sme-export keys create --name NAME --scope admin --database-url '{url}'" in banner[3]
         )
-        yield match.group(1), key
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        yield running.base, running.key
 
 
 def test_real_server_round_trip(server):

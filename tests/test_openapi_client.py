@@ -14,11 +14,8 @@ import importlib
 import io
 import json
 import os
-import queue
-import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from types import SimpleNamespace
 
 import openpyxl
 import pytest
+from server_helpers import running_server
 
 from api import create_app
 from api.db import get_database, sqlite_url
@@ -33,11 +31,9 @@ from api.db import get_database, sqlite_url
 DATA = Path(__file__).resolve().parent.parent / "data"
 BIN = Path(sys.executable).parent
 GENERATOR = BIN / "openapi-python-client"
-SME_EXPORT = BIN / "sme-export"
 PACKAGE = "sme_export_client"
 #: Generation (with its ruff post-hooks) takes about a second; a loaded machine gets slack.
 GENERATION_SECONDS = 60
-START_TIMEOUT = 300
 COHORT = "generated-client"
 
 
@@ -82,45 +78,11 @@ def generation(tmp_path_factory) -> Iterator[SimpleNamespace]:
             del sys.modules[name]
 
 
-def _cli(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(SME_EXPORT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
     """``sme-export serve --port 0`` on a fresh SQLite file; (base URL, admin key)."""
-    tmp = tmp_path_factory.mktemp("server")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SME_EXPORT_CONFIG")}
-    url = sqlite_url(tmp / "client.db")
-    assert _cli("db", "upgrade", "--database-url", url, cwd=tmp, env=env).returncode == 0
-    created = _cli(
-        "keys", "create", "--name", "client", "--scope", "admin", "--database-url", url,
-        cwd=tmp, env=env,
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    process = subprocess.Popen(
-        [str(SME_EXPORT), "serve", "--host", "127.0.0.1", "--port", "0", "--database-url", url],
-        cwd=tmp,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-    try:
-        first = lines.get(timeout=START_TIMEOUT)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
-        assert match, first
-        yield match.group(1), created.stdout.strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_server(tmp_path_factory.mktemp("server"), name="client") as running:
+        yield running.base, running.key
 
 
 @pytest.fixture(scope="module")
