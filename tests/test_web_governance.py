@@ -78,9 +78,10 @@ def test_drift_page_after_a_profile_is_scored(web_app, login, auth, client, prof
 
 
 def _key(app) -> str:
+    """A key that may store the example profile, owner and contact fields included."""
     from api_fixtures import create_key
 
-    return create_key(app, "score")
+    return create_key(app, "score", "personal")
 
 
 def test_models_page_refuses_a_worse_model_then_promotes_it_forced_and_rolls_back(web_app, login):
