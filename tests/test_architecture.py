@@ -170,11 +170,13 @@ def test_no_private_names_imported_across_modules(package):
         if not name.startswith(package):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module.split(".")[0] in PACKAGES:
-                    wrong += [
-                        f"{name}: {node.module}.{a.name}"
-                        for a in node.names
-                        if a.name.startswith("_")
-                    ]
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.level == 0
+                and node.module.split(".")[0] in PACKAGES
+            ):
+                wrong += [
+                    f"{name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")
+                ]
     assert wrong == []
