@@ -52,34 +52,69 @@ def build_shortlist(
     if max_per_sector is not None and max_per_sector < 1:
         raise ValueError("max_per_sector must be at least 1")
     basis = "score" if target_market is None else f"readiness for {target_market}"
+    eligible, excluded = _eligible(records, target_market)
+    selected, misses = _fill_places(
+        eligible,
+        capacity=capacity,
+        target_market=target_market,
+        max_per_sector=max_per_sector,
+        near_misses=near_misses,
+        basis=basis,
+    )
+    return {
+        "capacity": capacity,
+        "target_market": target_market,
+        "max_per_sector": max_per_sector,
+        "ranked_by": basis,
+        "eligible": len(eligible),
+        "selected": selected,
+        "near_misses": misses,
+        "excluded": excluded,
+    }
+
+
+def _excluded(record: Mapping, reason: str, knockouts: list[str]) -> dict:
+    return {
+        "sme_id": record["sme_id"],
+        "sector": record.get("sector"),
+        "reason": reason,
+        "knockouts": knockouts,
+    }
+
+
+def _eligible(
+    records: Iterable[Mapping], target_market: str | None
+) -> tuple[list[tuple[float, Mapping]], list[dict]]:
+    """The SMEs that may be chosen, best first, with their ranking value; and the excluded
+    (a failed knock-out, or not targeting ``target_market``) by ``sme_id``."""
     excluded: list[dict] = []
     eligible: list[tuple[float, Mapping]] = []
     for record in records:
         if record["knockouts"]:
-            excluded.append(
-                {
-                    "sme_id": record["sme_id"],
-                    "sector": record.get("sector"),
-                    "reason": "failed knock-out: " + ", ".join(record["knockouts"]),
-                    "knockouts": list(record["knockouts"]),
-                }
-            )
+            reason = "failed knock-out: " + ", ".join(record["knockouts"])
+            excluded.append(_excluded(record, reason, list(record["knockouts"])))
             continue
         ranking = _ranking(record, target_market)
         if ranking is None:
-            excluded.append(
-                {
-                    "sme_id": record["sme_id"],
-                    "sector": record.get("sector"),
-                    "reason": f"does not target {target_market}",
-                    "knockouts": [],
-                }
-            )
+            excluded.append(_excluded(record, f"does not target {target_market}", []))
             continue
         eligible.append((ranking, record))
     eligible.sort(key=_sort_key)
     excluded.sort(key=lambda e: e["sme_id"])
+    return eligible, excluded
 
+
+def _fill_places(
+    eligible: list[tuple[float, Mapping]],
+    *,
+    capacity: int,
+    target_market: str | None,
+    max_per_sector: int | None,
+    near_misses: int,
+    basis: str,
+) -> tuple[list[dict], list[dict]]:
+    """Walk the eligible in order: each takes a place while places and its sector's share
+    last; the first ``near_misses`` left out are listed with what they lack."""
     selected: list[dict] = []
     misses: list[dict] = []
     per_sector: Counter[str] = Counter()
@@ -115,13 +150,4 @@ def build_shortlist(
                 )
             entry["lacks"] = _lacks(record, target_market)
             misses.append(entry)
-    return {
-        "capacity": capacity,
-        "target_market": target_market,
-        "max_per_sector": max_per_sector,
-        "ranked_by": basis,
-        "eligible": len(eligible),
-        "selected": selected,
-        "near_misses": misses,
-        "excluded": excluded,
-    }
+    return selected, misses
