@@ -541,6 +541,36 @@ def test_dask_engine_gives_the_rows_of_the_pandas_engine(
 
 
 @dask_warnings
+def test_dask_engine_rejects_ids_repeated_across_partitions_as_the_pandas_engine_does(
+    streamed, scorer, dask_scheduler, tmp_path
+):
+    from scoring.batch.dask_engine import rescore_dask
+
+    frame = contract_profiles(1200, seed=11)
+    # Row 1's id again in the third row group, and row 500's (with spaces) in the last.
+    frame.loc[900, "sme_id"] = frame.loc[0, "sme_id"]
+    frame.loc[1150, "sme_id"] = f"  {frame.loc[499, 'sme_id']} "
+    source = write_input(frame, tmp_path / "in.parquet", row_group_size=400)
+    local, distributed = tmp_path / "pandas.parquet", tmp_path / "dask.parquet"
+    streamed(source, local, chunk_rows=400, scored_at=FIXED_TIME)
+    summary = rescore_dask(
+        source, distributed, scheduler=dask_scheduler, scorer=scorer, scored_at=FIXED_TIME
+    )
+    assert (summary.received, summary.scored, summary.rejected) == (1200, 1198, 2)
+    rejected = pd.read_csv(tmp_path / "dask.rejected.csv", dtype=str)
+    assert rejected["row"].tolist() == ["901", "1151"]
+    assert [("row 1 of" in e, "row 500 of" in e) for e in rejected["errors"]] == [
+        (True, False),
+        (False, True),
+    ]
+    assert (tmp_path / "dask.rejected.csv").read_bytes() == (
+        tmp_path / "pandas.rejected.csv"
+    ).read_bytes()
+    got = pd.read_parquet(distributed).sort_values("row", ignore_index=True)
+    pd.testing.assert_frame_equal(got, pd.read_parquet(local))
+
+
+@dask_warnings
 def test_dask_engine_through_the_command(run, dask_scheduler, mixed_parquet, tmp_path):
     out = tmp_path / "out.parquet"
     args = ("rescore", mixed_parquet, "--out", out, "--engine", "dask")
@@ -575,11 +605,11 @@ def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     # The test cluster runs its workers as threads of this process: they see this patch.
     validate, validated = dask_module.validate_table, []
 
-    def validate_unless_partition_5(raw):
+    def validate_unless_partition_5(raw, **options):
         if raw.first_row_number == 1 + 5 * 250:
             raise Killed
         validated.append(raw.first_row_number)
-        return validate(raw)
+        return validate(raw, **options)
 
     monkeypatch.setattr(dask_module, "validate_table", validate_unless_partition_5)
     out = tmp_path / "out.parquet"
@@ -603,9 +633,9 @@ def test_dask_engine_resumes_without_scoring_finished_partitions_again(
     with pytest.raises(RescoreError, match="the interrupted run used engine dask, this one pandas"):
         rescore(source, out, scorer=scorer, workers=1, resume=True)
 
-    def recording_validate(raw):
+    def recording_validate(raw, **options):
         validated.append(raw.first_row_number)
-        return validate(raw)
+        return validate(raw, **options)
 
     validated.clear()
     monkeypatch.setattr(dask_module, "validate_table", recording_validate)

@@ -35,6 +35,7 @@ from scoring.batch.results import (
     rejected_frame,
     result_frame,
 )
+from scoring.contract.seen_ids import SeenIds, first_rows_of_repeats, table_ids
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer, now_utc
 from scoring.errors import FileFormatError, RescoreError
@@ -52,10 +53,33 @@ _PART = "part-{:06d}.parquet"
 _DONE = "{:06d}.json"
 
 
+def _partition_table(
+    part: pd.DataFrame, first_row: int, source: str, layout: CsvLayout | None
+) -> RawTable:
+    if layout is None:
+        return RawTable(part.reset_index(drop=True), first_row, decimal=".", source=source)
+    return layout.table(part, first_row)
+
+
+def _partition_ids(
+    part: pd.DataFrame,
+    first_rows: np.ndarray,
+    source: str,
+    layout: CsvLayout | None = None,
+    partition_info: dict | None = None,
+) -> pd.DataFrame:
+    """Each row's ``sme_id`` (as validation reads it) and row number, for finding the ids a
+    file repeats across partitions."""
+    number = partition_info["number"] if partition_info else 0
+    raw = _partition_table(part, int(first_rows[number]), source, layout)
+    return pd.DataFrame({"sme_id": table_ids(raw), "row": raw.source_rows()})
+
+
 def _score_partition(
     part: pd.DataFrame,
     scorer: Scorer,
     first_rows: np.ndarray,
+    repeats: dict[str, int],
     dest: str,
     done: str,
     source: str,
@@ -64,17 +88,15 @@ def _score_partition(
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
     """Score one partition on a worker, write its results, return its rejected rows; a
-    partition an interrupted run finished is not scored again."""
+    partition an interrupted run finished is not scored again. ``repeats`` (the first row of
+    every id the file gives more than once) rejects a repeat in any partition but the first
+    row's."""
     number = partition_info["number"] if partition_info else 0
     record = Path(done) / _DONE.format(number)
     if record.exists():
         return _rejected_from(json.loads(record.read_text(encoding="utf-8")))
-    first_row = int(first_rows[number])
-    if layout is None:
-        raw = RawTable(part.reset_index(drop=True), first_row, decimal=".", source=source)
-    else:
-        raw = layout.table(part, first_row)
-    batch = validate_table(raw)
+    raw = _partition_table(part, int(first_rows[number]), source, layout)
+    batch = validate_table(raw, seen_ids=SeenIds(repeats))
     if batch.scored:
         results = encode(result_frame(scorer, batch, scored_at=scored_at), "parquet")
         _write_whole(Path(dest) / _PART.format(number), results)  # a retry rewrites the file
@@ -176,6 +198,18 @@ def _read(dd, source: Path, layout: CsvLayout | None):
     return ddf.rename(columns=dict(zip(ddf.columns, names, strict=True)))
 
 
+def _repeated_ids(
+    ddf, first_rows: np.ndarray, source: str, layout: CsvLayout | None
+) -> dict[str, int]:
+    """The first row of every ``sme_id`` given more than once in the whole file (one pass
+    over the ids before scoring, as the pandas engine's one set of ids across chunks)."""
+    meta = pd.DataFrame({"sme_id": pd.Series(dtype=object), "row": pd.Series(dtype=np.int64)})
+    if layout is None and "sme_id" in ddf.columns:
+        ddf = ddf[["sme_id"]]  # Parquet reads the one column
+    ids = ddf.map_partitions(_partition_ids, first_rows, source, layout, meta=meta)
+    return first_rows_of_repeats(ids.compute())
+
+
 def _line_break_in_quotes(source: Path, block: int = 1 << 24) -> bool:
     """Whether a line break of ``source`` lies inside quotes (an odd number of quotes before
     it): such a CSV cannot be cut at line ends."""
@@ -253,7 +287,8 @@ def rescore_dask(
         with _client(scheduler, workers) as client, _csv_errors(source, layout):
             ddf = _read(dd, source, layout)
             bounds = _bounds(ddf, source, layout)
-            shipped = client.scatter([scorer.portable(), bounds[:-1]], broadcast=True)
+            repeats = _repeated_ids(ddf, bounds[:-1], source.name, layout)
+            shipped = client.scatter([scorer.portable(), bounds[:-1], repeats], broadcast=True)
             try:
                 rejected = _run(
                     ddf.map_partitions(
