@@ -184,3 +184,21 @@ def test_a_file_error_without_a_code_is_a_technical_detail_said_to_be_english(
     response = client.post("/batches", data=upload, content_type="multipart/form-data")
     assert response.status_code == 422
     assert expected in _page_text(response)
+
+
+def test_rescore_says_how_many_non_data_rows_it_skipped(tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    path = tmp_path / "umkm.xlsx"
+    path.write_bytes(xlsx([*ROWS[:5], *ROWS[6:]]))
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        main, ["rescore", str(path), "--out", str(out), "--quiet"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "skipped 3 non-data rows (totals, notes, signatures)",
+        f"received 1, scored 1, rejected 0; wrote {out}",
+    ]

@@ -105,6 +105,8 @@ def rescore(
         click.echo(f"... and {summary.rejected - len(summary.first_errors)} more", err=True)
     if summary.rejected_file is not None:
         click.echo(f"rejected rows written to {summary.rejected_file}", err=True)
+    if summary.skipped:
+        click.echo(f"skipped {summary.skipped} non-data rows (totals, notes, signatures)", err=True)
     click.echo(
         f"received {summary.received}, scored {summary.scored}, rejected {summary.rejected}; "
         f"wrote {summary.out}",

@@ -76,6 +76,7 @@ class Checkpoint:
     received: int = 0
     rows_written: int = 0
     rejected: int = 0
+    skipped: int = 0  # non-data rows (totals, notes, signatures), not counted in received
     out_bytes: int = 0  # CSV and JSON Lines: complete bytes of OUT.part
     out_parts: int = 0  # Parquet: files under OUT.part.chunks/ (chunks with scored rows)
     rejected_bytes: int = 0

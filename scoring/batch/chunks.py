@@ -30,6 +30,7 @@ class Chunk:
     scored: int
     errors: list[RowError]
     batch: ValidatedBatch | None  # dropped once handed to a worker
+    skipped: int = 0  # totals, notes and signatures of an office spreadsheet: not profiles
 
 
 class InputChunks:
@@ -66,7 +67,9 @@ class InputChunks:
                 batch = validate_table(raw)
                 del raw  # the cells as read are the largest thing a chunk holds: not kept
                 batch.personal = batch.personal.iloc[:0]  # not part of the results
-                yield Chunk(index, batch.received, batch.scored, batch.errors, batch)
+                yield Chunk(
+                    index, batch.received, batch.scored, batch.errors, batch, len(batch.skipped)
+                )
 
 
 def _xlsx_rows_estimate(source: Path) -> int | None:

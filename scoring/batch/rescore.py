@@ -118,6 +118,7 @@ class _PartialOutput:
         cp.received += chunk.received
         cp.rows_written += chunk.scored
         cp.rejected += len(errors)
+        cp.skipped += chunk.skipped
         cp.save(self.paths.checkpoint)
 
     def finish(self, empty: bytes) -> Path | None:
@@ -300,6 +301,7 @@ def rescore(
         chunks=checkpoint.chunks_done,
         resumed_chunks=resumed,
         first_errors=first_errors,
+        skipped=checkpoint.skipped,
     )
 
 

@@ -79,3 +79,4 @@ class RescoreSummary:
     chunks: int
     resumed_chunks: int
     first_errors: list[RowError] = field(default_factory=list)
+    skipped: int = 0  # non-data rows of an office spreadsheet, not counted in received
