@@ -314,3 +314,13 @@ def test_the_score_page_works_on_a_phone(server, browser):
     fits = "document.scrollingElement.scrollWidth <= window.innerWidth"
     assert page.evaluate(fits), page.evaluate("document.scrollingElement.scrollWidth")
     _shot(page, "cohort-table-phone")
+
+
+def test_the_api_docs_render_under_their_content_security_policy(server, browser):
+    page = _page(browser, server)
+    response = page.goto("/api/docs")
+    assert "script-src" in response.headers["content-security-policy"]
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("SME export-readiness")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    _shot(page, "api-docs")
+    assert page.console_errors == []
