@@ -233,3 +233,9 @@ def test_active_ruleset_lists_tiers_weights_and_labelled_criteria(client, auth, 
     }
     assert nib["condition"] == {"true": "has_nib"}
     assert len(ruleset["criteria"]) == len(rs.criteria)
+    assert nib["recommendation_by_sector"] == {}
+    packaging = next(c for c in ruleset["criteria"] if c["id"] == "product.export_packaging")
+    shipped = next(c for c in rs.criteria if c.id == "product.export_packaging")
+    assert packaging["recommendation_by_sector"] == dict(shipped.recommendation_by_sector)
+    assert "food_beverage" in packaging["recommendation_by_sector"]
+    assert set(packaging["recommendation_by_sector"]["food_beverage"]) == {"id", "en"}

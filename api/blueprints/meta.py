@@ -76,6 +76,7 @@ def ruleset_document(ruleset: Ruleset) -> dict:
                 "condition": c.condition.to_data(),
                 "label": c.label,
                 "recommendation": c.recommendation,
+                "recommendation_by_sector": dict(c.recommendation_by_sector),
             }
             for c in ruleset.criteria
         ],

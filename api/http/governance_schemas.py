@@ -66,6 +66,12 @@ class CriterionSchema(ResponseSchema):
     condition = ma.Dict(required=True)
     label = ma.Nested(BilingualSchema, required=True)
     recommendation = ma.Nested(BilingualSchema, required=True)
+    recommendation_by_sector = ma.Dict(
+        keys=ma.String(),
+        values=ma.Nested(BilingualSchema),
+        required=True,
+        metadata={"description": "Advice that replaces `recommendation` for the sectors named"},
+    )
 
 
 class BlendSchema(ResponseSchema):
