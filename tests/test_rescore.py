@@ -571,6 +571,29 @@ def test_dask_engine_rejects_ids_repeated_across_partitions_as_the_pandas_engine
 
 
 @dask_warnings
+def test_dask_engine_counts_the_non_data_rows_it_skipped(scorer, dask_scheduler, tmp_path):
+    from scoring.batch.dask_engine import rescore_dask
+
+    source = tmp_path / "office.csv"
+    source.write_text(
+        "DAFTAR UMKM BINAAN\n"
+        "\n"
+        "sme_id;name;sector;year_established;employees;annual_revenue_idr;has_nib;has_npwp\n"
+        "A-1;Batik;apparel;2015;3;1.000.000;Ya;Ya\n"
+        "A-2;Kopi;food_beverage;2018;5;2.000.000;Ya;Tidak\n"
+        ";Jumlah;;;8;3.000.000;;\n"
+        ";Mengetahui,;;;;;;\n"
+        ";Kepala Dinas;;;;;;\n",
+        encoding="utf-8",
+    )
+    summary = rescore_dask(
+        source, tmp_path / "out.parquet", scheduler=dask_scheduler, scorer=scorer
+    )
+    assert (summary.received, summary.scored, summary.rejected) == (2, 2, 0)
+    assert summary.skipped == 3
+
+
+@dask_warnings
 def test_dask_engine_through_the_command(run, dask_scheduler, mixed_parquet, tmp_path):
     out = tmp_path / "out.parquet"
     args = ("rescore", mixed_parquet, "--out", out, "--engine", "dask")

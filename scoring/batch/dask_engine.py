@@ -101,7 +101,8 @@ def _score_partition(
         results = encode(result_frame(scorer, batch, scored_at=scored_at), "parquet")
         _write_whole(Path(dest) / _PART.format(number), results)  # a retry rewrites the file
     rejected = rejected_frame(batch.errors)
-    _write_whole(record, json.dumps(_rejected_record(rejected)).encode())
+    finished = {**_rejected_record(rejected), "skipped": len(batch.skipped)}
+    _write_whole(record, json.dumps(finished).encode())
     return rejected
 
 
@@ -317,6 +318,7 @@ def rescore_dask(
         if isinstance(exc, FileFormatError) or not any(done.glob("*.json")):
             _discard(paths)
         raise
+    skipped = _skipped_rows(done)
     shutil.rmtree(done)
     paths.checkpoint.unlink()
     return RescoreSummary(
@@ -327,7 +329,15 @@ def rescore_dask(
         rejected=len(rejected),
         chunks=len(bounds) - 1,
         resumed_chunks=len(finished),
+        skipped=skipped,
     )
+
+
+def _skipped_rows(done: Path) -> int:
+    """The non-data rows (totals, notes, signatures) the partitions skipped, from the records
+    they left (a resumed run's included)."""
+    records = (json.loads(path.read_text(encoding="utf-8")) for path in done.glob("*.json"))
+    return sum(record.get("skipped", 0) for record in records)
 
 
 def _done_folder(paths: OutputPaths) -> Path:
