@@ -158,7 +158,7 @@ def test_lang_id_speaks_indonesian_in_messages_and_table(run, tmp_path):
     result = run("score", _mixed_file(tmp_path), "--table", "--lang", "id", "--quiet")
     assert result.exit_code == EXIT_REJECTED_ROWS
     assert result.stderr.splitlines() == [
-        "baris 4 (BDG-2020-003) ditolak: employees: Not a valid integer.",
+        "baris 4 (BDG-2020-003) ditolak: employees: Masukkan bilangan bulat.",
         "diterima 4, dinilai 3, ditolak 1",
     ]
     lines = result.stdout.splitlines()

@@ -41,15 +41,23 @@ def one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def row_error_details(error) -> str:
-    """``field: message; field: message`` of a rejected row."""
-    return "; ".join(f"{e['field']}: {e['message']}" for e in error.errors)
+def row_error_details(error, *, lang: str = "en") -> str:
+    """``field: message; field: message`` of a rejected row, the messages in ``lang`` (the
+    staff pages' texts); field names stay as files spell them."""
+    messages = [e["message"] for e in error.errors]
+    if lang != "en":
+        from api.web.i18n import contract_message, shipped_catalogue
+
+        catalogue = shipped_catalogue(lang)
+        messages = [contract_message(message, catalogue) for message in messages]
+    return "; ".join(f"{e['field']}: {m}" for e, m in zip(error.errors, messages, strict=True))
 
 
 def row_error_line(error, *, lang: str = "en") -> str:
     """``rejected row 4 (BDG-2020-003): employees: ...`` in the language asked for."""
     who = f" ({error.sme_id})" if error.sme_id else ""
-    return text(lang, "rejected_row", row=error.row, who=who, details=row_error_details(error))
+    details = row_error_details(error, lang=lang)
+    return text(lang, "rejected_row", row=error.row, who=who, details=details)
 
 
 def echo_json(data) -> None:

@@ -251,7 +251,7 @@ def _report(
                 {
                     "row": [e.row for e in errors],
                     "sme_id": [e.sme_id for e in errors],
-                    "errors": [row_error_details(e) for e in errors],
+                    "errors": [row_error_details(e, lang=lang) for e in errors],
                 }
             ).to_csv(rejected_file, index=False)
             click.echo(text(lang, "rejected_written", path=rejected_file), err=True)

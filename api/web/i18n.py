@@ -87,6 +87,11 @@ def _shipped_catalogues() -> dict[str, dict[str, str]]:
     return load_catalogues()
 
 
+def shipped_catalogue(lang: str) -> dict[str, str]:
+    """The package's texts in ``lang``, for use outside the app (the command line)."""
+    return _shipped_catalogues()[lang]
+
+
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = _shipped_catalogues()
     app.jinja_env.globals.update(
@@ -259,8 +264,16 @@ _MESSAGES: tuple[tuple[re.Pattern, str], ...] = tuple(
 
 def error_message(message: str) -> str:
     """A contract validation message in the current language (as is if not recognised)."""
+    return contract_message(message, current_app.extensions[EXTENSION][current_language()])
+
+
+def contract_message(message: str, catalogue: Mapping[str, str]) -> str:
+    """A contract validation message in the language of ``catalogue`` (as is if not
+    recognised); the pages and the command line share it."""
     for pattern, key in _MESSAGES:
         match = pattern.match(message)
         if match:
-            return t(key, **match.groupdict())
+            params = match.groupdict()
+            text = catalogue.get(key, key)
+            return text.format(**params) if params else text
     return message
