@@ -19,7 +19,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 from sqlalchemy import select, update
-from web_helpers import PASSWORD, ROLES, create_user, csrf_token, form_of, log_in
+from web_helpers import (
+    PASSWORD,
+    ROLES,
+    create_user,
+    csrf_token,
+    form_of,
+    log_in,
+    page_text,
+    post_profile,
+)
 
 from api import store
 from api.config import ProductionConfig
@@ -35,18 +44,6 @@ API = Path(__file__).resolve().parent.parent / "api"
 
 #: Run the test on an app on SQLite and on one on PostgreSQL.
 on_both_backends = pytest.mark.parametrize("web_backend", ["sqlite", "postgresql"])
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def _score(client, profile: dict, cohort: str | None = None):
-    data = form_of(profile)
-    data["csrf_token"] = csrf_token(client, "/profiles/new")
-    if cohort:
-        data["cohort"] = cohort
-    return client.post("/profiles/new", data=data)
 
 
 def _events(app, action: str) -> list[AuditEvent]:
@@ -95,7 +92,7 @@ def test_the_form_sections_hold_every_contract_field_once():
 def test_login_page_is_in_bahasa_indonesia_with_security_headers(web_app):
     response = web_app.test_client().get("/login")
     assert response.status_code == 200
-    assert "Masuk staf" in _text(response)
+    assert "Masuk staf" in page_text(response)
     headers = response.headers
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "unsafe-inline" not in headers["Content-Security-Policy"]
@@ -154,7 +151,7 @@ def test_wrong_password_is_refused_and_audited(web_app):
     client = web_app.test_client()
     response = log_in(client, "officer", "wrong password")
     assert response.status_code == 401
-    assert "Nama pengguna atau kata sandi salah" in _text(response)
+    assert "Nama pengguna atau kata sandi salah" in page_text(response)
     assert client.get("/cohorts").status_code == 302
     log_in(client, "officer")
     outcomes = [e.details["outcome"] for e in _events(web_app, "login")]
@@ -167,8 +164,8 @@ def test_five_wrong_passwords_lock_the_account_from_that_address(web_app):
     for _ in range(4):
         assert log_in(client, "lead", "wrong password").status_code == 401
     response = log_in(client, "lead", "wrong password")
-    assert "Nama pengguna atau kata sandi salah" in _text(response)  # the one answer
-    assert "ditunda 15 menit" in _text(response)
+    assert "Nama pengguna atau kata sandi salah" in page_text(response)  # the one answer
+    assert "ditunda 15 menit" in page_text(response)
     assert log_in(client, "lead").status_code == 401  # even the right password
     with web_app.app_context():
         session = get_session()
@@ -190,7 +187,7 @@ def test_five_wrong_passwords_lock_the_account_from_that_address(web_app):
 def test_an_unknown_user_gets_the_same_answer(web_app):
     response = log_in(web_app.test_client(), "nobody", PASSWORD)
     assert response.status_code == 401
-    assert "Nama pengguna atau kata sandi salah" in _text(response)
+    assert "Nama pengguna atau kata sandi salah" in page_text(response)
 
 
 def test_sessions_expire(make_web_app):
@@ -228,7 +225,7 @@ def test_forms_without_the_csrf_token_are_refused(web_app, login, profile):
     anonymous = web_app.test_client()
     response = anonymous.post("/login", data={"username": "officer", "password": PASSWORD})
     assert response.status_code == 400
-    assert "kedaluwarsa" in _text(response)
+    assert "kedaluwarsa" in page_text(response)
     client = login("officer")
     assert client.post("/profiles/new", data=form_of(profile)).status_code == 400
     bad = {**form_of(profile), "csrf_token": "forged"}
@@ -274,13 +271,13 @@ def test_pages_by_role(login):
         response = clients[role].get(path)
         assert response.status_code == status, (role, path)
         if status == 403:
-            assert "Tidak diizinkan" in _text(response)
+            assert "Tidak diizinkan" in page_text(response)
 
 
 def test_the_nav_shows_only_what_the_role_may_open(login):
-    officer = _text(login("officer").get("/"))
+    officer = page_text(login("officer").get("/"))
     assert 'href="/profiles/new"' in officer and 'href="/batches"' not in officer
-    admin = _text(login("admin").get("/"))
+    admin = page_text(login("admin").get("/"))
     assert 'href="/batches"' in admin and 'href="/admin/users"' in admin
 
 
@@ -288,7 +285,7 @@ def test_the_nav_shows_only_what_the_role_may_open(login):
 
 
 def test_the_form_shows_every_field_with_its_help(login):
-    page = _text(login("officer").get("/profiles/new"))
+    page = page_text(login("officer").get("/profiles/new"))
     for name in ALL_COLUMNS:
         assert f'id="field-{name}"' in page
         assert f'id="help-{name}"' in page
@@ -298,9 +295,9 @@ def test_the_form_shows_every_field_with_its_help(login):
 def test_form_errors_are_shown_beside_their_fields_with_the_values_kept(login, profile):
     client = login("officer")
     profile.update(name="", employees="abc", has_exported=False, export_years=3, sme_id="bad id!")
-    response = _score(client, profile)
+    response = post_profile(client, profile)
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     for name in ("name", "employees", "export_years", "sme_id"):
         assert f'id="err-{name}"' in page, name
     assert "Isian ini wajib diisi." in page
@@ -314,10 +311,10 @@ def test_form_errors_are_shown_beside_their_fields_with_the_values_kept(login, p
 @on_both_backends
 def test_a_valid_profile_is_scored_stored_and_shown(web_app, login, profile):
     client = login("officer")
-    response = _score(client, profile, cohort="bdg-2020")
+    response = post_profile(client, profile, cohort="bdg-2020")
     assert response.status_code == 302
     assert response.headers["Location"] == "/smes/BDG-2020-001"
-    page = _text(client.get("/smes/BDG-2020-001"))
+    page = page_text(client.get("/smes/BDG-2020-001"))
     with web_app.app_context():
         record = store.get_sme(get_session(), "BDG-2020-001")["latest_score"]
     shown = f"{record['score']:.1f}".replace(".", ",")  # Indonesian decimal comma
@@ -336,7 +333,7 @@ def test_a_valid_profile_is_scored_stored_and_shown(web_app, login, profile):
 def test_numbers_are_read_as_typed_in_the_page_language(web_app, login, profile):
     client = login("officer")
     profile.update(annual_revenue_idr="1.500.000,50", capacity_utilization="0,6")
-    assert _score(client, profile).status_code == 302
+    assert post_profile(client, profile).status_code == 302
     with web_app.app_context():
         stored = store.get_sme(get_session(), "BDG-2020-001")["profile"]
     assert stored["annual_revenue_idr"] == 1_500_000.5
@@ -347,8 +344,8 @@ def test_numbers_are_read_as_typed_in_the_page_language(web_app, login, profile)
 def test_the_model_factors_are_worded_with_the_smes_own_values(login, profile):
     client = login("officer")
     profile.update(has_exported=False, export_years=0, certifications=["SNI"])
-    _score(client, profile)
-    page = _text(client.get("/smes/BDG-2020-001"))
+    post_profile(client, profile)
+    page = page_text(client.get("/smes/BDG-2020-001"))
     reasons = page.split('class="reasons"')[1].split("</ul>")[0]
     assert re.search(
         r"\((Ya|Tidak|\d+|[A-Z][a-z ]+)\) (menaikkan|menurunkan) peluang \d+,\d poin", reasons
@@ -357,11 +354,11 @@ def test_the_model_factors_are_worded_with_the_smes_own_values(login, profile):
 
 @on_both_backends
 def test_leads_do_not_see_personal_fields(login, profile):
-    _score(login("officer"), profile)
+    post_profile(login("officer"), profile)
     lead = login("lead")
-    page = _text(lead.get("/smes/BDG-2020-001"))
+    page = page_text(lead.get("/smes/BDG-2020-001"))
     assert "Eko Suryana" not in page and "eko.suryana" not in page
-    form = _text(lead.get("/profiles/new?from=BDG-2020-001"))
+    form = page_text(lead.get("/profiles/new?from=BDG-2020-001"))
     assert "Eko Suryana" not in form and 'value="UD Moda Harapan Parahyangan"' in form
 
 
@@ -369,13 +366,13 @@ def test_leads_do_not_see_personal_fields(login, profile):
 def test_an_unknown_sme_is_a_404_page(login):
     response = login("officer").get("/smes/NOPE")
     assert response.status_code == 404
-    assert "Tidak ditemukan" in _text(response)
+    assert "Tidak ditemukan" in page_text(response)
 
 
 def test_the_score_page_prints_cleanly(login, profile):
     client = login("officer")
-    _score(client, profile)
-    page = _text(client.get("/smes/BDG-2020-001"))
+    post_profile(client, profile)
+    page = page_text(client.get("/smes/BDG-2020-001"))
     assert 'href="/static/css/print.css" media="print"' in page
     css = client.get("/static/css/print.css")
     assert css.status_code == 200 and b"display: none" in css.data
@@ -387,7 +384,7 @@ def test_the_score_page_prints_cleanly(login, profile):
 @on_both_backends
 def test_the_language_switch_persists_in_session_and_preference(web_app, login, profile):
     client = login("officer")
-    _score(client, profile)
+    post_profile(client, profile)
     token = csrf_token(client, "/cohorts")
     response = client.post("/language", data={"lang": "en", "next": "/smes/BDG-2020-001"})
     assert response.status_code == 400  # no token
@@ -395,7 +392,7 @@ def test_the_language_switch_persists_in_session_and_preference(web_app, login, 
         "/language", data={"lang": "en", "next": "/smes/BDG-2020-001", "csrf_token": token}
     )
     assert response.headers["Location"] == "/smes/BDG-2020-001"
-    page = _text(client.get("/smes/BDG-2020-001"))
+    page = page_text(client.get("/smes/BDG-2020-001"))
     assert "Action plan" in page and "Rencana tindakan" not in page
     assert re.search(r'id="score-value">\d+\.\d<', page)  # English decimal point
     assert '<html lang="en">' in page
@@ -403,16 +400,16 @@ def test_the_language_switch_persists_in_session_and_preference(web_app, login, 
         assert store.get_user(get_session(), "officer").language == "en"
     again = web_app.test_client()
     log_in(again, "officer")
-    assert "Action plan" in _text(again.get("/smes/BDG-2020-001"))
+    assert "Action plan" in page_text(again.get("/smes/BDG-2020-001"))
 
 
 def test_criterion_labels_come_from_the_ruleset_in_both_languages(login, profile, ruleset):
     client = login("officer")
-    _score(client, profile)
+    post_profile(client, profile)
     nib = next(c for c in ruleset.criteria if c.id == "legal.nib")
-    assert nib.label["id"] in _text(client.get("/smes/BDG-2020-001"))
+    assert nib.label["id"] in page_text(client.get("/smes/BDG-2020-001"))
     client.post("/language", data={"lang": "en", "csrf_token": csrf_token(client, "/")})
-    assert nib.label["en"] in _text(client.get("/smes/BDG-2020-001"))
+    assert nib.label["en"] in page_text(client.get("/smes/BDG-2020-001"))
     assert set(LANGUAGES) == {"id", "en"}
 
 
@@ -425,7 +422,7 @@ def _cohort(client, profile: dict) -> list[dict]:
     food.update(sector="food_beverage", target_markets=["GCC"], certifications=["HALAL", "PIRT"])
     no_nib = {**copy.deepcopy(profile), "sme_id": "C-NONIB", "name": "Tanpa Izin", "has_nib": False}
     for item in (profile, food, no_nib):
-        assert _score(client, item, cohort="c1").status_code == 302
+        assert post_profile(client, item, cohort="c1").status_code == 302
     return [profile, food, no_nib]
 
 
@@ -433,27 +430,27 @@ def _cohort(client, profile: dict) -> list[dict]:
 def test_the_cohort_table_sorts_filters_and_searches(login, profile):
     client = login("officer")
     _cohort(client, profile)
-    page = _text(client.get("/cohorts?cohort=c1"))
+    page = page_text(client.get("/cohorts?cohort=c1"))
     assert page.count('href="/smes/') == 3 and "3 UMKM" in page
     ids = re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&sort=sme_id&dir=asc"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&sort=sme_id&dir=asc"))
     )
     assert ids == ["BDG-2020-001", "C-FOOD", "C-NONIB"]
     ids = re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&sort=sme_id&dir=desc"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&sort=sme_id&dir=desc"))
     )
     assert ids == ["C-NONIB", "C-FOOD", "BDG-2020-001"]
     assert re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&sector=food_beverage"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&sector=food_beverage"))
     ) == ["C-FOOD"]
     assert re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&market=GCC"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&market=GCC"))
     ) == ["C-FOOD"]
     assert re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&tier=not_ready&q=izin"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&tier=not_ready&q=izin"))
     ) == ["C-NONIB"]
     assert re.findall(
-        r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=c1&q=keripik"))
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=c1&q=keripik"))
     ) == ["C-FOOD"]
 
 
@@ -463,10 +460,10 @@ def test_cohort_exports_have_no_personal_fields_and_are_audited(web_app, login, 
     _cohort(client, profile)
     response = client.get("/cohorts/export.csv?cohort=c1&sort=sme_id&dir=asc")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(_text(response))))
+    rows = list(csv.DictReader(io.StringIO(page_text(response))))
     assert [r["sme_id"] for r in rows] == ["BDG-2020-001", "C-FOOD", "C-NONIB"]
     assert not set(PERSONAL_COLUMNS) & set(rows[0])
-    assert "Eko Suryana" not in _text(response)
+    assert "Eko Suryana" not in page_text(response)
     response = client.get("/cohorts/export.xlsx?cohort=c1&sector=food_beverage")
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     values = list(sheet.values)
@@ -486,13 +483,13 @@ def test_before_and_after_shows_who_moved(login, profile):
     better.update(
         has_logistics_partner=True, can_supply_continuously=True, trademark_registered=True
     )
-    _score(officer, better, cohort="c1")
-    page = _text(login("lead").get("/cohorts/compare?cohort=c1"))
+    post_profile(officer, better, cohort="c1")
+    page = page_text(login("lead").get("/cohorts/compare?cohort=c1"))
     assert "Sebaran skor sebelum dan sesudah" in page and "<svg" in page
     assert '<dd id="count-up">1</dd>' in page and '<dd id="count-down">0</dd>' in page
     assert re.findall(r'id="moved-up".*?href="/smes/([^"]+)"', page, re.DOTALL) == ["BDG-2020-001"]
     assert "2 UMKM yang baru sekali dinilai" in page
-    table = _text(officer.get("/cohorts?cohort=c1"))
+    table = page_text(officer.get("/cohorts?cohort=c1"))
     assert re.search(r'class="num up">\+\d+,\d</td>', table)
 
 
@@ -514,7 +511,7 @@ def test_the_template_has_every_column_and_an_example_row_that_scores(login):
     }
     response = client.post("/batches", data=upload, content_type="multipart/form-data")
     assert response.status_code == 302
-    page = _text(client.get(response.headers["Location"]))
+    page = page_text(client.get(response.headers["Location"]))
     assert '<dd id="count-scored">1</dd>' in page and '<dd id="count-rejected">0</dd>' in page
 
 
@@ -547,7 +544,7 @@ def test_a_batch_with_a_bad_row_shows_counts_and_the_row_errors(web_app, login, 
     response = client.post("/batches", data=upload, content_type="multipart/form-data")
     assert response.status_code == 302
     location = response.headers["Location"]
-    page = _text(client.get(location))
+    page = page_text(client.get(location))
     assert '<dd id="count-received">3</dd>' in page
     assert '<dd id="count-scored">2</dd>' in page and '<dd id="count-rejected">1</dd>' in page
     assert "BDG-2020-003" in page and "Masukkan bilangan bulat." in page
@@ -557,7 +554,7 @@ def test_a_batch_with_a_bad_row_shows_counts_and_the_row_errors(web_app, login, 
     assert progress["status"] == "complete"
     results = client.get(f"/batches/{batch_id}/results.csv")
     assert results.is_streamed  # never built whole in memory, however large the batch
-    rows = list(csv.DictReader(io.StringIO(_text(results))))
+    rows = list(csv.DictReader(io.StringIO(page_text(results))))
     assert [r["sme_id"] for r in rows] == ["BDG-2020-001", "BDG-2020-002"]
     assert _events(web_app, "export")[0].subject == f"batch/{batch_id}"
 
@@ -568,11 +565,11 @@ def test_an_unreadable_or_missing_file_is_explained_on_the_form(login):
     response = client.post(
         "/batches", data={"csrf_token": token}, content_type="multipart/form-data"
     )
-    assert response.status_code == 422 and "Pilih berkas terlebih dahulu." in _text(response)
+    assert response.status_code == 422 and "Pilih berkas terlebih dahulu." in page_text(response)
     upload = {"file": (io.BytesIO(b"\x00\x01garbage"), "x.xlsx"), "csrf_token": token}
     response = client.post("/batches", data=upload, content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "tidak dapat dibaca sebagai tabel profil" in _text(response)
+    assert "tidak dapat dibaca sebagai tabel profil" in page_text(response)
 
 
 def test_a_file_over_the_size_limit_is_told_on_the_upload_page(make_web_app):
@@ -587,7 +584,7 @@ def test_a_file_over_the_size_limit_is_told_on_the_upload_page(make_web_app):
     response = client.post("/batches", data=upload, content_type="multipart/form-data")
     assert response.status_code == 413
     assert response.mimetype == "text/html"
-    assert "Berkas lebih besar dari 1 MB" in _text(response)
+    assert "Berkas lebih besar dari 1 MB" in page_text(response)
 
 
 def test_pages_say_so_when_scoring_is_unavailable(make_web_app, tmp_path, profile):
@@ -595,9 +592,9 @@ def test_pages_say_so_when_scoring_is_unavailable(make_web_app, tmp_path, profil
     create_user(app, "officer", "officer")
     client = app.test_client()
     log_in(client, "officer")
-    response = _score(client, profile)
+    response = post_profile(client, profile)
     assert response.status_code == 503
-    assert "Penilaian tidak tersedia" in _text(response)
+    assert "Penilaian tidak tersedia" in page_text(response)
 
 
 @on_both_backends
@@ -614,7 +611,7 @@ def test_the_shortlist_form_validates_its_fields(login, profile):
     _cohort(login("officer"), profile)
     response = login("lead").get("/shortlists?cohort=c1&capacity=0&max_per_sector=x")
     assert response.status_code == 422
-    page = _text(response)
+    page = page_text(response)
     assert 'id="err-capacity"' in page and 'id="err-max_per_sector"' in page
     assert 'value="x"' in page
 
@@ -623,7 +620,7 @@ def test_the_shortlist_form_validates_its_fields(login, profile):
 def test_a_shortlist_chooses_explains_and_exports(web_app, login, profile):
     _cohort(login("officer"), profile)
     client = login("lead")
-    page = _text(client.get("/shortlists?cohort=c1&capacity=1"))
+    page = page_text(client.get("/shortlists?cohort=c1&capacity=1"))
     chosen = re.findall(
         r'<li><a href="/smes/([^"]+)"', page.split('id="chosen"')[1].split("</ol>")[0]
     )
@@ -632,11 +629,11 @@ def test_a_shortlist_chooses_explains_and_exports(web_app, login, profile):
     assert 'id="near-misses"' in page and "di bawah tempat terakhir" in page
     assert "C-NONIB" in page.split('id="excluded"')[1] and "Syarat wajib belum terpenuhi" in page
     response = client.get("/shortlists/export.csv?cohort=c1&capacity=1")
-    rows = list(csv.DictReader(io.StringIO(_text(response))))
+    rows = list(csv.DictReader(io.StringIO(page_text(response))))
     assert [r["status"] for r in rows] == ["selected", "near_miss"]
     assert rows[0]["sme_id"] == chosen[0]
     assert _events(web_app, "shortlist")[0].details == {"capacity": 1, "selected": 1}
-    market = _text(client.get("/shortlists?cohort=c1&capacity=2&target_market=GCC"))
+    market = page_text(client.get("/shortlists?cohort=c1&capacity=2&target_market=GCC"))
     assert "kesiapan untuk Negara Teluk (GCC)" in market
     assert "Tidak menargetkan Negara Teluk (GCC)." in market
 
@@ -650,20 +647,20 @@ def test_admins_create_and_disable_accounts_and_keys(web_app, login):
     token = csrf_token(client, "/admin/users")
     short = {"username": "budi", "password": "short", "role": "officer", "language": "id"}
     response = client.post("/admin/users", data={**short, "csrf_token": token})
-    assert response.status_code == 422 and 'value="budi"' in _text(response)
+    assert response.status_code == 422 and 'value="budi"' in page_text(response)
     good = {**short, "password": "a long enough password"}
     assert client.post("/admin/users", data={**good, "csrf_token": token}).status_code == 302
     again = client.post("/admin/users", data={**good, "csrf_token": token})
-    assert again.status_code == 422 and "nama pengguna ini sudah ada" in _text(again)
+    assert again.status_code == 422 and "nama pengguna ini sudah ada" in page_text(again)
     assert log_in(web_app.test_client(), "budi", "a long enough password").status_code == 302
     assert client.post("/admin/users/budi/disable", data={"csrf_token": token}).status_code == 302
     assert log_in(web_app.test_client(), "budi", "a long enough password").status_code == 401
     refused = client.post("/admin/keys", data={"name": "sis", "csrf_token": token})
-    assert refused.status_code == 422 and "paling sedikit satu cakupan" in _text(refused)
+    assert refused.status_code == 422 and "paling sedikit satu cakupan" in page_text(refused)
     response = client.post(
         "/admin/keys", data={"name": "sis", "scopes": ["read"], "csrf_token": token}
     )
-    key = re.search(r'<code id="new-key">([^<]+)</code>', _text(response)).group(1)
+    key = re.search(r'<code id="new-key">([^<]+)</code>', page_text(response)).group(1)
     assert web_app.test_client().get("/api/v1/smes", headers={"X-API-Key": key}).status_code == 200
 
 
@@ -689,7 +686,7 @@ def _assert_listed_in_code_point_order(app, profile: dict) -> None:
         create_user(app, username, "officer")
     client = app.test_client()
     log_in(client, "admin")
-    assert _score(client, profile, cohort=COHORT_NAMES[0]).status_code == 302
+    assert post_profile(client, profile, cohort=COHORT_NAMES[0]).status_code == 302
     with app.app_context():
         session = get_session()
         session.add_all(
@@ -698,11 +695,11 @@ def _assert_listed_in_code_point_order(app, profile: dict) -> None:
         session.commit()
     expected = ["Bdg 2021", "C2", "b1", "b_x", "bdg-2020", "c1"]
     for path in ("/cohorts", "/cohorts/compare"):
-        options = _cohort_options(_text(client.get(path)))
+        options = _cohort_options(page_text(client.get(path)))
         assert options == [(name, name == "Bdg 2021") for name in expected], path
-    options = _cohort_options(_text(client.get("/shortlists")))
+    options = _cohort_options(page_text(client.get("/shortlists")))
     assert [name for name, _ in options] == expected
-    users = re.findall(r"<tr><td>([^<]+)</td>", _text(client.get("/admin/users")))
+    users = re.findall(r"<tr><td>([^<]+)</td>", page_text(client.get("/admin/users")))
     assert users == ["admin", "lead", "lead1", "lead_x", "officer"]
 
 

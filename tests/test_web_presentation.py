@@ -12,7 +12,7 @@ import re
 
 import openpyxl
 import pytest
-from web_helpers import csrf_token, form_of
+from web_helpers import csrf_token, page_text, post_profile
 
 from api import store
 from api.db import get_session
@@ -22,18 +22,6 @@ from api.web.i18n import form_value, local_time, number
 pytest_plugins = ["api_fixtures", "db_fixtures", "web_fixtures"]
 
 on_both_backends = pytest.mark.parametrize("web_backend", ["sqlite", "postgresql"])
-
-
-def _text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def _score(client, profile: dict, cohort: str | None = None):
-    data = form_of(profile)
-    data["csrf_token"] = csrf_token(client, "/profiles/new")
-    if cohort:
-        data["cohort"] = cohort
-    return client.post("/profiles/new", data=data)
 
 
 def _switch(client, lang: str) -> None:
@@ -60,18 +48,18 @@ def test_times_are_shown_in_wib_as_each_language_writes_them(web_app):
 @on_both_backends
 def test_the_score_page_shows_when_it_was_scored_in_wib(web_app, login, profile):
     client = login("officer")
-    _score(client, profile)
+    post_profile(client, profile)
     with web_app.app_context():
         scored_at = store.get_sme(get_session(), "BDG-2020-001")["latest_score"]["scored_at"]
     utc = dt.datetime.fromisoformat(scored_at.replace("Z", "+00:00"))
     wib = utc + dt.timedelta(hours=7)
     months_id = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
-    page = _text(client.get("/smes/BDG-2020-001"))
+    page = page_text(client.get("/smes/BDG-2020-001"))
     expected = f"{wib.day} {months_id[wib.month - 1]} {wib.year} {wib:%H}.{wib:%M} WIB"
     assert f'<dd id="scored-at">{expected}</dd>' in page
     assert scored_at not in page
     _switch(client, "en")
-    page = _text(client.get("/smes/BDG-2020-001"))
+    page = page_text(client.get("/smes/BDG-2020-001"))
     assert f'<dd id="scored-at">{wib.day} {wib:%b} {wib.year} {wib:%H}:{wib:%M} WIB</dd>' in page
 
 
@@ -109,10 +97,10 @@ def test_the_rescore_form_shows_plain_values_that_are_read_back_the_same(
 ):
     client = login("officer")
     profile.update(annual_revenue_idr=2400000000, capacity_utilization=0.57)
-    assert _score(client, profile).status_code == 302
+    assert post_profile(client, profile).status_code == 302
     if lang == "en":
         _switch(client, "en")
-    form = _text(client.get("/profiles/new?from=BDG-2020-001"))
+    form = page_text(client.get("/profiles/new?from=BDG-2020-001"))
     assert 'name="annual_revenue_idr" value="2400000000"' in form
     assert "2400000000.0" not in form
     shown = "0,57" if lang == "id" else "0.57"
@@ -120,7 +108,7 @@ def test_the_rescore_form_shows_plain_values_that_are_read_back_the_same(
     inputs = dict(re.findall(r'<input id="([a-z_0-9]+)" name="[^"]+" value="([^"]*)"', form))
     again = {**profile, **{k: v for k, v in inputs.items() if k in profile}}
     again["employees"] = inputs["employees"]
-    assert _score(client, again).status_code == 302
+    assert post_profile(client, again).status_code == 302
     with web_app.app_context():
         stored = store.get_sme(get_session(), "BDG-2020-001")["profile"]
     assert stored["annual_revenue_idr"] == 2400000000
@@ -152,7 +140,7 @@ def _knockout_cohort(client, profile: dict) -> None:
     food = {**copy.deepcopy(profile), "sme_id": "K-FOOD", "name": "Kopi Gunung"}
     food.update(sector="food_beverage", target_markets=["GCC"], certifications=["HALAL"])
     for item in (strong, weak, food):
-        assert _score(client, item, cohort="k1").status_code == 302
+        assert post_profile(client, item, cohort="k1").status_code == 302
 
 
 @on_both_backends
@@ -164,7 +152,7 @@ def test_knocked_out_smes_rank_below_the_others_and_the_table_says_why(web_app, 
         strong = store.get_sme(session, "K-STRONG")["latest_score"]
         weak = store.get_sme(session, "K-WEAK")["latest_score"]
     assert strong["score"] > weak["score"] and strong["knockouts"] == ["legal.nib"]
-    page = _text(client.get("/cohorts?cohort=k1"))
+    page = page_text(client.get("/cohorts?cohort=k1"))
     ids = re.findall(r'href="/smes/([^"]+)"', page)
     assert ids[-1] == "K-STRONG" and set(ids) == {"K-STRONG", "K-WEAK", "K-FOOD"}
     row = page.split('href="/smes/K-STRONG"')[1].split("</tr>")[0]
@@ -172,7 +160,9 @@ def test_knocked_out_smes_rank_below_the_others_and_the_table_says_why(web_app, 
     assert 'data-knockouts="legal.nib"' in row and "Gugur syarat wajib:" in row
     assert "Memiliki NIB (Nomor Induk Berusaha)" in row
     assert 'id="knockout-note"' in page and "tidak pernah masuk shortlist" in page
-    ascending = re.findall(r'href="/smes/([^"]+)"', _text(client.get("/cohorts?cohort=k1&dir=asc")))
+    ascending = re.findall(
+        r'href="/smes/([^"]+)"', page_text(client.get("/cohorts?cohort=k1&dir=asc"))
+    )
     assert ascending[0] == "K-STRONG"
 
 
@@ -192,7 +182,7 @@ def test_cohort_exports_name_coded_values_in_the_page_language(
     if lang == "en":
         _switch(client, "en")
     response = client.get("/cohorts/export.csv?cohort=k1&sort=sme_id&dir=asc")
-    rows = list(csv.DictReader(io.StringIO(_text(response))))
+    rows = list(csv.DictReader(io.StringIO(page_text(response))))
     strong = next(r for r in rows if r["sme_id"] == "K-STRONG")
     assert strong["sector"] == sector and strong["sector_code"] == "apparel"
     assert strong["tier"] == tier and strong["tier_code"] == "not_ready"
@@ -211,8 +201,8 @@ def test_cohort_exports_name_coded_values_in_the_page_language(
 def test_cohort_exports_still_neutralise_formulas(login, profile):
     client = login("officer")
     evil = {**copy.deepcopy(profile), "sme_id": "EVIL-1", "name": '=HYPERLINK("x")'}
-    assert _score(client, evil, cohort="e1").status_code == 302
-    rows = list(csv.DictReader(io.StringIO(_text(client.get("/cohorts/export.csv?cohort=e1")))))
+    assert post_profile(client, evil, cohort="e1").status_code == 302
+    rows = list(csv.DictReader(io.StringIO(page_text(client.get("/cohorts/export.csv?cohort=e1")))))
     assert rows[0]["name"] == '\'=HYPERLINK("x")'
 
 
@@ -222,31 +212,31 @@ def test_cohort_exports_still_neutralise_formulas(login, profile):
 @on_both_backends
 def test_the_sector_average_says_how_many_smes_it_rests_on(login, profile):
     client = login("officer")
-    _score(client, profile)
-    page = _text(client.get("/smes/BDG-2020-001"))
+    post_profile(client, profile)
+    page = page_text(client.get("/smes/BDG-2020-001"))
     assert "Rata-rata sektor Pakaian jadi (n = 1)" in page
     assert 'id="sector-average-note"' in page and "baru bertumpu pada 1 UMKM" in page
     for i in range(2, 6):
         other = {**copy.deepcopy(profile), "sme_id": f"BDG-2020-00{i}"}
-        assert _score(client, other).status_code == 302
+        assert post_profile(client, other).status_code == 302
     food = {**copy.deepcopy(profile), "sme_id": "FOOD-1", "sector": "food_beverage"}
-    assert _score(client, food).status_code == 302
-    page = _text(client.get("/smes/BDG-2020-001"))
+    assert post_profile(client, food).status_code == 302
+    page = page_text(client.get("/smes/BDG-2020-001"))
     assert "Rata-rata sektor Pakaian jadi (n = 5)" in page
     assert 'id="sector-average-note"' not in page
     _switch(client, "en")
-    assert "Sector average, Apparel (n = 5)" in _text(client.get("/smes/BDG-2020-001"))
+    assert "Sector average, Apparel (n = 5)" in page_text(client.get("/smes/BDG-2020-001"))
 
 
 # --- the language switch on a half-filled form --------------------------------------------------
 
 
 def test_the_header_language_buttons_submit_the_profile_form(login):
-    page = _text(login("officer").get("/profiles/new"))
+    page = page_text(login("officer").get("/profiles/new"))
     assert '<form method="post" action="/profiles/new" class="profile" id="profile-form"' in page
     buttons = re.findall(r'<button type="submit" name="lang"[^>]*>', page)
     assert len(buttons) == 2 and all('form="profile-form"' in b for b in buttons)
-    other = _text(login("officer").get("/cohorts"))
+    other = page_text(login("officer").get("/cohorts"))
     assert 'form="profile-form"' not in other  # elsewhere the buttons post their own form
 
 
@@ -268,7 +258,7 @@ def test_switching_language_on_a_half_filled_form_keeps_what_was_typed(web_app, 
     }
     response = client.post("/profiles/new", data=data)
     assert response.status_code == 200
-    page = _text(response)
+    page = page_text(response)
     assert '<html lang="en">' in page and "<h1>Score an SME</h1>" in page
     assert 'id="form-errors"' not in page  # switching is not submitting
     assert 'name="name" value="Kopi Gunung Halu"' in page
@@ -284,4 +274,4 @@ def test_switching_language_on_a_half_filled_form_keeps_what_was_typed(web_app, 
     with web_app.app_context():
         assert store.get_sme(get_session(), "BDG-9") is None  # nothing was scored
         assert store.get_user(get_session(), "officer").language == "en"
-    assert "Cohort table" in _text(client.get("/cohorts"))
+    assert "Cohort table" in page_text(client.get("/cohorts"))

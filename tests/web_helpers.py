@@ -58,3 +58,16 @@ def form_of(profile: dict) -> dict:
         else:
             data[name] = str(value)
     return data
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def post_profile(client: FlaskClient, profile: dict, cohort: str | None = None):
+    """The profile form posted as an officer would: scored and stored."""
+    data = form_of(profile)
+    data["csrf_token"] = csrf_token(client, "/profiles/new")
+    if cohort:
+        data["cohort"] = cohort
+    return client.post("/profiles/new", data=data)
