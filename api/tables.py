@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -31,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SME_ID_LENGTH = 64  # scoring.contract.fields.SME_ID_PATTERN
 BATCH_STATUSES = ("queued", "running", "complete", "failed")
+DECISIONS = ("support", "no_support")  # scoring.contract.outcomes.DECISIONS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -197,6 +199,84 @@ class ScoreAggregate(Base):
     ruleset_version: Mapped[str] = mapped_column(String(100), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     score_sum: Mapped[float] = mapped_column(Float)
+
+
+class SupportDecision(Base):
+    """What the office decided for one SME (support, and how, or not, and why), with the
+    score it had then: ``score_id`` links the stored score and its summary is copied, so a
+    later rescore never changes what the decision was based on. ``profile`` is the
+    profile as it was scored (no personal fields): the training row of the decision."""
+
+    __tablename__ = "support_decisions"
+    __table_args__ = (
+        CheckConstraint(
+            "decision IN ({})".format(", ".join(f"'{d}'" for d in DECISIONS)), name="decision"
+        ),
+        Index(None, "sme_id", "decided_on"),
+        Index(None, "decided_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH), _sme_fk())
+    decision: Mapped[str] = mapped_column(String(16))
+    support_kind: Mapped[str | None] = mapped_column(String(32))
+    support_other: Mapped[str | None] = mapped_column(Text)
+    target_market: Mapped[str | None] = mapped_column(String(16))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    #: Who decided (a person or a committee, as staff write it); ``recorded_by`` is the actor.
+    decided_by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: The shortlist it came from: its source, capacity, market, sector cap and the position.
+    shortlist: Mapped[dict[str, Any] | None]
+    cohort: Mapped[str | None] = mapped_column(String(200))
+    score_id: Mapped[int] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"))
+    sector: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(32))
+    ml_probability: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(100))
+    ruleset_version: Mapped[str] = mapped_column(String(100))
+    scored_at: Mapped[dt.datetime]
+    profile: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ExportFollowUp(Base):
+    """One follow-up of an SME: had it exported by then, since when, where, how much, and
+    how the office learned it. No buyer's contact details are collected."""
+
+    __tablename__ = "export_followups"
+    __table_args__ = (Index(None, "sme_id", "followup_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH), _sme_fk())
+    followup_date: Mapped[dt.date] = mapped_column(Date)
+    exported: Mapped[bool] = mapped_column(Boolean)
+    first_export_date: Mapped[dt.date | None] = mapped_column(Date)
+    destination_markets: Mapped[list[Any]] = mapped_column(default=list)
+    export_value_usd: Mapped[float | None] = mapped_column(Float)
+    contracts: Mapped[int | None]
+    learned_via: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeAggregate(Base):
+    """Anonymous counts of erased SMEs' decisions by month, kind, tier and derived label
+    ("1", "0" or "unknown"): what remains of them after erasure."""
+
+    __tablename__ = "outcome_aggregates"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    support_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class ApiKey(Base):

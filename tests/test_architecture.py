@@ -24,6 +24,7 @@ SCORING_STAGES = {
     "scoring.shortlist": 5,
     "scoring.batch": 5,
     "scoring.audit": 5,
+    "scoring.outcomes": 5,
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.db import checkpoint_after_commit
 from api.store.audit_log import audit, event_dict
 from api.store.common import format_time
+from api.store.outcomes import erase_outcomes, outcomes_held
 from api.store.scores import fold_into_aggregates
 from api.store.smes import cohorts_of
 from api.tables import AuditEvent, Batch, CohortMember, PersonalData, Score, Sme
@@ -25,8 +26,9 @@ ERASED_MESSAGE = "(erased)"
 
 
 def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
-    """Erase an SME: profile, personal data, cohort links and scores (folded first into the
-    anonymous aggregates); the row errors of batches that name it are redacted.
+    """Erase an SME: profile, personal data, cohort links, scores, support decisions and
+    follow-ups (scores and decisions folded first into the anonymous aggregates); the row
+    errors of batches that name it are redacted.
 
     Returns False when nothing was held about ``sme_id``. The audit event names only the
     sme_id and the actor. On SQLite, deleted rows are overwritten (``secure_delete``) and
@@ -38,6 +40,7 @@ def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
     if not (known or redacted):
         return False
     if known:
+        erase_outcomes(session, sme_id)
         fold_into_aggregates(session, sme_id)
         for model in (Score, CohortMember, PersonalData, Sme):
             session.execute(delete(model).where(model.sme_id == sme_id))
@@ -97,7 +100,8 @@ def _redact_row_errors(session: Session, sme_id: str) -> int:
 
 def subject_access(session: Session, sme_id: str) -> dict | None:
     """Everything held on ``sme_id`` (the data subject's right of access): profile and
-    personal data, cohorts, every score, the batches it appeared in and the processing-log
+    personal data, cohorts, every score, the support decisions and export follow-ups, the
+    batches it appeared in and the processing-log
     events about it or those batches. None when nothing is held."""
     sme = session.scalar(select(Sme).where(Sme.sme_id == sme_id))
     batch_ids = set(
@@ -150,6 +154,7 @@ def subject_access(session: Session, sme_id: str) -> dict | None:
                 .order_by(Score.id)
             )
         ],
+        **outcomes_held(session, sme_id),
         "batches": batches,
         "processing_log": [event_dict(row) for row in events],
     }
