@@ -12,14 +12,16 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from scoring.contract.fields import ALL_COLUMNS, LABEL
+from scoring.contract.outcomes import OUTCOME_COLUMNS
 from scoring.errors import FileFormatError
 
 _HEADER_SPACE = re.compile(r"[\s\-]+")
 #: An office puts a title, a year and a blank row above the header: the header of a CSV or
 #: XLSX file is the first of its first rows that names ``sme_id`` and two more contract
-#: columns (after ``normalise_header``); rows above it are not read.
+#: columns of a profile or follow-up file (after ``normalise_header``); rows above it are
+#: not read.
 HEADER_SEARCH_ROWS = 20
-_KNOWN_COLUMNS = frozenset((*ALL_COLUMNS, LABEL))
+_KNOWN_COLUMNS = frozenset((*ALL_COLUMNS, LABEL, *OUTCOME_COLUMNS))
 #: Said after a header error when no row looked like a header, so the first row was taken.
 NO_HEADER_FOUND = (
     " (row {row} was taken as the header; expected a header row naming sme_id and the other "
