@@ -76,6 +76,40 @@ def _store_wulan(client, headers, wulan, other) -> int:
     return batch["batch_id"] if "batch_id" in batch else batch["id"]
 
 
+def _decide_and_follow_up(app) -> None:
+    """Wulan supported at a trade fair, and a follow-up whose note names her."""
+    with app.app_context():
+        session = get_session()
+        store.record_decisions(
+            session,
+            [
+                {
+                    "sme_id": "W-1",
+                    "decision": "support",
+                    "support_kind": "trade_fair",
+                    "decided_on": dt.date(2025, 6, 16),
+                }
+            ],
+            actor="web:lead",
+        )
+        store.record_followups(
+            session,
+            [
+                {
+                    "sme_id": "W-1",
+                    "followup_date": dt.date(2026, 6, 20),
+                    "exported": True,
+                    "first_export_date": dt.date(2026, 2, 1),
+                    "destination_markets": ["JP"],
+                    "learned_via": "phone_call",
+                    "note": f"{WULAN['owner_name']} ({WULAN['contact_phone']}) confirmed",
+                }
+            ],
+            actor="web:officer",
+        )
+        session.commit()
+
+
 # --- who sees personal data ------------------------------------------------------------------
 
 
@@ -125,6 +159,7 @@ def test_keys_can_be_created_with_the_personal_scope(tmp_path):
 def test_subject_access_exports_everything_held_and_is_logged(app, make_key, wulan, other):
     client = app.test_client()
     batch_id = _store_wulan(client, _key(app, make_key, "score", "personal"), wulan, other)
+    _decide_and_follow_up(app)
     headers = _key(app, make_key, "personal")
 
     response = client.get("/api/v1/smes/W-1/export", headers=headers)
@@ -140,8 +175,14 @@ def test_subject_access_exports_everything_held_and_is_logged(app, make_key, wul
     [batch] = held["batches"]
     assert batch["batch_id"] == batch_id
     assert [e["row"] for e in batch["row_errors"]] == [3]
+    [decision] = held["decisions"]
+    assert (decision["support_kind"], decision["exported_within_12m"]) == ("trade_fair", 1)
+    assert decision["profile"]["sector"] == wulan["sector"]
+    [followup] = held["followups"]
+    assert followup["note"].startswith(WULAN["owner_name"])
     actions = [e["action"] for e in held["processing_log"]]
     assert actions[0] == "score" and "batch.created" in actions
+    assert "decision.record" in actions and "followup.record" in actions
     last = dt.datetime.fromisoformat(held["last_activity_at"].replace("Z", "+00:00"))
     until = dt.datetime.fromisoformat(held["personal_data_kept_until"].replace("Z", "+00:00"))
     assert until - last == dt.timedelta(days=1826)
@@ -200,8 +241,10 @@ def test_erasure_removes_the_smes_personal_data_everywhere(backend_app, make_key
     app = backend_app
     client = app.test_client()
     batch_id = _store_wulan(client, _key(app, make_key, "score", "personal"), wulan, other)
+    _decide_and_follow_up(app)
     admin = _key(app, make_key, "admin")
     before = _every_table_as_text(app)
+    assert '"W-1"' in before["support_decisions"] and '"W-1"' in before["export_followups"]
     assert all(any(v in t for t in before.values()) for v in IDENTIFYING)
     assert WULAN["name"] in _downloads(client, admin, batch_id)
 
@@ -210,8 +253,11 @@ def test_erasure_removes_the_smes_personal_data_everywhere(backend_app, make_key
     after = _every_table_as_text(app)
     for value in IDENTIFYING:
         assert [name for name, t in after.items() if value in t] == [], value
-    # What is left names the SME only by its pseudonymous id, in the processing log.
+    # What is left names the SME only by its pseudonymous id, in the processing log; its
+    # decision is an anonymous count.
     assert [name for name, t in after.items() if '"W-1"' in t] == ["audit_events"]
+    assert after["support_decisions"] == after["export_followups"] == "[]"
+    assert '"trade_fair"' in after["outcome_aggregates"]
     exported = _downloads(client, admin, batch_id)
     assert not [value for value in IDENTIFYING if value in exported]
     assert "W-1" not in exported
