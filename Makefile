@@ -22,6 +22,12 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/sme-export score data/cohort_bandung_2020.csv --table
 
+## Load the example cohort, its support decisions and a year of export follow-ups (all
+## synthetic) into the embedded database, for the outcome evaluation page; safe to repeat.
+.PHONY: demo-outcomes
+demo-outcomes: $(STAMP)
+	$(BIN)/sme-export demo load
+
 ## Run the whole test suite (lint first, so style breaks fail fast).
 test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -17,7 +18,14 @@ from sklearn.metrics import roc_auc_score
 
 from scoring.contract import fields
 from scoring.contract.fields import LABEL, Kind
+from scoring.contract.outcomes import (
+    OUTCOME_COLUMNS,
+    SUPPORT_KINDS,
+    decision_problems,
+    outcome_labels,
+)
 from scoring.model import synth
+from scoring.outcomes.labels import Label, derive_label
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BANDUNG_COUNTS = {
@@ -467,7 +475,7 @@ def test_writing_twice_gives_identical_bytes(tmp_path, written):
 
 
 def test_shipped_files_match_the_generator(tmp_path):
-    for path in synth.write_example_cohort(tmp_path):
+    for path in [*synth.write_example_cohort(tmp_path), *synth.write_example_outcomes(tmp_path)]:
         assert (DATA_DIR / path.name).read_bytes() == path.read_bytes(), path.name
     shipped = pd.read_parquet(DATA_DIR / synth.TRAINING_FILE)
     assert len(shipped) == 30_000
@@ -484,3 +492,125 @@ def test_data_card_states_synthetic_and_every_coefficient():
     for term in synth.LABEL_TERMS:
         assert f"| `{term.name}` | {term.coefficient:.2f} |" in card, term.name
     assert f"{synth.LABEL_INTERCEPT:.2f}" in card
+
+
+# --------------------------------------------------------------------------- example outcomes
+
+
+@pytest.fixture(scope="module")
+def decisions(cohort) -> pd.DataFrame:
+    return synth.generate_decisions(cohort)
+
+
+@pytest.fixture(scope="module")
+def followups(cohort) -> pd.DataFrame:
+    return synth.generate_followups(cohort)
+
+
+def _labels(followups: pd.DataFrame) -> dict[str, Label]:
+    """Each SME's label under the store's rule (no follow-up: censored)."""
+    return {
+        sme_id: derive_label(synth.DECISION_DATE, group.to_dict("records"))
+        for sme_id, group in followups.groupby("sme_id")
+    }
+
+
+def test_outcomes_are_deterministic(cohort, decisions, followups, tmp_path):
+    pd.testing.assert_frame_equal(synth.generate_decisions(cohort), decisions)
+    pd.testing.assert_frame_equal(synth.generate_followups(cohort), followups)
+    assert not synth.generate_followups(cohort, seed=1).equals(followups)
+    first = [p.read_bytes() for p in synth.write_example_outcomes(tmp_path / "a")]
+    again = [p.read_bytes() for p in synth.write_example_outcomes(tmp_path / "b")]
+    assert first == again
+
+
+def test_every_graduate_has_one_decision_and_the_places_are_filled(cohort, decisions):
+    assert list(decisions.columns) == list(synth.DECISION_COLUMNS)
+    assert decisions["sme_id"].tolist() == sorted(cohort["sme_id"])
+    assert (decisions["decided_on"] == synth.DECISION_DATE).all()
+    supported = decisions[decisions["decision"] == "support"]
+    assert len(supported) == synth.SUPPORT_PLACES
+    assert supported["support_kind"].value_counts().to_dict() == synth.SUPPORT_PLACES_BY_KIND
+    assert set(synth.SUPPORT_PLACES_BY_KIND) == set(SUPPORT_KINDS)
+    other = supported["support_kind"] == "other"
+    assert supported.loc[other, "support_other"].notna().all()
+    assert supported.loc[~other, "support_other"].isna().all()
+    targets = cohort.set_index("sme_id")["target_markets"]
+    for sme_id, market in zip(supported["sme_id"], supported["target_market"], strict=True):
+        assert market in targets[sme_id], sme_id
+    refused = decisions[decisions["decision"] == "no_support"]
+    assert (refused["reason"] == synth.NO_PLACE_REASON).all()
+    assert refused[["support_kind", "support_other", "target_market"]].isna().all().all()
+    for record in decisions.to_dict("records"):
+        assert decision_problems(record, today=dt.date(2026, 12, 3)) == [], record["sme_id"]
+
+
+def test_the_committee_mostly_supports_the_likelier_exporters(cohort, decisions):
+    probability = pd.Series(synth.true_probability(cohort), index=cohort["sme_id"])
+    chosen = decisions.set_index("sme_id")["decision"] == "support"
+    assert probability[chosen[chosen].index].mean() > probability[chosen[~chosen].index].mean()
+    assert probability[chosen[~chosen].index].max() > probability[chosen[chosen].index].min()
+
+
+def test_followups_fall_in_the_three_rounds_and_three_contracts_come_early(cohort, followups):
+    assert list(followups.columns) == list(OUTCOME_COLUMNS)
+    days = followups["followup_date"]
+    assert days.tolist() == sorted(days)
+    assert days.min() > synth.DECISION_DATE
+    assert days.max() <= dt.date(2026, 6, 30)
+    assert all(day.weekday() < 5 for day in days)
+    first_round = followups[days < dt.date(2025, 10, 1)]
+    assert len(first_round) == 85 - synth.MISSED_FIRST_ROUND
+    assert first_round["exported"].sum() == synth.EARLY_CONTRACTS == 3
+    assert set(followups["sme_id"]) == set(cohort["sme_id"])
+    last_round = followups[days >= dt.date(2026, 6, 16)]
+    assert len(last_round) == 85 - synth.UNREACHABLE_LAST_ROUND
+    per_sme = followups.groupby("sme_id").size()
+    assert (per_sme == 1).sum() == synth.ONLY_SECOND_ROUND  # only the 6-month follow-up
+
+
+def test_followups_report_exports_consistently(cohort, followups):
+    targets = cohort.set_index("sme_id")["target_markets"]
+    exported = followups[followups["exported"]]
+    no_export = followups[~followups["exported"]]
+    for row in exported.itertuples():
+        assert row.first_export_date <= row.followup_date
+        assert (row.first_export_date - synth.DECISION_DATE).days <= 365
+        assert set(row.destination_markets) <= set(targets[row.sme_id]), row.sme_id
+        assert row.export_value_usd > 0 and row.contracts >= 1
+    for _, rows in exported.groupby("sme_id"):
+        assert rows["first_export_date"].nunique() == 1
+        assert rows["export_value_usd"].is_monotonic_increasing
+        assert rows["contracts"].is_monotonic_increasing
+    assert no_export[["first_export_date", "export_value_usd", "contracts"]].isna().all().all()
+    assert (no_export["destination_markets"].map(len) == 0).all()
+    learned = set(outcome_labels("id")["learned_via"].values())
+    assert set(followups["learned_via"]) == learned  # every way of learning occurs
+
+
+def test_labels_follow_the_ground_truth_with_some_censored(cohort, decisions, followups):
+    labels = _labels(followups)
+    values = [labels[sme_id].value for sme_id in cohort["sme_id"]]
+    known = [v for v in values if v is not None]
+    assert len(known) == 78 and values.count(None) == 7
+    assert sum(known) == 28
+    probability = synth.true_probability(cohort)
+    assert abs(sum(known) / len(known) - probability.mean()) < 0.1
+    supported = set(decisions.loc[decisions["decision"] == "support", "sme_id"])
+    assert sum(labels[s].known for s in supported) >= 30  # enough for the evaluation
+
+
+def test_outcome_csvs_are_written_like_an_indonesian_excel_export(tmp_path):
+    decisions_csv, followups_csv = synth.write_example_outcomes(tmp_path)
+    for path, columns in (
+        (decisions_csv, synth.DECISION_COLUMNS),
+        (followups_csv, OUTCOME_COLUMNS),
+    ):
+        raw = path.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and raw.endswith(b"\r\n")
+        assert raw[3:].split(b"\r\n", 1)[0].decode() == ";".join(columns)
+    text = followups_csv.read_text(encoding="utf-8-sig")
+    assert ";Ya;" in text and ";Tidak;" in text
+    assert re.search(r";\d{2}/\d{2}/\d{4};Ya;", text)
+    assert re.search(r";\d{1,3}(\.\d{3})*,\d{2};\d+;", text)  # value 12.345,60 then contracts
+    assert "16/06/2025" in decisions_csv.read_text(encoding="utf-8-sig")

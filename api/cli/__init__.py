@@ -10,6 +10,7 @@ import click
 
 from api.cli.audit import drift, fairness
 from api.cli.db import db
+from api.cli.demo import demo
 from api.cli.keys import keys
 from api.cli.models import models
 from api.cli.purge import purge
@@ -47,3 +48,4 @@ main.add_command(db)
 main.add_command(keys)
 main.add_command(users)
 main.add_command(purge)
+main.add_command(demo)

@@ -10,11 +10,14 @@ seed. The data card is ``data/README.md``.
 
 How firms are drawn is ``scoring.model.population``; how the files in data/ are written is
 ``scoring.model.data_files``. This module holds the label model and the two populations:
-the training rows and the Bandung example cohort.
+the training rows and the Bandung example cohort, and the cohort's year after the
+programme: the office's support decisions and its export follow-ups, drawn from the same
+ground truth.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +27,7 @@ import pandas as pd
 
 from scoring.contract import fields
 from scoring.contract.fields import LABEL, LEGAL_FORMS, SECTORS, Kind
+from scoring.contract.outcomes import OUTCOME_COLUMNS, outcome_labels
 from scoring.model.data_files import (
     write_office_csv,
     write_profile_json,
@@ -52,6 +56,8 @@ TRAINING_FILE = "training.parquet"
 COHORT_CSV = "cohort_bandung_2020.csv"
 COHORT_XLSX = "cohort_bandung_2020.xlsx"
 EXAMPLE_PROFILE = "example_profile.json"
+DECISIONS_CSV = "cohort_bandung_2020_decisions.csv"
+FOLLOWUPS_CSV = "cohort_bandung_2020_followups.csv"
 
 
 #: Certificates recognised by foreign buyers; the rest are domestic registrations.
@@ -103,6 +109,69 @@ DISTRICT_CLUSTERS = {
     "textile": "Batununggal",
     "apparel": "Cibeunying Kidul",
 }
+
+# --------------------------------------------------------------------------- example outcomes
+
+#: The day the office decided whom of the cohort to support further (a Monday).
+DECISION_DATE = dt.date(2025, 6, 16)
+#: Places of the follow-on support programme; the other graduates are not supported.
+SUPPORT_PLACES = 50
+#: How the places are split over the kinds of support (sums to ``SUPPORT_PLACES``).
+SUPPORT_PLACES_BY_KIND: dict[str, int] = {
+    "export_coaching": 12,
+    "business_matching": 12,
+    "trade_fair": 10,
+    "certification_support": 8,
+    "financing_referral": 5,
+    "other": 3,
+}
+#: Standard deviation (logit scale) of the committee's error in judging readiness.
+SELECTION_NOISE = 0.8
+DECIDED_BY = "Komite Go Export Kota Bandung"
+NO_PLACE_REASON = "Kuota dukungan sudah penuh"
+OTHER_SUPPORT = "Kurasi produk untuk katalog ekspor daring"
+#: The columns of the decisions file: the store's decision fields an office would type.
+DECISION_COLUMNS: tuple[str, ...] = (
+    "sme_id",
+    "decision",
+    "support_kind",
+    "support_other",
+    "target_market",
+    "decided_on",
+    "decided_by",
+    "reason",
+)
+#: Follow-up rounds about 3, 6 and 12 months after the decision: the first working day and
+#: how many working days the calls and visits take. The last round starts on day 365, so a
+#: "not exported" answer in it closes the 12-month window.
+FOLLOWUP_ROUNDS: tuple[tuple[dt.date, int], ...] = (
+    (dt.date(2025, 9, 15), 10),
+    (dt.date(2025, 12, 15), 8),
+    (dt.date(2026, 6, 16), 11),
+)
+#: Exporters whose first shipment falls before the first round (Bandung 2020: 3 contracts
+#: within months), and the days after the decision those shipments fall in.
+EARLY_CONTRACTS = 3
+EARLY_EXPORT_DAYS = (40, 85)
+#: Graduates the office did not reach in the first round, and in the last one (censored
+#: unless an earlier round already reported an export); of them, some reached only in the
+#: second round (one follow-up, about 6 months after the decision).
+MISSED_FIRST_ROUND = 5
+UNREACHABLE_LAST_ROUND = 7
+ONLY_SECOND_ROUND = 2
+DECISIONS_SEED = 2025
+FOLLOWUPS_SEED = 2026
+#: How the office learned of an export, and of no export yet (weights, in LEARNED_VIA order).
+_LEARNED_EXPORT = {"customs_peb": 0.30, "self_report": 0.25, "visit": 0.20, "phone_call": 0.25}
+_LEARNED_NO_EXPORT = {"phone_call": 0.60, "visit": 0.25, "self_report": 0.15}
+_NOTES_NO_EXPORT = (
+    "Masih negosiasi harga dengan calon pembeli",
+    "Menunggu persetujuan sampel dari pembeli",
+    "Sedang mengurus sertifikasi produk",
+    "Belum ada pesanan dari luar negeri",
+)
+_NOTE_EARLY = "Kontrak ekspor pertama ditandatangani"
+_NOTE_FIRST_EXPORT = "Pengiriman ekspor pertama"
 
 # --------------------------------------------------------------------------- label model
 
@@ -275,6 +344,125 @@ def write_example_cohort(out_dir: Path, *, seed: int = 2020) -> list[Path]:
     return paths
 
 
+def generate_decisions(cohort: pd.DataFrame, *, seed: int = DECISIONS_SEED) -> pd.DataFrame:
+    """The office's support decisions about a cohort, one per SME in ``sme_id`` order.
+
+    The ``SUPPORT_PLACES`` SMEs the committee judges readiest are supported: readiness is
+    the ground truth's logit plus normal noise (``SELECTION_NOISE``), so the committee
+    mostly, not always, picks the likelier exporters. Kinds of support are dealt at random
+    in the numbers of ``SUPPORT_PLACES_BY_KIND``; a supported SME's target market is one of
+    its own. The others are ``no_support`` because no place was left. Support changes
+    nothing in ``generate_followups``: any difference between the groups is selection.
+    """
+    n = len(cohort)
+    rng = np.random.default_rng(seed)
+    probability = true_probability(cohort)
+    readiness = np.log(probability / (1 - probability)) + SELECTION_NOISE * rng.standard_normal(n)
+    supported = np.zeros(n, dtype=bool)
+    supported[np.argsort(-readiness, kind="stable")[: min(SUPPORT_PLACES, n)]] = True
+    kinds = np.repeat(list(SUPPORT_PLACES_BY_KIND), list(SUPPORT_PLACES_BY_KIND.values()))
+    kinds = rng.permutation(kinds)
+    rows = []
+    place = 0
+    for i in np.argsort(cohort["sme_id"].to_numpy(dtype=str), kind="stable"):
+        row = dict.fromkeys(DECISION_COLUMNS)
+        row.update(sme_id=cohort["sme_id"].iat[i], decided_on=DECISION_DATE, decided_by=DECIDED_BY)
+        if supported[i]:
+            kind = str(kinds[place % len(kinds)])
+            place += 1
+            markets = list(cohort["target_markets"].iat[i])
+            row.update(decision="support", support_kind=kind)
+            row["support_other"] = OTHER_SUPPORT if kind == "other" else None
+            row["target_market"] = str(rng.choice(markets)) if markets else None
+        else:
+            row.update(decision="no_support", reason=NO_PLACE_REASON)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(DECISION_COLUMNS), dtype=object)
+
+
+def generate_followups(cohort: pd.DataFrame, *, seed: int = FOLLOWUPS_SEED) -> pd.DataFrame:
+    """The office's export follow-ups of a cohort in the year after ``DECISION_DATE``, in
+    the outcome contract's columns (dates as ``datetime.date``), by follow-up date.
+
+    Whether an SME exports within the 12 months is drawn from ``true_probability``, the
+    ground truth of the training labels. ``EARLY_CONTRACTS`` exporters (weighted by their
+    probability, twice for those wanting Australia) ship before the first round; the other
+    exporters' first shipments fall uniformly between the first round and day 365. Every
+    SME is followed up in each round of ``FOLLOWUP_ROUNDS`` on a random working day, except
+    ``MISSED_FIRST_ROUND`` not reached in the first round (never an early exporter) and
+    ``UNREACHABLE_LAST_ROUND`` not reached in the last one, ``ONLY_SECOND_ROUND`` of them in
+    neither. A follow-up after the first shipment reports it with the markets, value and
+    contracts so far (more shipments may follow); one before it says "not exported".
+    """
+    n = len(cohort)
+    rng = np.random.default_rng(seed)
+    probability = true_probability(cohort)
+    exports = rng.random(n) < probability
+    wants_au = cohort["target_markets"].map(lambda m: "AU" in m).to_numpy(dtype=bool)
+    exporters = np.flatnonzero(exports)
+    weights = probability[exporters] * np.where(wants_au[exporters], 2.0, 1.0)
+    early = rng.choice(
+        exporters, min(EARLY_CONTRACTS, exporters.size), replace=False, p=weights / weights.sum()
+    )
+    rounds = [_round_dates(rng, start, days, n) for start, days in FOLLOWUP_ROUNDS]
+    first_day = np.full(n, -1)
+    late_from = (max(rounds[0]) - DECISION_DATE).days + 1
+    first_day[exporters] = rng.integers(late_from, WINDOW_DAYS + 1, exporters.size)
+    first_day[early] = rng.integers(EARLY_EXPORT_DAYS[0], EARLY_EXPORT_DAYS[1] + 1, early.size)
+    reached = np.ones((len(rounds), n), dtype=bool)
+    missed = rng.choice(np.setdiff1d(np.arange(n), early), MISSED_FIRST_ROUND, replace=False)
+    reached[0, missed] = False
+    reached[-1, missed[:ONLY_SECOND_ROUND]] = False
+    others = rng.choice(
+        np.setdiff1d(np.arange(n), missed),
+        UNREACHABLE_LAST_ROUND - ONLY_SECOND_ROUND,
+        replace=False,
+    )
+    reached[-1, others] = False
+    names = outcome_labels("id")["learned_via"]
+    rows = []
+    for i in range(n):
+        history = _ExportHistory(rng, cohort.iloc[i], early=i in early)
+        for r, dates in enumerate(rounds):
+            if not reached[r, i]:
+                continue
+            day = dates[i]
+            row = dict.fromkeys(OUTCOME_COLUMNS)
+            row.update(sme_id=cohort["sme_id"].iat[i], followup_date=day, destination_markets=[])
+            shipped = exports[i] and (day - DECISION_DATE).days >= first_day[i]
+            row["exported"] = bool(shipped)
+            if shipped:
+                first = DECISION_DATE + dt.timedelta(days=int(first_day[i]))
+                row.update(history.report(first))
+                row["learned_via"] = names[_pick(rng, _LEARNED_EXPORT)]
+            else:
+                row["learned_via"] = names[_pick(rng, _LEARNED_NO_EXPORT)]
+                if rng.random() < 0.35:
+                    row["note"] = str(rng.choice(_NOTES_NO_EXPORT))
+            rows.append(row)
+    rows.sort(key=lambda row: (row["followup_date"], row["sme_id"]))
+    frame = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS), dtype=object)
+    return frame.astype({"exported": bool})
+
+
+def write_example_outcomes(
+    out_dir: Path,
+    *,
+    cohort_seed: int = 2020,
+    decisions_seed: int = DECISIONS_SEED,
+    followups_seed: int = FOLLOWUPS_SEED,
+) -> list[Path]:
+    """Write the example cohort's decisions and follow-ups as an Indonesian office's CSVs:
+    UTF-8 with BOM, ``;``, CRLF, dates ``dd/mm/yyyy``, ``Ya``/``Tidak``, decimal comma."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cohort = generate_cohort(seed=cohort_seed)
+    paths = [out_dir / DECISIONS_CSV, out_dir / FOLLOWUPS_CSV]
+    write_office_csv(_office_text(generate_decisions(cohort, seed=decisions_seed)), paths[0])
+    write_office_csv(_office_text(generate_followups(cohort, seed=followups_seed)), paths[1])
+    return paths
+
+
 # --------------------------------------------------------------------------- the cohort
 
 
@@ -373,6 +561,88 @@ def _probability(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     legal_offsets = np.array([LEGAL_FORM_OFFSETS[f] for f in LEGAL_FORMS] + [0.0])
     logit = logit + legal_offsets[legal]  # -1 (not given) picks the trailing 0
     return sigmoid(logit)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+#: Days after the decision within which an export counts (scoring.outcomes.labels).
+WINDOW_DAYS = 365
+
+
+class _ExportHistory:
+    """One exporter's shipments so far: the first one when first reported, then at each
+    later follow-up perhaps another shipment, contract and market."""
+
+    def __init__(self, rng: np.random.Generator, profile: pd.Series, *, early: bool):
+        self.rng = rng
+        self.early = early
+        self.scale = np.log(4_000.0) + 0.3 * np.log1p(float(profile["employees"]))
+        self.targets = list(profile["target_markets"]) or ["OTHER"]
+        self.markets: list[str] = []
+        self.value = 0.0
+        self.contracts = 0
+
+    def _shipment(self) -> float:
+        return float(np.exp(self.scale + 0.7 * self.rng.standard_normal()))
+
+    def report(self, first: dt.date) -> dict:
+        note = None
+        if not self.markets:
+            if self.early and "AU" in self.targets:
+                market = "AU"
+            else:
+                market = str(self.rng.choice(self.targets))
+            self.markets, self.value, self.contracts = [market], self._shipment(), 1
+            note = _NOTE_EARLY if self.early else _NOTE_FIRST_EXPORT
+        elif self.rng.random() < 0.6:
+            self.value += self._shipment()
+            self.contracts += int(self.rng.random() < 0.5)
+            others = [m for m in self.targets if m not in self.markets]
+            if others and self.rng.random() < 0.25:
+                self.markets.append(str(self.rng.choice(others)))
+        return {
+            "first_export_date": first,
+            "destination_markets": list(self.markets),
+            "export_value_usd": round(self.value, 2),
+            "contracts": self.contracts,
+            "note": note,
+        }
+
+
+def _round_dates(rng: np.random.Generator, start: dt.date, days: int, n: int) -> list[dt.date]:
+    """A random working day of the ``days`` working days from ``start`` for each of ``n``."""
+    offsets = rng.integers(0, days, n)
+    found = np.busday_offset(np.datetime64(start, "D"), offsets, roll="forward")
+    return [dt.date.fromisoformat(str(day)) for day in found]
+
+
+def _pick(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    shares = np.array(list(weights.values()))
+    return str(rng.choice(list(weights), p=shares / shares.sum()))
+
+
+def _office_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decisions or follow-ups as the texts an office's Excel (Indonesian locale) writes:
+    dates ``dd/mm/yyyy``, ``Ya``/``Tidak``, money ``1.234,50``, lists ``A, B``."""
+
+    def cell(value: object, name: str) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, list):
+            return ", ".join(value) or None
+        if isinstance(value, bool | np.bool_):
+            return "Ya" if value else "Tidak"
+        if isinstance(value, dt.date):
+            return value.strftime("%d/%m/%Y")
+        if name == "export_value_usd":
+            return f"{float(value):,.2f}".translate(str.maketrans(",.", ".,"))
+        return str(value)
+
+    return pd.DataFrame(
+        {name: [cell(v, name) for v in frame[name].tolist()] for name in frame.columns},
+        columns=frame.columns,
+        dtype=object,
+    )
 
 
 # --------------------------------------------------------------------------- frames
