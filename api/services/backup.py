@@ -326,8 +326,8 @@ def holds_rows(url: str | URL) -> bool:
 
 
 def restore_backup(backup: Path, targets: Sources, *, force: bool = False) -> dict:
-    """Put a checked backup back: the database (then its row counts compared with the
-    manifest) and the file folders. Returns what was restored."""
+    """Put a checked backup back: the file folders, then the database (its row counts then
+    compared with the manifest). Returns what was restored."""
     manifest = check_backup(backup)
     url = make_url(targets.database_url)
     database = manifest["database"]
@@ -341,9 +341,7 @@ def restore_backup(backup: Path, targets: Sources, *, force: bool = False) -> di
             f"the database {url.render_as_string(hide_password=True)} is not empty; restore "
             "into an empty database, or pass --force to replace what it holds"
         )
-    _load_database(backup / database["file"], url)
-    counts = database_counts(url)
-    _compare(database["tables"], counts)
+    # The files first: a worker that sees a restored queued batch must find its input.
     restored = []
     for name, target in targets.folders().items():
         source = backup / name
@@ -351,6 +349,9 @@ def restore_backup(backup: Path, targets: Sources, *, force: bool = False) -> di
             continue
         shutil.copytree(source, target, dirs_exist_ok=True)
         restored.append(name)
+    _load_database(backup / database["file"], url)
+    counts = database_counts(url)
+    _compare(database["tables"], counts)
     return {"revision": database["revision"], "tables": counts, "folders": restored}
 
 
