@@ -57,14 +57,46 @@ def downgrade(target: str | URL | Engine, *, revision: str) -> None:
 
 
 def _run(step, target: str | URL | Engine, revision: str) -> None:
-    """Run an Alembic command in one transaction, on an engine of our own unless given one."""
+    """Run an Alembic command in one transaction, on an engine of our own unless given one.
+
+    SQLite alters a table by copying it into a new one and dropping the old, which its
+    foreign-key checks refuse while other tables' rows refer to it: they are switched off
+    for the migration (outside the transaction, where SQLite honours it), every reference
+    is checked before the commit, and they are on again afterwards.
+    """
     engine = target if isinstance(target, Engine) else make_engine(target)
     try:
-        with engine.begin() as connection:
-            step(alembic_config(connection=connection), revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    step(alembic_config(connection=connection), revision)
+                    if sqlite:
+                        _check_references(connection)
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                    connection.commit()
     finally:
         if engine is not target:
             engine.dispose()
+
+
+class MigrationError(RuntimeError):
+    """A migration would leave rows that refer to rows that are gone."""
+
+
+def _check_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise MigrationError(
+            f"the migration would leave {len(broken)} row(s) of {', '.join(tables)} referring "
+            "to rows that are gone; nothing was changed"
+        )
 
 
 def head_revision() -> str:
