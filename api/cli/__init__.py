@@ -10,9 +10,11 @@ import click
 
 from api.cli.audit import drift, fairness
 from api.cli.db import db
+from api.cli.decisions import decisions
 from api.cli.demo import demo
 from api.cli.keys import keys
 from api.cli.models import models
+from api.cli.outcomes import outcomes
 from api.cli.purge import purge
 from api.cli.rescore import rescore
 from api.cli.ruleset import ruleset
@@ -33,6 +35,9 @@ def main() -> None:
 # scoring
 main.add_command(score)
 main.add_command(rescore)
+# after the programme: what the office decided and what the SMEs did
+main.add_command(decisions)
+main.add_command(outcomes)
 # models and rulesets
 main.add_command(train)
 main.add_command(generate_data)

@@ -21,7 +21,15 @@ from scoring.engine import score_frame
 from scoring.model.additive import ExportModel
 from scoring.model.evaluation import metrics_with_ci
 from scoring.model.features import FEATURES, encode_features
-from scoring.model.training import TEST_SIZE, calibration_table, fingerprint
+from scoring.model.training import (
+    MIXED,
+    SYNTHETIC,
+    TEST_SIZE,
+    calibration_table,
+    fingerprint,
+    origin_text,
+    training_origin,
+)
 from scoring.rules.ruleset import Ruleset
 
 CARD_BOOTSTRAP_SAMPLES = 200
@@ -47,6 +55,35 @@ SYNTHETIC_LIMITATION = (
     "export outcomes: its metrics say the pipeline learns what the generator put in, not "
     "how well it predicts real SMEs. Retrain on the office's own outcomes."
 )
+MIXED_LIMITATION = (
+    "Trained on {real} real outcomes{period} together with {synthetic} SYNTHETIC rows from "
+    "a documented generator (data/README.md): its metrics are partly about what the "
+    "generator put in. Retrain on the office's own outcomes alone once there are enough."
+)
+OUTCOMES_LIMITATION = (
+    "The real outcomes are those of SMEs the office decided about and followed up{period}: "
+    "decisions whose outcome is not known yet were left out, and whom the office chose "
+    "to support shapes who is in the data."
+)
+
+
+def origin_limitations(training: dict) -> list[str]:
+    """What the origin of the training data means for trusting the model."""
+    found = training_origin(training)
+    period = found["outcome_period"]
+    when = f" ({period['from']} to {period['until']})" if period else ""
+    if found["origin"] == SYNTHETIC:
+        return [SYNTHETIC_LIMITATION]
+    out = []
+    if found["origin"] == MIXED:
+        out.append(
+            MIXED_LIMITATION.format(
+                real=found["real_outcomes"], period=when, synthetic=found["synthetic_rows"]
+            )
+        )
+    if period:
+        out.append(OUTCOMES_LIMITATION.format(period=when))
+    return out
 
 
 def hanley_mcneil_interval(auc: float, positives: int, negatives: int) -> dict:
@@ -123,7 +160,6 @@ def model_card(
     """The card as data (the API's JSON and the web page both render it)."""
     manifest = model.manifest
     training = dict(manifest.get("training_data") or {})
-    synthetic = bool(training.get("synthetic", False))
     held = manifest.get("metrics", {}).get("model", {})
     split = manifest.get("split") or {}
     test_rows = split.get("test_rows") or 0
@@ -134,11 +170,11 @@ def model_card(
         "kind": manifest.get("kind"),
         "training_data": {
             **training,
-            "synthetic": synthetic,
-            "origin": "synthetic" if synthetic else "real outcomes",
+            **training_origin(training),
+            "origin_text": origin_text(training),
         },
         "intended_use": INTENDED_USE,
-        "limitations": ([SYNTHETIC_LIMITATION] if synthetic else []) + LIMITATIONS,
+        "limitations": origin_limitations(training) + LIMITATIONS,
         "monotonic_constraints": [
             {"feature": f.name, "direction": f.monotone} for f in FEATURES if f.monotone
         ],

@@ -24,6 +24,7 @@ from scoring.model.additive import (
     read_manifest,
 )
 from scoring.model.evaluation import guard_failures
+from scoring.model.training import origin_text, training_origin
 
 HISTORY_NAME = "history.jsonl"
 MIN_REASON_LENGTH = 10
@@ -49,8 +50,11 @@ def _current(models_dir: Path) -> str | None:
 
 
 def summary(manifest: dict, *, active: str | None) -> dict:
-    """What a listing shows of one version."""
+    """What a listing shows of one version: ``origin`` is ``synthetic``, ``real outcomes``
+    or ``mixed`` (``synthetic`` is true unless every row is a real outcome) and
+    ``origin_text`` says it with the numbers."""
     training = manifest.get("training_data") or {}
+    origin = training_origin(training)
     held_out = (manifest.get("metrics") or {}).get("model") or {}
     evaluation = manifest.get("evaluation") or {}
     comparison = manifest.get("comparison")
@@ -59,7 +63,12 @@ def summary(manifest: dict, *, active: str | None) -> dict:
         "created_at": manifest.get("created_at"),
         "active": manifest["version"] == active,
         "training_rows": training.get("rows"),
-        "synthetic": bool(training.get("synthetic", False)),
+        "synthetic": origin["synthetic"],
+        "origin": origin["origin"],
+        "origin_text": origin_text(training),
+        "real_outcomes": origin["real_outcomes"],
+        "synthetic_rows": origin["synthetic_rows"],
+        "outcome_period": origin["outcome_period"],
         "data_source": training.get("source"),
         "roc_auc": held_out.get("roc_auc"),
         "brier": held_out.get("brier"),

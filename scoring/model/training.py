@@ -42,6 +42,14 @@ GBM_PARAMS = {
 }
 
 
+#: Where a model's training rows came from (the manifest's ``training_data.origin``).
+SYNTHETIC = "synthetic"
+REAL_OUTCOMES = "real outcomes"
+MIXED = "mixed"
+#: Fewer of either outcome than this and ``train`` refuses the data.
+MIN_PER_CLASS = 10
+
+
 class TrainingDataError(ScoringError, ValueError):
     """The labelled data cannot train a model (too few rows or only one class)."""
 
@@ -116,6 +124,51 @@ def make_baseline() -> object:
     )
 
 
+def origin_of(*, real: int, synthetic: int) -> str:
+    """``synthetic``, ``real outcomes`` or ``mixed``, from how many rows are of each kind."""
+    if synthetic and real:
+        return MIXED
+    return SYNTHETIC if synthetic else REAL_OUTCOMES
+
+
+def training_origin(training: dict) -> dict:
+    """``origin``, ``real_outcomes``, ``synthetic_rows``, ``outcome_period`` and
+    ``synthetic`` of a manifest's ``training_data``. A manifest written before these keys
+    existed says only ``synthetic``: all its rows are then of that one kind."""
+    rows = int(training.get("rows") or 0)
+    flagged = bool(training.get("synthetic", False))
+    synthetic_rows = training.get("synthetic_rows")
+    if synthetic_rows is None:
+        synthetic_rows = rows if flagged else 0
+    real = training.get("real_outcomes")
+    if real is None:
+        real = rows - synthetic_rows
+    origin = training.get("origin") or origin_of(real=real, synthetic=synthetic_rows)
+    return {
+        "origin": origin,
+        "synthetic": origin != REAL_OUTCOMES,
+        "real_outcomes": int(real),
+        "synthetic_rows": int(synthetic_rows),
+        "outcome_period": training.get("outcome_period"),
+    }
+
+
+def origin_text(training: dict) -> str:
+    """The origin in words: ``synthetic``, ``real outcomes: 120 (2024-01-05 to 2024-06-28)``
+    or ``mixed: 120 real outcomes (2024-01-05 to 2024-06-28) + 300 synthetic rows``."""
+    found = training_origin(training)
+    period = found["outcome_period"]
+    when = f" ({period['from']} to {period['until']})" if period else ""
+    if found["origin"] == SYNTHETIC:
+        return SYNTHETIC
+    if found["origin"] == REAL_OUTCOMES:
+        return f"{REAL_OUTCOMES}: {found['real_outcomes']}{when}"
+    return (
+        f"{MIXED}: {found['real_outcomes']} real outcomes{when} + "
+        f"{found['synthetic_rows']} synthetic rows"
+    )
+
+
 def train(
     profiles: pd.DataFrame,
     labels: np.ndarray,
@@ -123,15 +176,28 @@ def train(
     seed: int = DEFAULT_SEED,
     data_source: str = "",
     synthetic: bool = False,
+    synthetic_rows: int | None = None,
+    outcome_period: dict | None = None,
     ruleset_version: str | None = None,
 ) -> TrainedModel:
-    """Fit on a stratified 80% split, report held-out metrics beside a logistic baseline."""
+    """Fit on a stratified 80% split, report held-out metrics beside a logistic baseline.
+
+    ``synthetic`` says every row is generated; ``synthetic_rows`` says how many are when
+    the data mix generated rows with real outcomes (the other rows); ``outcome_period``
+    (``{from, until}``) is when the decisions behind the real outcomes were made.
+    """
     y = np.asarray(labels, dtype=np.int64)
     n_pos, n_neg = int(y.sum()), int((1 - y).sum())
-    if min(n_pos, n_neg) < 10:
+    if min(n_pos, n_neg) < MIN_PER_CLASS:
         raise TrainingDataError(
-            f"need at least 10 SMEs that exported and 10 that did not; got {n_pos} and {n_neg}"
+            f"need at least {MIN_PER_CLASS} SMEs that exported and {MIN_PER_CLASS} that did "
+            f"not; got {n_pos} and {n_neg}"
         )
+    if synthetic_rows is None:
+        synthetic_rows = len(y) if synthetic else 0
+    if not 0 <= synthetic_rows <= len(y):
+        raise ValueError(f"synthetic_rows must be between 0 and {len(y)}, got {synthetic_rows}")
+    real = len(y) - synthetic_rows
     X = encode_features(profiles)
     idx_train, idx_test = train_test_split(
         np.arange(len(y)), test_size=TEST_SIZE, stratify=y, random_state=seed
@@ -166,7 +232,11 @@ def train(
         "monotonic_cst": list(MONOTONIC_CST),
         "training_data": {
             "source": data_source,
-            "synthetic": synthetic,
+            "synthetic": synthetic_rows > 0,
+            "origin": origin_of(real=real, synthetic=synthetic_rows),
+            "real_outcomes": real,
+            "synthetic_rows": synthetic_rows,
+            "outcome_period": outcome_period,
             "fingerprint": fingerprint(profiles, y),
             "rows": len(y),
             "positives": n_pos,
