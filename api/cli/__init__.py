@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from api.cli.audit import drift, fairness
+from api.cli.backup import backup, restore
 from api.cli.db import db
 from api.cli.decisions import decisions
 from api.cli.demo import demo
@@ -53,4 +54,6 @@ main.add_command(db)
 main.add_command(keys)
 main.add_command(users)
 main.add_command(purge)
+main.add_command(backup)
+main.add_command(restore)
 main.add_command(demo)
