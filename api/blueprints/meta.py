@@ -11,6 +11,7 @@ from api.http.governance_schemas import ModelCardSchema, RulesetSchema
 from api.http.schemas import HealthSchema, ReadinessProblemSchema, ReadinessSchema
 from api.migrate import is_up_to_date
 from api.services.scorer import ScorerUnavailable, get_holder, get_scorer
+from scoring.model.training import training_origin
 from scoring.rules.ruleset import Ruleset
 
 models = Blueprint(
@@ -21,6 +22,10 @@ health = Blueprint("health", __name__, url_prefix="", description="Liveness and 
 SYNTHETIC_NOTE = (
     "Trained on synthetic data from a documented generator, not on real export outcomes: "
     "retrain on the office's own outcomes as soon as they exist."
+)
+MIXED_NOTE = (
+    "Trained on the office's real outcomes together with synthetic rows from a documented "
+    "generator: what it learned is partly the generator's assumptions."
 )
 
 
@@ -33,7 +38,7 @@ def active_model():
     model = get_scorer().model
     manifest = model.manifest
     training = dict(manifest.get("training_data") or {})
-    training["synthetic"] = bool(training.get("synthetic", False))
+    training.update(training_origin(training))
     return {
         "version": model.version,
         "created_at": manifest.get("created_at"),
@@ -44,7 +49,9 @@ def active_model():
         "training_data": training,
         "features": list(manifest.get("features", [])),
         "libraries": manifest.get("libraries", {}),
-        "notes": [SYNTHETIC_NOTE] if training["synthetic"] else [],
+        "notes": [SYNTHETIC_NOTE if training["origin"] == "synthetic" else MIXED_NOTE]
+        if training["synthetic"]
+        else [],
     }
 
 

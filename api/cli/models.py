@@ -83,7 +83,7 @@ def models_list(models_dir, as_json):
         return
     for v in versions:
         mark = "*" if v["active"] else " "
-        origin = "synthetic" if v["synthetic"] else "real"
+        origin = v.get("origin") or ("synthetic" if v["synthetic"] else "real outcomes")
         click.echo(
             f"{mark} {v['version']}  {v['created_at']}  {v['training_rows']} rows ({origin})  "
             f"AUC {v['roc_auc']}  Brier {v['brier']}"

@@ -18,7 +18,22 @@ class TrainingDataSchema(ResponseSchema):
     positives = ma.Integer()
     fingerprint = ma.String()
     synthetic = ma.Boolean(
-        required=True, metadata={"description": "True: trained on generated data, not outcomes."}
+        required=True,
+        metadata={"description": "True unless every row was a real outcome of the office."},
+    )
+    origin = ma.String(
+        required=True,
+        validate=mv.OneOf(("synthetic", "real outcomes", "mixed")),
+        metadata={"description": "Generated data, the office's real outcomes, or a mix."},
+    )
+    real_outcomes = ma.Integer(
+        required=True, metadata={"description": "Rows from recorded decisions and follow-ups."}
+    )
+    synthetic_rows = ma.Integer(required=True)
+    outcome_period = ma.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "First and last decision date of the real outcomes."},
     )
 
 
@@ -112,6 +127,14 @@ class ModelVersionSummarySchema(ResponseSchema):
     active = ma.Boolean(required=True)
     training_rows = ma.Integer(allow_none=True)
     synthetic = ma.Boolean(required=True)
+    origin = ma.String(
+        required=True,
+        validate=mv.OneOf(("synthetic", "real outcomes", "mixed")),
+        metadata={"description": "Generated data, the office's real outcomes, or a mix."},
+    )
+    origin_text = ma.String(
+        required=True, metadata={"description": "The origin with its numbers and period."}
+    )
     data_source = ma.String(allow_none=True)
     roc_auc = ma.Float(allow_none=True, metadata={"description": "Held-out ROC AUC."})
     brier = ma.Float(allow_none=True, metadata={"description": "Held-out Brier score."})
