@@ -17,6 +17,7 @@ from api.web import (
     auth,
     batches,
     cohorts,
+    evaluation,
     governance,
     i18n,
     nav,
@@ -35,6 +36,7 @@ WEB_BLUEPRINTS = (
     admin.bp,
     protection.bp,
     governance.bp,
+    evaluation.bp,
 )
 
 
@@ -43,7 +45,15 @@ def _scoring_unavailable(error: ScorerUnavailable):
     return render_template("errors/503.html"), 503
 
 
-for _blueprint in (auth.bp, profiles.bp, cohorts.bp, batches.bp, shortlists.bp, admin.bp):
+for _blueprint in (
+    auth.bp,
+    profiles.bp,
+    cohorts.bp,
+    batches.bp,
+    shortlists.bp,
+    admin.bp,
+    evaluation.bp,
+):
     _blueprint.register_error_handler(ScorerUnavailable, _scoring_unavailable)
 
 
