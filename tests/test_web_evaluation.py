@@ -531,6 +531,8 @@ def test_only_admins_may_train_and_see_the_button(web_app, login):
     admin = login("admin")
     assert 'id="train-form"' in page_text(admin.get("/outcomes/evaluation"))
     assert 'id="train-form"' in page_text(admin.get("/outcomes/train"))
+    models = page_text(admin.get("/models"))  # beside promotion and rollback
+    assert 'id="train-form"' in models and 'action="/outcomes/train"' in models
     assert admin.post("/outcomes/train").status_code == 400  # no CSRF token
     assert web_app.test_client().post("/outcomes/train").status_code in (302, 400)
 
