@@ -21,6 +21,7 @@ from api.web import (
     governance,
     i18n,
     nav,
+    outcomes,
     profiles,
     protection,
     security,
@@ -37,6 +38,7 @@ WEB_BLUEPRINTS = (
     protection.bp,
     governance.bp,
     evaluation.bp,
+    outcomes.bp,
 )
 
 
@@ -53,6 +55,7 @@ for _blueprint in (
     shortlists.bp,
     admin.bp,
     evaluation.bp,
+    outcomes.bp,
 ):
     _blueprint.register_error_handler(ScorerUnavailable, _scoring_unavailable)
 

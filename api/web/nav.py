@@ -16,6 +16,8 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("web_batches.upload", "nav.batches", "lead"),
     ("web_cohorts.compare", "nav.compare", "lead"),
     ("web_shortlists.build", "nav.shortlist", "lead"),
+    ("web_outcomes.worklist", "outcomes.nav.worklist", "officer"),
+    ("web_outcomes.import_file", "outcomes.nav.import", "lead"),
     ("web_outcomes_eval.evaluation", "evaluation.nav", "officer"),
     ("governance_web.model_card", "nav.model_card", "officer"),
     ("governance_web.fairness", "nav.fairness", "lead"),

@@ -18,6 +18,7 @@ from api import store
 from api.db import get_session
 from api.services import ingest
 from api.services.scorer import get_scorer
+from api.web import outcomes
 from api.web.auth import actor, current_user, role_required
 from api.web.i18n import (
     LANGUAGES,
@@ -295,4 +296,5 @@ def sme(sme_id: str):
         personal=personal,
         ruleset=get_scorer().ruleset,
         reasons=explain_reasons(record, profile),
+        outcomes=outcomes.sme_section(session, sme_id),
     )

@@ -123,6 +123,19 @@ def _explain(shortlist: dict, facts: dict) -> None:
         entry["name"] = facts.get(entry["sme_id"], {}).get("name")
 
 
+def explained_shortlist(session, args) -> tuple[dict, dict[str, str], dict | None]:
+    """The shortlist asked for in ``args`` with its reasons worded, for the pages that act on
+    it (recording the decisions taken from it): ``(wanted, errors, shortlist)``, the
+    shortlist None when the query has errors or the cohort has no scored SME."""
+    wanted, errors = _request(args)
+    if errors:
+        return wanted, errors, None
+    shortlist, facts = _shortlist(session, wanted)
+    if shortlist is not None:
+        _explain(shortlist, facts)
+    return wanted, errors, shortlist
+
+
 @bp.route("")
 @role_required("lead")
 def build():
