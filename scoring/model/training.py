@@ -40,6 +40,11 @@ GBM_PARAMS = {
     "n_iter_no_change": 25,
     "interaction_cst": "no_interactions",
 }
+#: Fewer training rows than this are fitted with ``gbm_params``' small-data settings.
+SMALL_DATA_ROWS = 1000
+SMALL_DATA_MIN_LEAF = 5
+SMALL_DATA_ROUNDS = 100
+SMALL_DATA_LEARNING_RATE = 0.05
 
 
 #: Where a model's training rows came from (the manifest's ``training_data.origin``).
@@ -103,10 +108,33 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict:
     }
 
 
+def gbm_params(n_rows: int) -> dict:
+    """The boosting parameters for ``n_rows`` training rows.
+
+    Below ``SMALL_DATA_ROWS`` (an office's own outcomes come in hundreds): smaller leaves
+    (one twentieth of the rows, at least ``SMALL_DATA_MIN_LEAF``), a slower rate and a
+    fixed number of rounds, because early stopping on a tenth of 100 rows stops on noise
+    and leaves of 40 rows barely split. On synthetic data this lifts the ROC AUC on fresh
+    rows from 0.29-0.66 to 0.77-0.82 with 100 rows, and from about 0.79 to 0.84 with 200;
+    from 500 rows the two agree (docs/governance.md). The shipped model is trained above it.
+    """
+    if n_rows >= SMALL_DATA_ROWS:
+        return dict(GBM_PARAMS)
+    return {
+        **GBM_PARAMS,
+        "min_samples_leaf": min(
+            GBM_PARAMS["min_samples_leaf"], max(SMALL_DATA_MIN_LEAF, n_rows // 20)
+        ),
+        "early_stopping": False,
+        "max_iter": SMALL_DATA_ROUNDS,
+        "learning_rate": SMALL_DATA_LEARNING_RATE,
+    }
+
+
 def make_estimator(*, seed: int, n_positive: int, n_negative: int) -> CalibratedClassifierCV:
     folds = min(5, n_positive, n_negative)
     gbm = HistGradientBoostingClassifier(
-        **GBM_PARAMS, monotonic_cst=list(MONOTONIC_CST), random_state=seed
+        **gbm_params(n_positive + n_negative), monotonic_cst=list(MONOTONIC_CST), random_state=seed
     )
     return CalibratedClassifierCV(
         gbm,
@@ -227,7 +255,7 @@ def train(
             "sigmoid calibration on 5-fold out-of-fold predictions"
         ),
         "seed": seed,
-        "params": {**GBM_PARAMS, "n_iter": int(gbm.n_iter_)},
+        "params": {**gbm_params(len(idx_train)), "n_iter": int(gbm.n_iter_)},
         "features": list(FEATURE_NAMES),
         "monotonic_cst": list(MONOTONIC_CST),
         "training_data": {
