@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from api.db import get_engine
+from api import store
+from api.db import get_engine, get_session
 from api.http.auth import READ, require_scope
 from api.http.errors import problem
 from api.http.governance_schemas import ModelCardSchema, RulesetSchema
@@ -116,6 +117,24 @@ def _database_check() -> tuple[bool, str]:
     return True, "reachable, schema up to date"
 
 
+def _batch_check() -> dict:
+    """The background batches, for the operator: never a reason to take the instance out
+    of service (it serves requests whatever the workers do), but a worker that stopped
+    renewing its lease is named while it lasts."""
+    try:
+        state = store.queue_state(get_session())
+    except Exception as exc:  # the database check above passed; a failure here is reported
+        return {"ok": True, "detail": f"queue not readable ({type(exc).__name__})"}
+    detail = f"{state['queued']} queued, {state['running']} running"
+    if state["stalled"]:
+        detail += (
+            f"; {state['stalled']} running without a worker renewing its lease for "
+            f"{state['stalled_for_seconds']} s (a worker stopped; the next free one takes "
+            "it over)"
+        )
+    return {"ok": True, "detail": detail}
+
+
 @health.route("/readyz", methods=["GET"])
 @health.response(200, ReadinessSchema)
 @health.alt_response(
@@ -126,7 +145,11 @@ def _database_check() -> tuple[bool, str]:
 )
 @health.doc(security=[])
 def readyz():
-    """Readiness: model, ruleset and database are usable"""
+    """Readiness: model, ruleset and database are usable
+
+    `checks.batches` (never failing) reports the background batches: how many are queued
+    and running, and any whose worker stopped renewing its lease.
+    """
     checks = {}
     try:
         scorer = get_scorer()
@@ -142,6 +165,8 @@ def readyz():
             checks[part]["detail"] += f"; the newly activated {part} was not loaded: {why}"
     ok, detail = _database_check()
     checks["database"] = {"ok": ok, "detail": detail}
+    if ok:
+        checks["batches"] = _batch_check()
     failed = [part for part, check in checks.items() if not check["ok"]]
     if failed:
         return problem(503, f"Not ready: {', '.join(failed)} not usable.", checks=checks)

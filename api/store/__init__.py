@@ -29,6 +29,7 @@ from api.store.jobs import (
     fail_abandoned_jobs,
     finished_staging,
     forget_staging,
+    queue_state,
     renew_lease,
     staging_in_use,
 )
@@ -125,6 +126,7 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "fail_abandoned_jobs",
     "finished_staging",
     "forget_staging",
+    "queue_state",
     "renew_lease",
     "staging_in_use",
     # keys: API keys

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
@@ -168,3 +168,26 @@ def forget_staging(session: Session, batch_ids: Iterable[int]) -> None:
             .values(staging_path=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def queue_state(session: Session) -> dict:
+    """How many batches wait for a worker, run, and run without their worker renewing the
+    lease (it stopped: another worker takes the batch over, up to the attempts allowed)."""
+    now = utcnow()
+    counts = dict(
+        session.execute(
+            select(Batch.status, func.count())
+            .where(Batch.status.in_(("queued", "running")))
+            .group_by(Batch.status)
+        ).all()
+    )
+    stalled = session.execute(
+        select(func.count(), func.min(Batch.lease_expires_at)).where(_lease_ran_out(now))
+    ).one()
+    oldest = stalled[1]
+    return {
+        "queued": int(counts.get("queued", 0)),
+        "running": int(counts.get("running", 0)),
+        "stalled": int(stalled[0]),
+        "stalled_for_seconds": round((now - oldest).total_seconds()) if oldest else None,
+    }
