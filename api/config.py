@@ -100,8 +100,9 @@ class DefaultConfig:
     BATCH_BACKGROUND_BYTES = 1 * MEGABYTE
     BATCH_BACKGROUND_ROWS = 2_000
     #: Where queued inputs wait for a worker (None: ``batch-staging`` in the instance
-    #: folder); separate worker hosts need it on a shared file system.
-    BATCH_STAGING_DIR: str | None = None
+    #: folder; the environment's SME_EXPORT_BATCH_STAGING_DIR sets it); separate worker
+    #: hosts need it on a shared file system. ``sme-export backup`` copies it.
+    BATCH_STAGING_DIR: str | None = os.environ.get("SME_EXPORT_BATCH_STAGING_DIR") or None
     #: Run queued batches in a thread of this process (off: run ``sme-export worker``).
     BATCH_RUNNER = True
     #: Rows validated and scored per step; progress and the lease are updated after each.
