@@ -41,6 +41,20 @@ EXCEPTIONS = [
     # expected, "1.500.000,50" or "Ya" where a number or boolean is), so a value of another
     # JSON type than the documented one can be valid.
     ("POST", "/api/v1/scores", "negative_data_rejection", [*REFUSED, 200, 201]),
+    # Decisions and follow-ups name a stored SME, may not be dated in the future (or before
+    # 2000) and have rules between fields (support needs its kind, no export no value):
+    # what the stored data and today's date allow, not the document. 422 names the field.
+    *(
+        (method, path, "positive_data_acceptance", [*ACCEPTED, 422])
+        for method, path in (
+            ("POST", "/api/v1/decisions"),
+            ("POST", "/api/v1/decisions/bulk"),
+            ("PATCH", "/api/v1/decisions/{decision_id}"),
+            ("POST", "/api/v1/outcomes"),
+            ("PUT", "/api/v1/outcomes/{followup_id}"),
+            ("POST", "/api/v1/outcomes/import"),
+        )
+    ),
 ]
 
 

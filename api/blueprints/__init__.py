@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from api.blueprints import batches, governance, meta, protection, scores, shortlists, smes
+from api.blueprints import (
+    batches,
+    decisions,
+    governance,
+    meta,
+    outcomes,
+    protection,
+    scores,
+    shortlists,
+    smes,
+)
 
 BLUEPRINTS = (
     scores.blp,
     smes.blp,
     batches.blp,
     shortlists.blp,
+    decisions.blp,
+    outcomes.blp,
     meta.models,
     meta.health,
     protection.blp,

@@ -13,6 +13,7 @@ from marshmallow import validate as mv
 from api import store
 from api.db import get_session
 from api.http.auth import ADMIN, PERSONAL, current_actor, require_scope
+from api.http.outcome_schemas import FollowUpSchema, HeldDecisionSchema
 from api.http.schemas import ResponseSchema
 
 blp = Blueprint(
@@ -95,6 +96,16 @@ class SubjectAccessSchema(ResponseSchema):
     cohorts = ma.List(ma.String(), required=True)
     scores = ma.List(ma.Dict(), required=True, metadata={"description": "Oldest first."})
     batches = ma.List(ma.Nested(ExportBatchSchema), required=True)
+    decisions = ma.List(
+        ma.Nested(HeldDecisionSchema),
+        required=True,
+        metadata={"description": "Support decisions, with the profile each rested on."},
+    )
+    followups = ma.List(
+        ma.Nested(FollowUpSchema),
+        required=True,
+        metadata={"description": "Export follow-ups, oldest follow-up date first."},
+    )
     processing_log = ma.List(ma.Nested(EventSchema), required=True)
 
 
@@ -105,9 +116,10 @@ class SubjectAccessSchema(ResponseSchema):
 def subject_access(sme_id: str):
     """Everything held on one SME (the data subject's right of access)
 
-    Profile, personal data, cohorts, every score, the batches it appeared in and the
-    processing-log events about it. Needs the `personal` (or `admin`) scope; recorded in
-    the processing log as `subject_access`.
+    Profile, personal data, cohorts, every score, the batches it appeared in, the support
+    decisions about it (each with the profile it rested on and its outcome label), its
+    export follow-ups and the processing-log events about it. Needs the `personal` (or
+    `admin`) scope; recorded in the processing log as `subject_access`.
     """
     session = get_session()
     held = store.subject_access(session, sme_id)
