@@ -25,6 +25,8 @@ NOTE_MAX_CELLS = 2
 #: How an office labels a totals row ("Jumlah", "Total", "Sub total", "Grand total").
 TOTAL_LABEL = re.compile(r"^(jumlah|total|sub[ -]?total|grand[ -]?total)\b", re.IGNORECASE)
 _SME_ID_RE = re.compile(SME_ID_PATTERN)
+#: A total's label alone in a cell: in the ``sme_id`` column it is no SME's id.
+_TOTAL_WORD = re.compile(r"(jumlah|total|sub[ -]?total|grand[ -]?total)", re.IGNORECASE)
 _NUMBER_CELL = re.compile(r"^(rp\.?)?[\s\d.,%+\-]*\d[\s\d.,%]*$", re.IGNORECASE)
 
 
@@ -72,10 +74,14 @@ def non_data_rows(
 
 
 def _is_sme_id(value: Any) -> bool:
-    """Whether a cell holds an ``sme_id`` (a note in that column does not: "Catatan: ...")."""
+    """Whether a cell holds an ``sme_id`` (a note in that column does not: "Catatan: ...",
+    nor a total's label written there: "Jumlah", "TOTAL")."""
     if is_missing(value):
         return False
-    return not isinstance(value, str) or _SME_ID_RE.match(strip_text(value)) is not None
+    if not isinstance(value, str):
+        return True
+    text = strip_text(value)
+    return _SME_ID_RE.match(text) is not None and _TOTAL_WORD.fullmatch(text) is None
 
 
 def locate_errors(
