@@ -15,7 +15,7 @@ import pytest
 from api import store
 from api.db import get_session
 from api.http.errors import PROBLEM_JSON
-from api.http.outcome_schemas import office_today
+from api.http.outcome_fields import office_today
 from api.services import outcomes as outcome_service
 from scoring.contract.outcomes import OUTCOME_COLUMNS
 from scoring.outcomes.evaluation import ASSOCIATION_NOTE

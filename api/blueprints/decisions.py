@@ -19,8 +19,7 @@ from marshmallow import ValidationError
 from api import store
 from api.db import get_session
 from api.http.auth import READ, SCORE, current_actor, require_scope
-from api.http.negotiation import JSON, accepts
-from api.http.outcome_schemas import (
+from api.http.decision_schemas import (
     BulkDecisionsRequestSchema,
     DecisionChangesSchema,
     DecisionListQuerySchema,
@@ -28,8 +27,9 @@ from api.http.outcome_schemas import (
     DecisionRequestSchema,
     DecisionSchema,
     DecisionsSchema,
-    office_today,
 )
+from api.http.negotiation import JSON, accepts
+from api.http.outcome_fields import office_today
 from api.http.schemas import MAX_ID
 from scoring.contract.outcomes import decision_problems
 from scoring.contract.schema import schema_errors_to_list

@@ -18,10 +18,10 @@ from flask_smorest import Blueprint, abort
 from api import store
 from api.db import get_session
 from api.http.auth import READ, SCORE, current_actor, require_scope
+from api.http.evaluation_schemas import EvaluationQuerySchema, EvaluationSchema
 from api.http.negotiation import JSON, MULTIPART, accepts
+from api.http.outcome_fields import office_today
 from api.http.outcome_schemas import (
-    EvaluationQuerySchema,
-    EvaluationSchema,
     FollowUpReplacementSchema,
     FollowUpRequestSchema,
     FollowUpSchema,
@@ -29,7 +29,6 @@ from api.http.outcome_schemas import (
     SmeOutcomesSchema,
     TemplateQuerySchema,
     WorklistSchema,
-    office_today,
 )
 from api.http.schemas import MAX_ID
 from api.services import downloads, ingest, outcome_files

@@ -13,7 +13,8 @@ from marshmallow import validate as mv
 from api import store
 from api.db import get_session
 from api.http.auth import ADMIN, PERSONAL, current_actor, require_scope
-from api.http.outcome_schemas import FollowUpSchema, HeldDecisionSchema
+from api.http.decision_schemas import HeldDecisionSchema
+from api.http.outcome_schemas import FollowUpSchema
 from api.http.schemas import ResponseSchema
 
 blp = Blueprint(
