@@ -115,12 +115,7 @@ def decisions_record(
         "reason": _text(reason),
         "cohort": _text(cohort),
     }
-    problems = decision_problems(record, today=dt.date.today())
-    problems += [
-        {"field": name, "message": TOO_LONG.format(max=TEXT_MAX)}
-        for name in ("support_other", "decided_by", "reason")
-        if record[name] is not None and len(record[name]) > TEXT_MAX
-    ]
+    problems = _problems(record)
     if problems:
         fail("; ".join(f"{p['field']}: {p['message']}" for p in problems), lang=lang)
     with session(database_url) as db_session:
@@ -131,21 +126,35 @@ def decisions_record(
     if as_json:
         echo_json(stored)
         return
+    click.echo(_recorded_line(stored, words))
+
+
+def _problems(record: dict) -> list[dict]:
+    """What is wrong with the decision: the outcome contract's checks and over-long texts."""
+    problems = decision_problems(record, today=dt.date.today())
+    problems += [
+        {"field": name, "message": TOO_LONG.format(max=TEXT_MAX)}
+        for name in ("support_other", "decided_by", "reason")
+        if record[name] is not None and len(record[name]) > TEXT_MAX
+    ]
+    return problems
+
+
+def _recorded_line(stored: dict, words: dict) -> str:
+    """The stored decision in one line: what was decided, when, and the score it rests on."""
     what = (
         words["support"].format(kind=stored["support_kind"])
         if stored["decision"] == "support"
         else words["no_support"]
     )
-    click.echo(
-        words["recorded"].format(
-            id=stored["id"],
-            sme_id=stored["sme_id"],
-            what=what,
-            day=stored["decided_on"],
-            score=stored["score"],
-            tier=stored["tier"],
-            model=stored["model_version"],
-        )
+    return words["recorded"].format(
+        id=stored["id"],
+        sme_id=stored["sme_id"],
+        what=what,
+        day=stored["decided_on"],
+        score=stored["score"],
+        tier=stored["tier"],
+        model=stored["model_version"],
     )
 
 

@@ -1,6 +1,7 @@
 """``sme-export outcomes import|template|worklist|evaluate``: export follow-ups read from an
 office's file, the file to fill in, the SMEs due a follow-up, and whether the score was
-right (every figure with its 95% interval, or counts only while outcomes are too few).
+right (every figure with its 95% interval, or counts only while outcomes are too few;
+the text report is ``api.cli.outcome_report``'s).
 
 ``import`` stores every valid row even when others are rejected, and then exits with
 ``EXIT_REJECTED_ROWS`` after naming each rejected row by its row number in the file.
@@ -24,6 +25,7 @@ from api.cli.common import (
     session,
 )
 from api.cli.messages import LANGUAGES
+from api.cli.outcome_report import report_lines
 from scoring.contract.fields import SECTORS
 from scoring.contract.outcomes import SUPPORT_KINDS
 from scoring.errors import ScoringError
@@ -52,36 +54,6 @@ TEXTS = {
             "last follow-up",
         ),
         "days": "{days} d",
-        "title": "Evaluation of {which}",
-        "which.support": "the decisions to support",
-        "which.no_support": "the decisions not to support",
-        "which.all": "all decisions",
-        "filters": "filters: {filters}",
-        "counts": "{group}: {decisions} decision(s), outcome known for {known} ({exported} "
-        "exported, {not_exported} not), {censored} not known yet",
-        "group.all": "chosen",
-        "group.supported": "supported",
-        "group.not_supported": "not supported",
-        "too_few": "too few outcomes to judge: {known} known outcome(s), at least {minimum} "
-        "needed; {censored} decision(s) still without a known outcome",
-        "by_tier": "Export rate within 12 months by tier (95% Wilson interval):",
-        "by_band": "Export rate by score band:",
-        "rate": "{name}: {exported} of {n} exported, {rate} [{low}, {high}]",
-        "empty": "{name}: no decisions",
-        "auc": "Discrimination (ROC AUC, 95% bootstrap interval): score {score}; model "
-        "probability {model}",
-        "auc_none": "not computable (only one outcome occurs)",
-        "calibration": "Calibration of the model probability: Brier {brier}, observed rate "
-        "{base}, mean predicted {mean}",
-        "calibration_band": "{name}: mean predicted {mean}, observed {rate} [{low}, {high}], "
-        "{n} decision(s)",
-        "comparison": "Supported against not supported SMEs of the same score band "
-        "(difference in export rate, 95% Newcombe interval):",
-        "difference": "{name}: supported {yes}, not supported {no}, difference {diff} "
-        "[{low}, {high}] points",
-        "no_difference": "{name}: supported {yes}, not supported {no}, no comparison",
-        "note": "note: an association, not the effect of support: the office chose whom to "
-        "support, and what made it choose may also make an SME export.",
     },
     "id": {
         "imported": "diterima {received}, disimpan {stored}, sudah tercatat {repeated}, "
@@ -103,36 +75,6 @@ TEXTS = {
             "tindak lanjut terakhir",
         ),
         "days": "{days} hr",
-        "title": "Evaluasi {which}",
-        "which.support": "keputusan untuk mendukung",
-        "which.no_support": "keputusan untuk tidak mendukung",
-        "which.all": "semua keputusan",
-        "filters": "saringan: {filters}",
-        "counts": "{group}: {decisions} keputusan, hasil diketahui untuk {known} ({exported} "
-        "ekspor, {not_exported} tidak), {censored} belum diketahui",
-        "group.all": "yang dipilih",
-        "group.supported": "didukung",
-        "group.not_supported": "tidak didukung",
-        "too_few": "hasil terlalu sedikit untuk dinilai: {known} hasil diketahui, paling "
-        "sedikit {minimum} diperlukan; {censored} keputusan belum diketahui hasilnya",
-        "by_tier": "Tingkat ekspor dalam 12 bulan per tingkat (selang Wilson 95%):",
-        "by_band": "Tingkat ekspor per rentang skor:",
-        "rate": "{name}: {exported} dari {n} ekspor, {rate} [{low}, {high}]",
-        "empty": "{name}: tidak ada keputusan",
-        "auc": "Daya pembeda (ROC AUC, selang bootstrap 95%): skor {score}; probabilitas "
-        "model {model}",
-        "auc_none": "tidak dapat dihitung (hanya satu hasil yang muncul)",
-        "calibration": "Kalibrasi probabilitas model: Brier {brier}, tingkat teramati "
-        "{base}, rata-rata prediksi {mean}",
-        "calibration_band": "{name}: rata-rata prediksi {mean}, teramati {rate} [{low}, "
-        "{high}], {n} keputusan",
-        "comparison": "UKM yang didukung dibanding yang tidak, pada rentang skor yang sama "
-        "(selisih tingkat ekspor, selang Newcombe 95%):",
-        "difference": "{name}: didukung {yes}, tidak didukung {no}, selisih {diff} "
-        "[{low}, {high}] poin",
-        "no_difference": "{name}: didukung {yes}, tidak didukung {no}, tidak dapat dibanding",
-        "note": "catatan: ini keterkaitan, bukan dampak dukungan: dinas memilih siapa yang "
-        "didukung, dan alasan memilih itu bisa juga membuat UKM mengekspor.",
     },
 }
 
@@ -367,106 +309,3 @@ def outcomes_evaluate(
     names = {tier.id: tier.label[lang] for tier in ruleset.tiers}
     for line in report_lines(report, lang=lang, tier_names=names):
         click.echo(line)
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _rate_line(words: dict, name: str, rate: dict) -> str:
-    if not rate["n"]:
-        return "  " + words["empty"].format(name=name)
-    return "  " + words["rate"].format(
-        name=name,
-        exported=rate["exported"],
-        n=rate["n"],
-        rate=_percent(rate["rate"]),
-        low=_percent(rate["ci_low"]),
-        high=_percent(rate["ci_high"]),
-    )
-
-
-def _auc(value: dict | None, words: dict) -> str:
-    if value is None:
-        return words["auc_none"]
-    return f"{value['auc']:.3f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}]"
-
-
-def report_lines(report: dict, *, lang: str, tier_names: dict[str, str]) -> list[str]:
-    """The evaluation as readable lines in ``lang``: counts, then every figure with its
-    interval, or the "too few outcomes to judge" message."""
-    words = TEXTS[lang]
-    which = report["decision"] or "all"
-    lines = [words["title"].format(which=words[f"which.{which}"])]
-    filters = {k: v for k, v in (report.get("filters") or {}).items() if v}
-    if filters:
-        lines.append(
-            words["filters"].format(filters=", ".join(f"{k}={v}" for k, v in filters.items()))
-        )
-    for group in ("all", "supported", "not_supported"):
-        lines.append(
-            words["counts"].format(group=words[f"group.{group}"], **report["counts"][group])
-        )
-    if not report["enough"]:
-        chosen = report["counts"]["all"]
-        lines.append(
-            words["too_few"].format(
-                known=chosen["known"], minimum=report["minimum_known"], censored=chosen["censored"]
-            )
-        )
-        return lines
-    lines.append(words["by_tier"])
-    lines += [_rate_line(words, tier_names.get(r["tier"], r["tier"]), r) for r in report["by_tier"]]
-    lines.append(words["by_band"])
-    lines += [_rate_line(words, r["band"], r) for r in report["by_score_band"]]
-    found = report["discrimination"]
-    lines.append(
-        words["auc"].format(
-            score=_auc(found["score"], words), model=_auc(found["ml_probability"], words)
-        )
-    )
-    calibration = report["calibration"]
-    lines.append(
-        words["calibration"].format(
-            brier=f"{calibration['brier']:.4f}",
-            base=_percent(calibration["base_rate"]),
-            mean=_percent(calibration["mean_predicted"]),
-        )
-    )
-    for band in calibration["bands"]:
-        if not band["n"]:
-            lines.append("  " + words["empty"].format(name=band["band"]))
-            continue
-        lines.append(
-            "  "
-            + words["calibration_band"].format(
-                name=band["band"],
-                mean=_percent(band["mean_predicted"]),
-                rate=_percent(band["rate"]),
-                low=_percent(band["ci_low"]),
-                high=_percent(band["ci_high"]),
-                n=band["n"],
-            )
-        )
-    lines.append(words["comparison"])
-    for band in report["supported_vs_not"]["bands"]:
-        yes, no = band["supported"], band["not_supported"]
-        shown = {
-            "name": band["band"],
-            "yes": f"{yes['exported']}/{yes['n']}",
-            "no": f"{no['exported']}/{no['n']}",
-        }
-        if band["difference"] is None:
-            lines.append("  " + words["no_difference"].format(**shown))
-            continue
-        lines.append(
-            "  "
-            + words["difference"].format(
-                **shown,
-                diff=f"{band['difference'] * 100:+.1f}",
-                low=f"{band['ci_low'] * 100:+.1f}",
-                high=f"{band['ci_high'] * 100:+.1f}",
-            )
-        )
-    lines.append(words["note"])
-    return lines

@@ -169,46 +169,30 @@ def register_candidate(
     active while it was judged, or None) and ``warnings`` (data too few or unbalanced to
     trust). Raises ``TrainingDataError`` when either outcome has too few rows.
     """
-    from threadpoolctl import threadpool_limits
-
     from scoring.model import evaluation
-    from scoring.model.additive import load_model, read_manifest, save_model
+    from scoring.model.additive import read_manifest, save_model
     from scoring.model.training import DEFAULT_SEED
-    from scoring.model.training import train as fit
-    from scoring.rules.loading import load_ruleset
 
     say = progress or (lambda message: None)
     seed = DEFAULT_SEED if seed is None else seed
     labels = np.asarray(labels, dtype=bool)
     warnings = evaluation.data_warnings(labels)
-    try:
-        active = load_model(models_dir)
-    except ScoringError:  # none, or unusable: the candidate is judged on its own
-        active = None
+    active = _active_model(models_dir)
     say(f"training on {len(labels)} profiles ...")
-    # Small data means many small fits, where OpenMP threads cost more than they give
-    # (results are the same with any number of threads).
-    small = len(labels) <= evaluation.CV_MAX_ROWS
-    with threadpool_limits(limits=1 if small else None, user_api="openmp"):
-        trained = fit(
-            profiles,
-            labels,
-            seed=seed,
-            data_source=data_source,
-            synthetic_rows=synthetic_rows,
-            outcome_period=outcome_period,
-            ruleset_version=load_ruleset().version_string,
-        )
-        say("evaluating out of sample and comparing with the active model ...")
-        judged = evaluation.evaluate_candidate(
-            profiles,
-            labels,
-            candidate=trained.bundle["estimator"],
-            active=active,
-            seed=seed,
-            folds=folds or evaluation.CV_FOLDS,
-            repeats=repeats or evaluation.CV_REPEATS,
-        )
+    trained, judged = _fit_and_judge(
+        profiles,
+        labels,
+        active=active,
+        seed=seed,
+        fit_options={
+            "data_source": data_source,
+            "synthetic_rows": synthetic_rows,
+            "outcome_period": outcome_period,
+        },
+        folds=folds or evaluation.CV_FOLDS,
+        repeats=repeats or evaluation.CV_REPEATS,
+        say=say,
+    )
     manifest = {**trained.manifest, **judged, **(extra or {}), "data_warnings": warnings}
     path = save_model(trained.bundle, manifest, models_dir, activate=False)
     manifest = read_manifest(models_dir, path.name)
@@ -219,3 +203,58 @@ def register_candidate(
         "active": None if active is None else active.version,
         "warnings": warnings,
     }
+
+
+def _active_model(models_dir: Path):
+    """The active model of ``models_dir``, or None if there is none or it is unusable (the
+    candidate is then judged on its own)."""
+    from scoring.model.additive import load_model
+
+    try:
+        return load_model(models_dir)
+    except ScoringError:
+        return None
+
+
+def _fit_and_judge(
+    profiles: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    active,
+    seed: int,
+    fit_options: dict,
+    folds: int,
+    repeats: int,
+    say: Progress,
+) -> tuple:
+    """The candidate fitted on all rows (``fit_options`` are the training's
+    ``data_source``, ``synthetic_rows`` and ``outcome_period``) and its out-of-sample
+    evaluation beside ``active`` on the same rows."""
+    from threadpoolctl import threadpool_limits
+
+    from scoring.model import evaluation
+    from scoring.model.training import train as fit
+    from scoring.rules.loading import load_ruleset
+
+    # Small data means many small fits, where OpenMP threads cost more than they give
+    # (results are the same with any number of threads).
+    small = len(labels) <= evaluation.CV_MAX_ROWS
+    with threadpool_limits(limits=1 if small else None, user_api="openmp"):
+        trained = fit(
+            profiles,
+            labels,
+            seed=seed,
+            ruleset_version=load_ruleset().version_string,
+            **fit_options,
+        )
+        say("evaluating out of sample and comparing with the active model ...")
+        judged = evaluation.evaluate_candidate(
+            profiles,
+            labels,
+            candidate=trained.bundle["estimator"],
+            active=active,
+            seed=seed,
+            folds=folds,
+            repeats=repeats,
+        )
+    return trained, judged

@@ -21,6 +21,8 @@ from api.web import (
     governance,
     i18n,
     nav,
+    outcome_import,  # noqa: F401 - adds its routes to outcomes.bp
+    outcome_shortlist,  # noqa: F401 - adds its routes to outcomes.bp
     outcomes,
     profiles,
     protection,
