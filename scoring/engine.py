@@ -139,24 +139,25 @@ class ScoreTable:
         return records
 
     def _market_readiness(self, i: int) -> dict[str, dict]:
-        """Row ``i``'s score per targeted market and the market's criteria it does not meet."""
+        """Row ``i``'s score per targeted market and the market's requirements it does not meet:
+        the market's own criteria, the ones the market enforces, and failed knock-outs."""
         rs, rules = self.ruleset, self.rules
-        readiness = {}
-        for m, market in enumerate(rs.markets):
-            value = rules.market_scores[i, m]
-            if np.isnan(value):
-                continue
-            lacking = rules.applicable[i] & ~rules.met[i] & rs.market_members[m]
-            lacking &= rs.market_specific[m] | rs.knockout
-            readiness[market.id] = {
-                "score": round(float(value), 1),
-                "missing": [rs.criteria[c].id for c in np.flatnonzero(lacking)],
+        lacking = rs.market_requires & (rules.applicable[i] & ~rules.met[i])  # (M, C)
+        scores = rules.market_scores[i]
+        return {
+            market.id: {
+                "score": round(float(scores[m]), 1),
+                "missing": [rs.criteria[c].id for c in np.flatnonzero(lacking[m])],
             }
-        return readiness
+            for m, market in enumerate(rs.markets)
+            if not np.isnan(scores[m])
+        }
 
     def _action_plan(self, i: int, order: np.ndarray, lang: str) -> list[dict]:
-        """Row ``i``'s fixes that raise its score, in ``order``, with their advice."""
+        """Row ``i``'s fixes that raise its score, in ``order``, with their advice; ``knockout``
+        marks a failed knock-out, whose fix lifts it and which therefore comes first."""
         criteria = self.ruleset.criteria
+        knockout = self.ruleset.knockout
         actions = []
         for c in order:
             gain = self.gains[i, c]
@@ -166,6 +167,7 @@ class ScoreTable:
                 {
                     "criterion": criteria[c].id,
                     "gain": float(gain),
+                    "knockout": bool(knockout[c]),
                     "label": criteria[c].label[lang],
                     "recommendation": criteria[c].recommendation_for(self.rules.sector(i))[lang],
                 }

@@ -304,7 +304,7 @@ def test_a_new_ruleset_activation_is_swapped_in_and_a_broken_one_is_not(app, cli
     assert (
         client.get("/readyz")
         .get_json()["checks"]["ruleset"]["detail"]
-        .startswith("version 2026.11.2+")
+        .startswith("version 2026.11.3+")
     )
     write_atomically(directory / "ACTIVE", version + "\n")
     assert client.get("/readyz").get_json()["checks"]["ruleset"]["detail"] == f"version {version}"

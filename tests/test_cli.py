@@ -206,7 +206,7 @@ def test_ranked_table_lists_every_sme_once(run):
 def test_ruleset_check_accepts_the_default(run):
     result = run("ruleset", "check", RULESET)
     assert result.exit_code == 0
-    assert result.stdout.startswith("ok: ruleset default version 2026.11.2+")
+    assert result.stdout.startswith("ok: ruleset default version 2026.11.3+")
 
 
 def test_ruleset_check_names_each_broken_criterion(run, tmp_path):

@@ -73,7 +73,7 @@ def cohort():
 
 def test_diff_names_exactly_the_changed_criterion_keys(stricter):
     diff = diff_rulesets(load_ruleset(DEFAULT), load_ruleset(stricter))
-    assert diff["old"].startswith("2026.11.2+") and diff["new"].startswith("2026.12.1+")
+    assert diff["old"].startswith("2026.11.3+") and diff["new"].startswith("2026.12.1+")
     assert diff["settings"] == [] and diff["added"] == [] and diff["removed"] == []
     (changed,) = diff["changed"]
     assert changed["id"] == "digital.website"

@@ -82,7 +82,14 @@ class CriterionResultSchema(ResponseSchema):
 
 class MarketReadinessSchema(ResponseSchema):
     score = ma.Float(required=True)
-    missing = ma.List(ma.String(), required=True)
+    missing = ma.List(
+        ma.String(),
+        required=True,
+        metadata={
+            "description": "Unmet requirements of the market: its own criteria, those it "
+            "enforces for the sector, and failed knock-outs."
+        },
+    )
 
 
 class ReasonSchema(ResponseSchema):
@@ -93,6 +100,12 @@ class ReasonSchema(ResponseSchema):
 class ActionSchema(ResponseSchema):
     criterion = ma.String(required=True)
     gain = ma.Float(required=True, metadata={"description": "Score gain of meeting it."})
+    knockout = ma.Boolean(
+        metadata={
+            "description": "True for a failed knock-out criterion: meeting it lifts the "
+            "knock-out, which is why it comes first. Absent in scores stored before it existed."
+        }
+    )
     label = ma.String(required=True)
     recommendation = ma.String()
 

@@ -33,6 +33,7 @@ def criterion_data(criterion: Criterion) -> dict:
                 None if criterion.applies_markets is None else list(criterion.applies_markets)
             ),
         },
+        "enforced_by": list(criterion.enforced_by),
         "condition": criterion.condition.to_data(),
         "label": dict(criterion.label),
         "recommendation": dict(criterion.recommendation),

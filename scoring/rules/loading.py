@@ -35,7 +35,13 @@ _TOP_KEYS = (
     "criteria",
 )
 _CRITERION_REQUIRED = ("id", "category", "points", "condition", "label", "recommendation")
-_CRITERION_OPTIONAL = ("applies_to", "knockout", "actionable", "recommendation_by_sector")
+_CRITERION_OPTIONAL = (
+    "applies_to",
+    "enforced_by",
+    "knockout",
+    "actionable",
+    "recommendation_by_sector",
+)
 _APPLIES_TO = {"sectors": F.SECTORS, "target_markets": F.MARKETS}
 
 
@@ -180,7 +186,9 @@ class _RulesetParser:
                 self.add(section, f"missing '{key}'")
         return out
 
-    def criteria(self, raw: Any, categories: tuple[str, ...]) -> tuple[Criterion, ...]:
+    def criteria(
+        self, raw: Any, categories: tuple[str, ...], markets: tuple[str, ...]
+    ) -> tuple[Criterion, ...]:
         if not isinstance(raw, list) or not raw:
             self.add("criteria", "must be a non-empty list of criteria")
             return ()
@@ -192,12 +200,14 @@ class _RulesetParser:
             if where in seen:
                 self.add(where, "duplicate criterion id: another criterion above has it")
             seen.add(where)
-            criterion = self.criterion(where, item, categories)
+            criterion = self.criterion(where, item, categories, markets)
             if criterion is not None:
                 parsed.append(criterion)
         return tuple(parsed)
 
-    def criterion(self, where: str, raw: Any, categories: tuple[str, ...]) -> Criterion | None:
+    def criterion(
+        self, where: str, raw: Any, categories: tuple[str, ...], markets: tuple[str, ...]
+    ) -> Criterion | None:
         if not isinstance(raw, Mapping):
             self.add(
                 where, "must be a mapping (id, category, points, condition, label, recommendation)"
@@ -224,7 +234,8 @@ class _RulesetParser:
             if "recommendation" in raw
             else None
         )
-        sectors, markets = self.applies_to(where, raw.get("applies_to"))
+        sectors, applies_markets = self.applies_to(where, raw.get("applies_to"))
+        enforced_by = self.enforced_by(where, raw, markets)
         by_sector = self.recommendation_by_sector(
             where, raw.get("recommendation_by_sector", []), sectors
         )
@@ -252,7 +263,8 @@ class _RulesetParser:
             knockout=flags["knockout"],
             actionable=flags["actionable"],
             applies_sectors=sectors,
-            applies_markets=markets,
+            applies_markets=applies_markets,
+            enforced_by=enforced_by,
             recommendation_by_sector=by_sector,
         )
 
@@ -319,6 +331,35 @@ class _RulesetParser:
                 out[key] = tuple(values)
         return out["sectors"], out["target_markets"]
 
+    def enforced_by(self, where: str, raw: Mapping, markets: tuple[str, ...]) -> tuple[str, ...]:
+        """``[GCC, ...]``: markets of this ruleset that enforce a criterion which applies whatever
+        the target market, so that each lists it among its own requirements."""
+        if "enforced_by" not in raw:
+            return ()
+        values = raw["enforced_by"]
+        if not isinstance(values, list) or not values:
+            self.add(where, "enforced_by must be a non-empty list of markets")
+            return ()
+        applies = raw.get("applies_to")
+        if isinstance(applies, Mapping) and "target_markets" in applies:
+            self.add(
+                where,
+                "enforced_by cannot be combined with applies_to.target_markets: a criterion for "
+                "some target markets is already a requirement of each of them",
+            )
+            return ()
+        bad = [v for v in values if v not in markets]
+        for value in bad:
+            self.add(
+                where,
+                f"enforced_by: {value!r} is not a market of this ruleset "
+                f"(markets: {', '.join(markets)})",
+            )
+        if len(set(map(str, values))) != len(values):
+            self.add(where, "enforced_by lists a market twice")
+            return ()
+        return () if bad else tuple(values)
+
     def monotone(self, where: str, condition: Condition) -> None:
         for leaf, sign in condition.leaves():
             better = BETTER.get(leaf.field)
@@ -356,7 +397,14 @@ class _RulesetParser:
         markets = (
             self.labelled("markets", data.get("markets"), F.MARKETS) if "markets" in data else {}
         )
-        criteria = self.criteria(data.get("criteria"), CATEGORIES) if "criteria" in data else ()
+        # A broken markets section is reported there; criteria are then checked against the
+        # contract's markets, so that its problems are not repeated on every criterion.
+        market_ids = tuple(m for m in F.MARKETS if m in markets) or F.MARKETS
+        criteria = (
+            self.criteria(data.get("criteria"), CATEGORIES, market_ids)
+            if "criteria" in data
+            else ()
+        )
         if self.problems:
             raise RulesetError(source, self.problems)
         return Ruleset(

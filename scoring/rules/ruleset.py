@@ -55,6 +55,9 @@ class Criterion:
     actionable: bool = True
     applies_sectors: tuple[str, ...] | None = None
     applies_markets: tuple[str, ...] | None = None
+    #: Markets that enforce this criterion, which applies whatever the target market: each
+    #: reports it as a requirement of its own (halal for the Gulf states, SVLK for the EU).
+    enforced_by: tuple[str, ...] = ()
     #: Sector-specific advice that replaces ``recommendation`` for the sectors named.
     recommendation_by_sector: Mapping[str, dict[str, str]] = field(default_factory=dict)
 
@@ -117,6 +120,7 @@ class Ruleset:
     category_index: np.ndarray = field(init=False, repr=False)
     market_specific: np.ndarray = field(init=False, repr=False)
     market_members: np.ndarray = field(init=False, repr=False)
+    market_requires: np.ndarray = field(init=False, repr=False)
     actionable: np.ndarray = field(init=False, repr=False)
     knockout: np.ndarray = field(init=False, repr=False)
     _sector_allowed: np.ndarray = field(init=False, repr=False)
@@ -138,6 +142,10 @@ class Ruleset:
             dtype=bool,
         ).reshape(len(market_ids), len(crit))
         unrestricted = np.array([c.applies_markets is None for c in crit], dtype=bool)
+        enforced = np.array(
+            [[m in c.enforced_by for c in crit] for m in market_ids], dtype=bool
+        ).reshape(len(market_ids), len(crit))
+        knockout = np.array([c.knockout for c in crit], dtype=bool)
         # (C, sectors + 1): the last column, picked by code -1, is for a missing sector.
         sectors = np.array(
             [[c.applies_sectors is None or s in c.applies_sectors for c in crit] for s in F.SECTORS]
@@ -149,8 +157,12 @@ class Ruleset:
             "category_index": np.array([cat_ids.index(c.category) for c in crit], dtype=np.int64),
             "market_specific": specific,
             "market_members": specific | unrestricted[None, :],
+            # What a market's readiness lists as missing: its own criteria, the ones it
+            # enforces and the knock-outs, among the criteria that count for it.
+            "market_requires": (specific | unrestricted[None, :])
+            & (specific | enforced | knockout[None, :]),
             "actionable": np.array([c.actionable for c in crit], dtype=bool),
-            "knockout": np.array([c.knockout for c in crit], dtype=bool),
+            "knockout": knockout,
             "_sector_allowed": np.ascontiguousarray(sectors.T),
             "_market_bits": np.array(
                 [F.list_to_mask("target_markets", c.applies_markets or ()) for c in crit],
