@@ -238,4 +238,6 @@ def test_active_ruleset_lists_tiers_weights_and_labelled_criteria(client, auth, 
     shipped = next(c for c in rs.criteria if c.id == "product.export_packaging")
     assert packaging["recommendation_by_sector"] == dict(shipped.recommendation_by_sector)
     assert "food_beverage" in packaging["recommendation_by_sector"]
+    halal = next(c for c in ruleset["criteria"] if c["id"] == "food.halal")
+    assert (nib["enforced_by"], halal["enforced_by"]) == ([], ["GCC"])
     assert set(packaging["recommendation_by_sector"]["food_beverage"]) == {"id", "en"}

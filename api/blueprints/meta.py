@@ -81,6 +81,7 @@ def ruleset_document(ruleset: Ruleset) -> dict:
                         None if c.applies_markets is None else list(c.applies_markets)
                     ),
                 },
+                "enforced_by": list(c.enforced_by),
                 "condition": c.condition.to_data(),
                 "label": c.label,
                 "recommendation": c.recommendation,

@@ -78,6 +78,14 @@ class CriterionSchema(ResponseSchema):
     knockout = ma.Boolean(required=True)
     actionable = ma.Boolean(required=True)
     applies_to = ma.Nested(AppliesToSchema, required=True)
+    enforced_by = ma.List(
+        ma.String(),
+        required=True,
+        metadata={
+            "description": "Markets that enforce this sector-wide criterion: their readiness "
+            "lists it as missing when it is not met."
+        },
+    )
     condition = ma.Dict(required=True)
     label = ma.Nested(BilingualSchema, required=True)
     recommendation = ma.Nested(BilingualSchema, required=True)
