@@ -23,6 +23,7 @@ from api import store
 from api.db import get_database, make_engine, sqlite_url
 from api.migrate import upgrade
 from api.services import backup as B
+from api.services.batch_jobs import get_runner
 from api.tables import Score
 
 pytest_plugins = ["api_fixtures", "db_fixtures"]
@@ -115,6 +116,7 @@ def test_a_backup_taken_under_load_restores_what_was_acknowledged(
         _drill(app, http, database, profile, staging, tmp_path)
     finally:
         server.shutdown()
+        get_runner(app).stop(timeout=30)  # before the database is dropped
 
 
 def _drill(app, http, database, profile, staging, tmp_path) -> None:
