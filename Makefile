@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
+PDFTOPPM := /usr/bin/pdftoppm
 
 .PHONY: run demo test screenshots lint audit format benchmark data model clean
 
@@ -29,7 +30,7 @@ demo-outcomes: $(STAMP)
 	$(BIN)/sme-export demo load
 
 ## Run the whole test suite (lint first, so style breaks fail fast).
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) lint
 	$(BIN)/python -m pytest -q
 
 ## Known vulnerabilities in the installed dependencies (PyPI's advisory data; needs the network).
@@ -44,6 +45,11 @@ audit: $(STAMP)
 $(CHROMIUM):
 	apt-get update
 	apt-get install -y --no-install-recommends chromium
+
+## The PDF reports' tests draw pages as images with poppler's pdftoppm (Debian's).
+$(PDFTOPPM):
+	apt-get update
+	apt-get install -y --no-install-recommends poppler-utils
 
 ## Screenshots of the main staff pages into docs/screenshots/ (the end-to-end tests).
 screenshots: $(STAMP) $(CHROMIUM)

@@ -93,6 +93,17 @@ class DefaultConfig:
     #: Personal data is deleted this many days after the SME's last activity (5 years).
     PERSONAL_DATA_RETENTION_DAYS = 1826
 
+    # Readiness reports as PDF (api.services.reports; README "Reports")
+    #: The office named on every report, and how an SME reaches it; the environment's
+    #: SME_EXPORT_OFFICE_NAME and SME_EXPORT_OFFICE_CONTACT set them (no contact: none shown).
+    OFFICE_NAME = os.environ.get("SME_EXPORT_OFFICE_NAME") or (
+        "Dinas Perdagangan dan Perindustrian Kota Bandung"
+    )
+    OFFICE_CONTACT = os.environ.get("SME_EXPORT_OFFICE_CONTACT", "")
+    #: A cohort report holds at most this many SMEs (one page each); more is answered 422.
+    #: Each page takes about half a second and 5 MB while the report is drawn.
+    REPORT_MAX_SMES = 200
+
     # Background batches (api.services.batch_service, api.services.batch_jobs;
     # README "Background batches").
     #: Uploads larger than this (bytes), or JSON arrays of more profiles than this, are

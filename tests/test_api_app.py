@@ -188,6 +188,8 @@ def test_openapi_document_is_generated_from_the_schemas(client):
         "/api/v1/smes",
         "/api/v1/smes/{sme_id}",
         "/api/v1/smes/{sme_id}/scores",
+        "/api/v1/smes/{sme_id}/report.pdf",
+        "/api/v1/cohorts/{cohort}/report.pdf",
         "/api/v1/smes/{sme_id}/export",
         "/api/v1/processing-log",
         "/api/v1/batches",

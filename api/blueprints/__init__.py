@@ -9,6 +9,7 @@ from api.blueprints import (
     meta,
     outcomes,
     protection,
+    reports,
     scores,
     shortlists,
     smes,
@@ -25,4 +26,5 @@ BLUEPRINTS = (
     meta.health,
     protection.blp,
     governance.blp,
+    reports.blp,
 )

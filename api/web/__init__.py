@@ -26,6 +26,7 @@ from api.web import (
     outcomes,
     profiles,
     protection,
+    reports,
     security,
     shortlists,
 )
@@ -41,6 +42,7 @@ WEB_BLUEPRINTS = (
     governance.bp,
     evaluation.bp,
     outcomes.bp,
+    reports.bp,
 )
 
 
@@ -58,6 +60,7 @@ for _blueprint in (
     admin.bp,
     evaluation.bp,
     outcomes.bp,
+    reports.bp,
 ):
     _blueprint.register_error_handler(ScorerUnavailable, _scoring_unavailable)
 

@@ -57,7 +57,9 @@ def _with_knockouts(session, rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _rows(session, cohort: str, args) -> list[dict]:
+def table_rows(session, cohort: str, args) -> list[dict]:
+    """The cohort's rows as the table shows them for the request ``args`` (filters, order);
+    its exports and its PDF report hold the same SMEs in the same order."""
     return _filtered(_with_knockouts(session, store.cohort_rows(session, cohort)), args)
 
 
@@ -95,7 +97,7 @@ def table():
     session = get_session()
     cohorts = store.cohort_names(session)
     cohort = request.args.get("cohort") or (cohorts[0][0] if cohorts else None)
-    rows = _rows(session, cohort, request.args) if cohort else []
+    rows = table_rows(session, cohort, request.args) if cohort else []
     return render_template(
         "cohort.html",
         cohorts=cohorts,
@@ -115,7 +117,7 @@ def export(format: str):
     """The table as shown (same filters and order) as CSV or XLSX."""
     session = get_session()
     cohort = request.args.get("cohort", "")
-    rows = _rows(session, cohort, request.args)
+    rows = table_rows(session, cohort, request.args)
     frame = pd.DataFrame([_export_row(row) for row in rows], columns=list(EXPORT_COLUMNS))
     store.audit(
         session,

@@ -13,14 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from string import Formatter
 from typing import Any
 
 import yaml
-from flask import Flask, current_app, has_request_context, session
+from flask import Flask, current_app, g, has_app_context, has_request_context, session
 
 from scoring.contract import messages as V
 from scoring.contract.choices import choice_labels
@@ -29,6 +30,8 @@ LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 EXTENSION = "sme_export.i18n"
+#: The ``g`` attribute of the language ``language`` sets for a while.
+_LANGUAGE_OVERRIDE = "sme_export_language"
 #: libyaml's loader where it is built in: the pure-Python one takes seconds for these files.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -108,12 +111,29 @@ def init_app(app: Flask) -> None:
 
 
 def current_language() -> str:
-    """The language of this request's pages: the session's choice, else Bahasa Indonesia."""
+    """The language of this request's pages: the one ``language`` sets, else the session's
+    choice, else Bahasa Indonesia."""
+    if has_app_context() and (chosen := g.get(_LANGUAGE_OVERRIDE)) is not None:
+        return chosen
     if has_request_context():
         lang = session.get("lang")
         if lang in LANGUAGES:
             return lang
     return DEFAULT_LANGUAGE
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    """Texts, numbers and times in ``lang`` while inside, whatever the session's choice
+    (a report in its reader's language); the session itself is left alone."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}")
+    previous = g.get(_LANGUAGE_OVERRIDE)
+    setattr(g, _LANGUAGE_OVERRIDE, lang)
+    try:
+        yield
+    finally:
+        setattr(g, _LANGUAGE_OVERRIDE, previous)
 
 
 def has_text(key: str) -> bool:
