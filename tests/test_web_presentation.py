@@ -77,6 +77,11 @@ def test_numbers_are_grouped_as_each_language_writes_them(web_app):
             {"annual_revenue_idr": 2400000000.0},
         )
         assert "(2.400.000.000)" in reasons[0]["text"]
+        reasons = profiles.explain_reasons(
+            {"reasons": [{"feature": "year_established", "effect": 0.01}]},
+            {"year_established": 1999},
+        )
+        assert "(1999)" in reasons[0]["text"]  # a year, not "1.999"
     with web_app.test_request_context():
         from flask import session
 

@@ -231,6 +231,10 @@ def new_profile():
     return redirect(url_for("web_profiles.sme", sme_id=scored.records[0]["sme_id"]))
 
 
+#: Fields that hold a calendar year.
+YEAR_FIELDS = frozenset({"year_established"})
+
+
 def _shown_value(name: str, value: Any) -> str:
     """A profile value as the score page words it."""
     kind = FIELD_BY_NAME[name].kind
@@ -242,6 +246,8 @@ def _shown_value(name: str, value: Any) -> str:
         return t(f"{name}.{value}")
     if kind is Kind.ENUM_LIST:
         return str(len(value))
+    if name in YEAR_FIELDS:  # a year is written without a thousands separator
+        return str(int(value))
     if kind in (Kind.INT, Kind.FLOAT) and isinstance(value, int | float):
         return number(value, 0 if float(value).is_integer() else 2)
     return str(value)
