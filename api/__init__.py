@@ -44,7 +44,7 @@ def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     from api import db, migrate, web
-    from api.http import openapi, rate_limit, request_guard
+    from api.http import conditional, openapi, rate_limit, request_guard
     from api.services import batch_jobs, scorer
 
     db.init_app(app)
@@ -52,6 +52,7 @@ def register_extensions(app: Flask) -> None:
     request_guard.init_app(app)
     scorer.init_app(app)
     openapi.init_app(app)
+    conditional.init_app(app)
     rate_limit.init_app(app)
     batch_jobs.init_app(app)
     web.init_app(app)

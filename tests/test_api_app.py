@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from openapi_spec_validator import validate as validate_openapi
 
 from api import create_app
 from api.config import ConfigError, ProductionConfig, load_config
@@ -198,6 +199,7 @@ def test_openapi_document_is_generated_from_the_schemas(client):
         "/api/v1/batches/{batch_id}/results",
         "/api/v1/batches/{batch_id}/results.csv",
         "/api/v1/batches/{batch_id}/results.xlsx",
+        "/api/v1/cohorts/{cohort}/latest-scores",
         "/api/v1/shortlists",
         "/api/v1/decisions",
         "/api/v1/decisions/bulk",
@@ -230,6 +232,11 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     assert set(profile["properties"]) == set(F.ALL_COLUMNS)
     assert profile["additionalProperties"] is False
     assert profile["properties"]["sector"]["enum"] == list(F.SECTORS)
+
+
+def test_openapi_document_is_valid_openapi(client):
+    spec = client.get("/api/openapi.json").get_json()
+    validate_openapi(spec)  # raises, naming the place, for a document that breaks the spec
 
 
 def test_openapi_documents_the_api_key_scheme_and_problem_errors(client):

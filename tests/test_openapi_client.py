@@ -3,8 +3,9 @@
 ``openapi-python-client`` (the dev extra pins 0.29) turns ``/api/openapi.json`` into a typed
 Python package; the tests import it and use it, as another department's system would,
 against ``sme-export serve`` on a free loopback port: batch uploads (a CSV file and a JSON
-array of profiles), the batch, its results as JSON, CSV and XLSX, a shortlist of a cohort
-and an SME whose latest score is a typed record.
+array of profiles), the batch, its results as JSON, CSV and XLSX, a shortlist of a cohort,
+an SME whose latest score is a typed record, the SMEs paged through by cursor and an
+unchanged SME answered 304.
 """
 
 from __future__ import annotations
@@ -198,3 +199,33 @@ def test_an_sme_with_its_latest_score_typed(generation, api, uploaded):
     assert 0 <= sme.latest_score.score <= 100
     assert all(isinstance(c, uploaded.models.CriterionResult) for c in sme.latest_score.criteria)
     assert sme.cohorts == [COHORT]
+
+
+def test_paging_through_the_smes_by_cursor(generation, api, uploaded):
+    list_smes = generation.module("api.smes.get_api_v1_smes")
+    unset = generation.module("types").UNSET
+    seen, cursor, pages = [], unset, 0
+    while True:
+        response = list_smes.sync_detailed(client=api, cohort=COHORT, limit=2, cursor=cursor)
+        assert response.status_code == 200, response.content
+        page = response.parsed
+        assert isinstance(page, uploaded.models.SmePage)
+        assert page.limit == 2 and page.total is unset
+        assert all(isinstance(item, uploaded.models.SmeSummary) for item in page.items)
+        seen += [item.sme_id for item in page.items]
+        pages += 1
+        if page.next_cursor is None:
+            assert "Link" not in response.headers
+            break
+        assert f"cursor={page.next_cursor}" in response.headers["Link"]
+        cursor = page.next_cursor
+    expected = ["BDG-2020-001", "BDG-2020-002", "BDG-2020-003", "BDG-2020-004", "JSON-001"]
+    assert (seen, pages) == (expected, 3)
+
+
+def test_an_unchanged_sme_is_answered_304(generation, api, uploaded):
+    get_sme = generation.module("api.smes.get_api_v1_smes_sme_id")
+    first = get_sme.sync_detailed(sme_id="JSON-001", client=api)
+    etag = first.headers["ETag"]
+    again = get_sme.sync_detailed(sme_id="JSON-001", client=api, if_none_match=etag)
+    assert (again.status_code, again.content, again.parsed) == (304, b"", None)

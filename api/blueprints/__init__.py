@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.blueprints import (
     batches,
+    cohorts,
     decisions,
     governance,
     meta,
@@ -19,6 +20,7 @@ BLUEPRINTS = (
     scores.blp,
     smes.blp,
     batches.blp,
+    cohorts.blp,
     shortlists.blp,
     decisions.blp,
     outcomes.blp,

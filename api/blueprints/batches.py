@@ -16,6 +16,7 @@ from api.http.batch_schemas import (
     ResultsQuerySchema,
 )
 from api.http.negotiation import JSON, MULTIPART, accepts, is_json
+from api.http.paging import LINK_HEADER, Pager
 from api.http.schemas import MAX_ID
 from api.services import batch_service, downloads, ingest
 from scoring.contract.schema import ProfileSchema
@@ -204,10 +205,33 @@ def _results(batch_id: int, format: str, *, mimetype: str | None = None):
     )
 
 
+def _results_page(batch_id: int, *, cursor: str | None, limit: int | None):
+    """One page of a complete batch's results as JSON, the export recorded."""
+    pager = Pager.from_query(
+        "batch-results", ("id",), filters={"batch_id": batch_id}, cursor=cursor, limit=limit
+    )
+    session = get_session()
+    batch = _batch_or_404(session, batch_id)
+    if batch["status"] != "complete":
+        abort(409, message=f"Batch {batch_id} is {batch['status']}; results exist once complete.")
+    after = pager.after[0] if pager.after else None
+    rows = store.batch_results_page(session, batch_id, limit=pager.fetch, after=after)
+    rows, info, headers = pager.body(rows, lambda row: (row[0],))
+    store.audit(
+        session,
+        actor=current_actor(),
+        action="export",
+        subject=f"batch/{batch_id}",
+        details={"format": "json", "rows": len(rows)},
+    )
+    session.commit()
+    return {"batch_id": batch_id, "results": [result for _, result in rows], **info}, 200, headers
+
+
 @blp.route("/<int:batch_id>/results", methods=["GET"])
 @require_scope(READ)
 @blp.arguments(ResultsQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, BatchResultsSchema, description=_RESULTS)
+@blp.response(200, BatchResultsSchema, description=_RESULTS, headers=LINK_HEADER)
 @blp.alt_response(
     200,
     success=True,
@@ -224,14 +248,20 @@ def _results(batch_id: int, format: str, *, mimetype: str | None = None):
 )
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-def batch_results(batch_id: int, format: str | None = None):
+def batch_results(
+    batch_id: int,
+    format: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+):
     """Results of a batch, with the change against each SME's previous score
 
     `previous_score` is the SME's latest score before this batch (null for a first
     score) and `change` the difference. JSON unless `format` (`json`, `csv`, `xlsx`) or,
     without it, the `Accept` header asks for CSV (`text/csv`) or XLSX. The CSV and XLSX
     tables are also `GET .../results.csv` and `.../results.xlsx`. Large results are
-    streamed.
+    streamed; the JSON results can also be read page by page, in row order, with `limit`
+    and then each page's `next_cursor`.
     """
     if format is None:
         by_type = {media_type: name for name, media_type in downloads.MEDIA_TYPES.items()}
@@ -239,6 +269,12 @@ def batch_results(batch_id: int, format: str | None = None):
             list(by_type), default=downloads.MEDIA_TYPES["json"]
         )
         format = by_type[best]
+    paging = [name for name, value in (("cursor", cursor), ("limit", limit)) if value is not None]
+    if paging and format != "json":
+        message = "Only the JSON results are paged; CSV and XLSX come whole."
+        abort(422, errors=[{"field": name, "message": message} for name in paging])
+    if paging:
+        return _results_page(batch_id, cursor=cursor, limit=limit)
     return _results(batch_id, format)
 
 

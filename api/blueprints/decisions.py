@@ -12,7 +12,7 @@ import datetime as dt
 import inspect
 from collections.abc import Sequence
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
@@ -30,6 +30,7 @@ from api.http.decision_schemas import (
 )
 from api.http.negotiation import JSON, accepts
 from api.http.outcome_fields import office_today
+from api.http.paging import LINK_HEADER, Pager
 from api.http.schemas import MAX_ID
 from scoring.contract.outcomes import decision_problems
 from scoring.contract.schema import schema_errors_to_list
@@ -138,24 +139,44 @@ def create_decisions(body: dict):
 @blp.route("", methods=["GET"])
 @require_scope(READ)
 @blp.arguments(DecisionListQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, DecisionPageSchema)
-def list_decisions(page: int, per_page: int | None = None, **filters):
+@blp.response(200, DecisionPageSchema, headers=LINK_HEADER)
+def list_decisions(
+    page: int | None = None,
+    per_page: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+    **filters,
+):
     """List support decisions with their outcome labels
 
-    Newest decision date first; filter by `sme_id`, `cohort` (the decision's or the SME's),
-    `sector`, `support_kind`, `decision` and the decision date (`decided_from`,
-    `decided_until`, both inclusive). Each has `exported_within_12m` (1, 0 or null while
-    unknown) and the `label_basis` it rests on.
+    Newest decision date first (then newest recorded); filter by `sme_id`, `cohort` (the
+    decision's or the SME's), `sector`, `support_kind`, `decision`, the decision date
+    (`decided_from`, `decided_until`, both inclusive) and `updated_since` (recorded or
+    corrected at or after, or with a follow-up since that may change the label). Each has
+    `exported_within_12m` (1, 0 or null while unknown) and the `label_basis` it rests on.
+    Page by cursor (`limit`, then each page's `next_cursor`) or by number.
     """
-    limit = current_app.config["PAGE_SIZE_MAX"]
-    if per_page is None:
-        per_page = min(current_app.config["PAGE_SIZE_DEFAULT"], limit)
-    elif per_page > limit:
-        _invalid([{"field": "per_page", "message": f"Must be at most {limit}."}])
-    items, total = store.list_decisions(
-        get_session(), store.DecisionFilter(**filters), page=page, per_page=per_page
+    pager = Pager.from_query(
+        "decisions",
+        ("date", "id"),
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        page=page,
+        per_page=per_page,
     )
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    items, total = store.list_decisions(
+        get_session(),
+        store.DecisionFilter(**filters),
+        page=pager.page or 1,
+        per_page=pager.fetch,
+        after=pager.after,
+        count=not pager.by_cursor,
+    )
+    items, info, headers = pager.body(
+        items, lambda item: (item["decided_on"], item["id"]), total=total
+    )
+    return {"items": items, **info}, 200, headers
 
 
 def _decision_or_404(session, decision_id: int) -> dict:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import current_app
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import ValidationError, validates_schema
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
@@ -15,6 +15,7 @@ from api.db import get_session
 from api.http.auth import ADMIN, PERSONAL, current_actor, require_scope
 from api.http.decision_schemas import HeldDecisionSchema
 from api.http.outcome_schemas import FollowUpSchema
+from api.http.paging import LINK_HEADER, PageInfoSchema, Pager, PagingQuerySchema, Timestamp
 from api.http.schemas import ResponseSchema
 
 blp = Blueprint(
@@ -43,18 +44,12 @@ class EventSchema(ResponseSchema):
     details = ma.Dict(required=True, allow_none=True)
 
 
-class ProcessingLogQuerySchema(Schema):
+class ProcessingLogQuerySchema(PagingQuerySchema):
     actor = ma.String(validate=mv.Length(min=1, max=300))
     action = ma.String(validate=mv.Length(min=1, max=64))
     subject = ma.String(validate=mv.Length(min=1, max=300))
-    since = ma.AwareDateTime(
-        default_timezone=dt.UTC, metadata={"description": "From this time on (inclusive)."}
-    )
-    until = ma.AwareDateTime(
-        default_timezone=dt.UTC, metadata={"description": "Before this time (exclusive)."}
-    )
-    page = ma.Integer(load_default=1, validate=mv.Range(min=1, max=1_000_000))
-    per_page = ma.Integer(validate=mv.Range(min=1))
+    since = Timestamp(metadata={"description": "From this time on (inclusive)."})
+    until = Timestamp(metadata={"description": "Before this time (exclusive)."})
 
     @validates_schema
     def _ordered(self, data: dict, **kwargs) -> None:
@@ -62,13 +57,10 @@ class ProcessingLogQuerySchema(Schema):
             raise ValidationError("Must be later than since.", "until")
 
 
-class ProcessingLogPageSchema(ResponseSchema):
+class ProcessingLogPageSchema(PageInfoSchema, ResponseSchema):
     items = ma.List(
         ma.Nested(EventSchema), required=True, metadata={"description": "Newest first."}
     )
-    total = ma.Integer(required=True)
-    page = ma.Integer(required=True)
-    per_page = ma.Integer(required=True)
 
 
 class ExportBatchSchema(ResponseSchema):
@@ -141,18 +133,37 @@ def subject_access(sme_id: str):
 @blp.route("/processing-log", methods=["GET"])
 @require_scope(ADMIN)
 @blp.arguments(ProcessingLogQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, ProcessingLogPageSchema)
-def processing_log(page: int, per_page: int | None = None, **filters):
+@blp.response(200, ProcessingLogPageSchema, headers=LINK_HEADER)
+def processing_log(
+    page: int | None = None,
+    per_page: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+    **filters,
+):
     """The processing log: who scored, viewed, changed, exported or erased what, and when
 
     Newest first; filter by `actor`, `action`, `subject` (an `sme_id`, `batch/<id>` ...)
-    and a time range (`since` inclusive, `until` exclusive). Append-only: the database
-    refuses changes to it. Needs the `admin` scope.
+    and a time range (`since` inclusive, `until` exclusive). Page by cursor (`limit`, then
+    each page's `next_cursor`) or by number. Append-only: the database refuses changes to
+    it. Needs the `admin` scope.
     """
-    limit = current_app.config["PAGE_SIZE_MAX"]
-    if per_page is None:
-        per_page = min(current_app.config["PAGE_SIZE_DEFAULT"], limit)
-    elif per_page > limit:
-        abort(422, errors=[{"field": "per_page", "message": f"Must be at most {limit}."}])
-    items, total = store.processing_log(get_session(), page=page, per_page=per_page, **filters)
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    pager = Pager.from_query(
+        "processing-log",
+        ("id",),
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        page=page,
+        per_page=per_page,
+    )
+    items, total = store.processing_log(
+        get_session(),
+        **filters,
+        page=pager.page or 1,
+        per_page=pager.fetch,
+        after=pager.after[0] if pager.after else None,
+        count=not pager.by_cursor,
+    )
+    items, info, headers = pager.body(items, lambda item: (item["id"],), total=total)
+    return {"items": items, **info}, 200, headers

@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
+from api.http.paging import CursorQuerySchema
 from api.http.schemas import (
     COHORT,
     LANGUAGES,
@@ -93,7 +94,7 @@ class BatchSchema(ResponseSchema):
     progress = ma.Nested(BatchProgressSchema, required=True)
 
 
-class ResultsQuerySchema(Schema):
+class ResultsQuerySchema(CursorQuerySchema):
     format = ma.String(
         validate=mv.OneOf(RESULT_FORMATS),
         metadata={
@@ -118,5 +119,15 @@ class ResultRowSchema(ScoreRecordSchema):
 
 
 class BatchResultsSchema(ResponseSchema):
+    """Every result, or with `cursor` or `limit` one page of them."""
+
     batch_id = ma.Integer(required=True)
     results = ma.List(ma.Nested(ResultRowSchema), required=True)
+    next_cursor = ma.String(
+        allow_none=True,
+        metadata={
+            "description": "Paging by cursor: pass as `cursor` for the next page; null on "
+            'the last page (also the `Link` header, rel="next"). Absent without paging.'
+        },
+    )
+    limit = ma.Integer(metadata={"description": "Paging by cursor: results per page."})

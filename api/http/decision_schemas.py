@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, post_load, validates_schema
+from marshmallow import ValidationError, post_load, validates_schema
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
-from api.config import DefaultConfig
 from api.http.outcome_fields import (
     BULK_MAX,
     LABEL_BASES,
@@ -26,6 +25,7 @@ from api.http.outcome_fields import (
     sme_id_field,
     text_field,
 )
+from api.http.paging import PageInfoSchema, PagingQuerySchema, updated_since_field
 from api.http.schemas import COHORT, MAX_ID
 from scoring.contract import fields as F
 from scoring.contract.outcomes import (
@@ -220,7 +220,7 @@ class DecisionsSchema(Described):
     )
 
 
-class DecisionListQuerySchema(Schema):
+class DecisionListQuerySchema(PagingQuerySchema):
     sme_id = sme_id_field()
     cohort = ma.String(**COHORT)
     sector = ma.String(validate=mv.OneOf(F.SECTORS))
@@ -228,22 +228,16 @@ class DecisionListQuerySchema(Schema):
     decision = ma.String(validate=mv.OneOf(DECISIONS))
     decided_from = ma.Date(metadata={"description": "Decided on or after this day."})
     decided_until = ma.Date(metadata={"description": "Decided on or before this day."})
-    page = ma.Integer(load_default=1, validate=mv.Range(min=1, max=1_000_000))
-    per_page = ma.Integer(
-        validate=mv.Range(min=1),
-        metadata={
-            "description": "Items per page; at most the service's PAGE_SIZE_MAX (500).",
-            "maximum": DefaultConfig.PAGE_SIZE_MAX,
-        },
+    updated_since = updated_since_field(
+        "Only decisions changed at or after this time (ISO 8601; without a zone, UTC): "
+        "recorded or corrected, or with a follow-up of the SME recorded or corrected since "
+        "(which may change the label)."
     )
 
 
-class DecisionPageSchema(Described):
+class DecisionPageSchema(PageInfoSchema, Described):
     items = ma.List(
         ma.Nested(DecisionSchema),
         required=True,
         metadata={"description": "Newest decision date first."},
     )
-    total = ma.Integer(required=True)
-    page = ma.Integer(required=True)
-    per_page = ma.Integer(required=True)

@@ -17,6 +17,7 @@ from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
+from api.http.conditional import ConditionalGetDocs
 from api.http.errors import PROBLEM_JSON, http_problem
 from api.http.negotiation import is_json
 from api.http.schemas import ProblemSchema
@@ -102,7 +103,7 @@ def init_app(app: Flask) -> RestApi:
                     f"{SCOPES_TEXT} Errors are `application/problem+json` (RFC 9457)."
                 )
             },
-            "extra_plugins": [JsonBodyErrors()],
+            "extra_plugins": [JsonBodyErrors(), ConditionalGetDocs()],
         },
     )
     rest.ma_plugin.converter.add_attribute_function(nullable_reference)

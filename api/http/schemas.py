@@ -14,7 +14,13 @@ from marshmallow import EXCLUDE, Schema
 from marshmallow import fields as ma
 from marshmallow import validate as mv
 
-from api.config import DefaultConfig
+from api.http.paging import (
+    CursorQuerySchema,
+    PageInfoSchema,
+    PagingQuerySchema,
+    next_cursor_field,
+    updated_since_field,
+)
 from scoring.contract import fields as F
 
 LANGUAGES = ("en", "id")
@@ -190,11 +196,8 @@ class SmeSummarySchema(ResponseSchema):
     latest_score = ma.Nested(ScoreSummarySchema, required=True, allow_none=True)
 
 
-class SmePageSchema(ResponseSchema):
+class SmePageSchema(PageInfoSchema, ResponseSchema):
     items = ma.List(ma.Nested(SmeSummarySchema), required=True)
-    total = ma.Integer(required=True)
-    page = ma.Integer(required=True)
-    per_page = ma.Integer(required=True)
 
 
 class SmeSchema(ResponseSchema):
@@ -211,21 +214,23 @@ class ScoreHistorySchema(ResponseSchema):
     scores = ma.List(
         ma.Nested(ScoreRecordSchema), required=True, metadata={"description": "Oldest first."}
     )
+    next_cursor = next_cursor_field()
+    limit = ma.Integer(required=True, metadata={"description": "Scores per page."})
 
 
-class SmeListQuerySchema(Schema):
+class SmeListQuerySchema(PagingQuerySchema):
     sector = ma.String(validate=mv.OneOf(F.SECTORS))
     tier = ma.String(validate=mv.Length(min=1, max=50))
     cohort = ma.String(**COHORT)
-    page = ma.Integer(load_default=1, validate=mv.Range(min=1, max=1_000_000))
-    per_page = ma.Integer(
-        validate=mv.Range(min=1),
-        metadata={
-            "description": "Items per page; at most the service's PAGE_SIZE_MAX (500).",
-            # Documented so that clients (and schemathesis) know a larger page is refused;
-            # the view enforces the configured value.
-            "maximum": DefaultConfig.PAGE_SIZE_MAX,
-        },
+    updated_since = updated_since_field(
+        "Only SMEs changed at or after this time (ISO 8601; without a zone, UTC): a new "
+        "profile, score or cohort."
+    )
+
+
+class ScoreHistoryQuerySchema(CursorQuerySchema):
+    updated_since = updated_since_field(
+        "Only scores scored at or after this time (ISO 8601; without a zone, UTC)."
     )
 
 

@@ -96,7 +96,8 @@ def table_response(frame: pd.DataFrame, *, format: str, filename: str) -> Respon
     )
 
 
-def _chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
+def chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
+    """``rows`` in lists of ``CHUNK_ROWS``: what is read, converted and sent at a time."""
     rows = iter(rows)
     while chunk := list(islice(rows, CHUNK_ROWS)):
         yield chunk
@@ -107,18 +108,23 @@ def _frames(
 ) -> Iterator[pd.DataFrame]:
     """The result table of ``rows`` in chunks; an empty table for no rows."""
     empty = True
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         empty = False
         yield results_frame(chunk, categories=categories, markets=markets)
     if empty:
         yield results_frame([])
 
 
-class _Pipe:
-    """A write-only file whose bytes are taken out by whoever streams them."""
+class Pipe(io.RawIOBase):
+    """A write-only file whose bytes are taken out by whoever streams them (a raw stream,
+    as pyarrow's Parquet writer wants)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, data: bytes) -> int:
         self._parts.append(bytes(data))
@@ -129,7 +135,7 @@ class _Pipe:
         return data
 
 
-def _closing(pieces: Iterator, session: Session) -> Iterator:
+def closing_session(pieces: Iterator, session: Session) -> Iterator:
     """``pieces``, then ``session`` closed: the request's own teardown has run before a
     streamed body is sent, so the rows' transaction (and cursor) ends here."""
     try:
@@ -144,7 +150,7 @@ def _json_pieces(batch_id: int, rows: Iterable[dict]) -> Iterator[str]:
     envelope = dumps({"batch_id": batch_id, "results": []}, separators=(",", ":"))
     head, tail = envelope[: -len("]}")], "]}\n"
     separator = ""
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         body = ",".join(dumps(row, separators=(",", ":")) for row in chunk)
         yield head + separator + body
         head, separator = "", ","
@@ -155,7 +161,7 @@ def _table_pieces(
     rows: Iterable[dict], *, categories: list[str], markets: list[str]
 ) -> Iterator[bytes]:
     """The CSV table of ``rows``, a chunk of rows at a time (header first)."""
-    pipe = _Pipe()
+    pipe = Pipe()
     with TableWriter(pipe, format="csv") as writer:
         for frame in _frames(rows, categories=categories, markets=markets):
             writer.write(frame)
@@ -176,7 +182,7 @@ def batch_results_response(
     mimetype = mimetype or MEDIA_TYPES[format]
     if format == "json":
         rows = iter_exported_results(session, batch, actor=actor, format=format)
-        pieces = _closing(_json_pieces(batch_id, rows), session)
+        pieces = closing_session(_json_pieces(batch_id, rows), session)
         return current_app.response_class(stream_with_context(pieces), mimetype=mimetype)
     # The columns depend on every row: one light pass first, then the rows again.
     categories, markets = result_columns(store.iter_batch_results(session, batch_id))
@@ -184,7 +190,7 @@ def batch_results_response(
     filename = f"batch-{batch_id}-results"
     if format == "csv":
         pieces = _table_pieces(rows, categories=categories, markets=markets)
-        pieces = _closing(pieces, session)
+        pieces = closing_session(pieces, session)
         return current_app.response_class(
             stream_with_context(pieces), mimetype=mimetype, headers=_attachment(filename, format)
         )

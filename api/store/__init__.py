@@ -13,6 +13,7 @@ the public names of its modules, one module per thing stored.
 from api.store.audit_log import audit, audit_events, processing_log
 from api.store.batches import (
     batch_results,
+    batch_results_page,
     batch_sme_ids,
     create_batch,
     fail_batch,
@@ -74,9 +75,12 @@ from api.store.protection import (
     subject_access,
 )
 from api.store.scores import (
+    LATEST_SCORE_COLUMNS,
+    iter_latest_scores,
     latest_scores,
     save_scored,
     score_history,
+    score_history_page,
     sector_category_averages,
     sector_scored_count,
 )
@@ -111,6 +115,7 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "processing_log",
     # batches: created, finished or failed, status and results
     "batch_results",
+    "batch_results_page",
     "batch_sme_ids",
     "create_batch",
     "fail_batch",
@@ -167,9 +172,12 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "purge_expired",
     "subject_access",
     # scores: stored scores, history, latest, aggregates
+    "LATEST_SCORE_COLUMNS",
+    "iter_latest_scores",
     "latest_scores",
     "save_scored",
     "score_history",
+    "score_history_page",
     "sector_category_averages",
     "sector_scored_count",
     # smes: profiles, personal data, cohorts

@@ -51,9 +51,12 @@ def processing_log(
     until: dt.datetime | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[dict], int]:
+    after: int | None = None,
+    count: bool = True,
+) -> tuple[list[dict], int | None]:
     """One page of processing-log events matching every filter given, newest first, and
-    how many match. ``since`` is inclusive, ``until`` exclusive."""
+    how many match (None without ``count``). ``since`` is inclusive, ``until`` exclusive.
+    With ``after`` (an event's id) the page starts after it, not at an offset."""
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1")
     query = select(AuditEvent)
@@ -68,7 +71,11 @@ def processing_log(
         query = query.where(AuditEvent.at >= since)
     if until is not None:
         query = query.where(AuditEvent.at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if after is not None:
+        query = query.where(AuditEvent.id < after)
     rows = session.scalars(
         query.order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)
     )

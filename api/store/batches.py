@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.store.audit_log import audit
 from api.store.common import format_time
 from api.store.scores import latest_rows
-from api.tables import Batch, Score, utcnow
+from api.tables import Batch, Score, Sme, utcnow
 
 
 def create_batch(
@@ -202,6 +202,39 @@ def iter_batch_results(session: Session, batch_id: int, *, chunk_size: int = 100
     # Through the Core connection: the ORM's result buffers every row even with yield_per.
     rows = session.connection().execute(query.execution_options(yield_per=chunk_size))
     for record in rows.scalars():
-        before = previous.get(record["sme_id"])
-        change = None if before is None else round(record["score"] - before, 1)
-        yield {**record, "previous_score": before, "change": change}
+        yield _with_change(record, previous.get(record["sme_id"]))
+
+
+def _with_change(record: dict, before: float | None) -> dict:
+    """A result: the score record, the SME's score before the batch and the change."""
+    change = None if before is None else round(record["score"] - before, 1)
+    return {**record, "previous_score": before, "change": change}
+
+
+def batch_results_page(
+    session: Session, batch_id: int, *, limit: int, after: int | None = None
+) -> list[tuple[int, dict]]:
+    """Up to ``limit`` of a complete batch's results in row order, after the score
+    ``after`` (keyset paging), as ``(score id, result)``: ``iter_batch_results``' rows
+    with the SME's ``name`` and ``sector`` (None for an SME no longer stored)."""
+    query = (
+        select(Score.id, Score.record, Sme.name, Sme.sector)
+        .outerjoin(Sme, Sme.sme_id == Score.sme_id)
+        .where(Score.batch_id == batch_id)
+    )
+    if after is not None:
+        query = query.where(Score.id > after)
+    rows = session.execute(query.order_by(Score.id).limit(limit)).all()
+    sme_ids = [row.record["sme_id"] for row in rows]
+    previous = dict(latest_rows(session, sme_ids, batch_id, Score.score))
+    return [
+        (
+            row.id,
+            {
+                **_with_change(row.record, previous.get(row.record["sme_id"])),
+                "name": row.name,
+                "sector": row.sector,
+            },
+        )
+        for row in rows
+    ]

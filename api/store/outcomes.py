@@ -205,6 +205,9 @@ class DecisionFilter:
     decision: str | None = None
     decided_from: dt.date | None = None
     decided_until: dt.date | None = None
+    #: Changed since: the decision itself, or its label (a follow-up of the SME recorded or
+    #: corrected since).
+    updated_since: dt.datetime | None = None
 
     def apply(self, query: Select) -> Select:
         for column, value in (
@@ -224,16 +227,39 @@ class DecisionFilter:
             query = query.where(SupportDecision.decided_on >= self.decided_from)
         if self.decided_until is not None:
             query = query.where(SupportDecision.decided_on <= self.decided_until)
+        if self.updated_since is not None:
+            followed_up = select(ExportFollowUp.id).where(
+                ExportFollowUp.sme_id == SupportDecision.sme_id,
+                ExportFollowUp.updated_at >= self.updated_since,
+            )
+            query = query.where(
+                (SupportDecision.updated_at >= self.updated_since) | followed_up.exists()
+            )
         return query
 
 
 def list_decisions(
-    session: Session, where: DecisionFilter, *, page: int = 1, per_page: int = 50
-) -> tuple[list[dict], int]:
-    """One page of decisions (newest decision date first) with their derived labels, and
-    how many match."""
+    session: Session,
+    where: DecisionFilter,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    after: tuple[dt.date, int] | None = None,
+    count: bool = True,
+) -> tuple[list[dict], int | None]:
+    """One page of decisions (newest decision date first, then newest recorded) with their
+    derived labels, and how many match (None without ``count``). With ``after`` (a
+    decision's ``(decided_on, id)``) the page starts after it, not at an offset."""
     query = where.apply(select(SupportDecision))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if after is not None:
+        day, ident = after
+        query = query.where(
+            (SupportDecision.decided_on < day)
+            | ((SupportDecision.decided_on == day) & (SupportDecision.id < ident))
+        )
     rows = list(
         session.scalars(
             query.order_by(SupportDecision.decided_on.desc(), SupportDecision.id.desc())

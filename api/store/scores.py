@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -9,9 +10,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
-from api.store.common import chunks, parse_time, upsert
+from api.store.common import chunks, format_time, parse_time, upsert
 from api.store.smes import personal_row, save_profiles, sme_row
-from api.tables import Batch, Score, ScoreAggregate, Sme, utcnow
+from api.tables import Batch, CohortMember, PersonalData, Score, ScoreAggregate, Sme, utcnow
+from scoring.contract import fields as F
 
 
 def save_scored(
@@ -92,6 +94,27 @@ def score_history(session: Session, sme_id: str) -> list[dict] | None:
     return list(
         session.scalars(select(Score.record).where(Score.sme_id == sme_id).order_by(Score.id))
     )
+
+
+def score_history_page(
+    session: Session,
+    sme_id: str,
+    *,
+    limit: int,
+    after: int | None = None,
+    scored_since: dt.datetime | None = None,
+) -> list[tuple[int, dict]] | None:
+    """Up to ``limit`` of the SME's scores, oldest first, as ``(score id, record)``: those
+    stored after the score ``after`` (keyset paging) and scored at or after
+    ``scored_since``. None if the SME is unknown."""
+    if session.scalar(select(Sme.id).where(Sme.sme_id == sme_id)) is None:
+        return None
+    query = select(Score.id, Score.record).where(Score.sme_id == sme_id)
+    if after is not None:
+        query = query.where(Score.id > after)
+    if scored_since is not None:
+        query = query.where(Score.scored_at >= scored_since)
+    return [(row.id, row.record) for row in session.execute(query.order_by(Score.id).limit(limit))]
 
 
 def latest_rows(
@@ -184,3 +207,54 @@ def sector_scored_count(session: Session, sector: str) -> int:
     return session.scalar(
         select(func.count(func.distinct(Score.sme_id))).where(Score.sector == sector)
     )
+
+
+#: The columns of ``iter_latest_scores``, in order; personal ones only when asked for.
+LATEST_SCORE_COLUMNS = (
+    "sme_id",
+    "name",
+    "sector",
+    "score",
+    "tier",
+    "rules_score",
+    "ml_probability",
+    "knockouts",
+    "model_version",
+    "ruleset_version",
+    "scored_at",
+)
+
+
+def iter_latest_scores(
+    session: Session, *, cohort: str, personal: bool = False, chunk_size: int = 500
+) -> Iterator[dict]:
+    """The latest score of each SME in ``cohort``, by sme_id, one flat row at a time
+    (``LATEST_SCORE_COLUMNS``, then the personal fields with ``personal``), read
+    ``chunk_size`` rows at a time (a server-side cursor on PostgreSQL)."""
+    members = select(CohortMember.sme_id).where(CohortMember.cohort == cohort)
+    latest = select(func.max(Score.id)).where(Score.sme_id.in_(members)).group_by(Score.sme_id)
+    columns = [
+        Sme.sme_id,
+        Sme.name,
+        Sme.sector,
+        Score.score,
+        Score.tier,
+        Score.rules_score,
+        Score.ml_probability,
+        Score.record["knockouts"].label("knockouts"),
+        Score.model_version,
+        Score.ruleset_version,
+        Score.scored_at,
+    ]
+    query = select(*columns).join(Score, Score.sme_id == Sme.sme_id).where(Score.id.in_(latest))
+    if personal:
+        query = query.add_columns(
+            *(getattr(PersonalData, name) for name in F.PERSONAL_COLUMNS)
+        ).outerjoin(PersonalData, PersonalData.sme_id == Sme.sme_id)
+    query = query.order_by(Sme.sme_id).execution_options(yield_per=chunk_size)
+    # Through the Core connection: the ORM's result buffers every row even with yield_per.
+    for row in session.connection().execute(query).mappings():
+        out = dict(row)
+        out["knockouts"] = list(out["knockouts"] or [])
+        out["scored_at"] = format_time(out["scored_at"])
+        yield out

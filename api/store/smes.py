@@ -147,10 +147,16 @@ def list_smes(
     cohort: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[dict], int]:
-    """One page of SMEs ordered by sme_id, and the total matching the filters.
+    updated_since: dt.datetime | None = None,
+    after: str | None = None,
+    count: bool = True,
+) -> tuple[list[dict], int | None]:
+    """One page of SMEs ordered by sme_id, and the total matching the filters (None
+    without ``count``).
 
-    ``tier`` filters on the latest score. Items: sme_id, name, sector, cohorts and a
+    ``tier`` filters on the latest score, ``updated_since`` on the last change of the
+    SME's row (a new profile, score or cohort). With ``after`` (an sme_id) the page starts
+    after it, not at an offset (keyset paging). Items: sme_id, name, sector, cohorts and a
     ``latest_score`` summary (score, tier, rules_score, ml_probability, versions,
     scored_at) or None.
     """
@@ -173,7 +179,13 @@ def list_smes(
     if cohort is not None:
         members = select(CohortMember.sme_id).where(CohortMember.cohort == cohort)
         query = query.where(Sme.sme_id.in_(members))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if updated_since is not None:
+        query = query.where(Sme.updated_at >= updated_since)
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if after is not None:
+        query = query.where(Sme.sme_id > after)
     rows = session.execute(
         query.order_by(Sme.sme_id).limit(per_page).offset((page - 1) * per_page)
     ).all()
