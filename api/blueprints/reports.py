@@ -7,6 +7,7 @@ processing log as `report`, once per SME reported on.
 
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint, abort
 
 from api import store
@@ -20,6 +21,14 @@ from api.http.report_schemas import (
     ReportQuerySchema,
 )
 from api.services import reports
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def _asked_type() -> str:
+    """``application/pdf``, or the generic binary type for a client that asks only for it."""
+    return request.accept_mimetypes.best_match([PDF_MEDIA_TYPE, OCTET_STREAM], PDF_MEDIA_TYPE)
+
 
 blp = Blueprint(
     "reports",
@@ -37,6 +46,13 @@ blp = Blueprint(
     PDF_BODY,
     content_type=PDF_MEDIA_TYPE,
     description="The report, one A4 page.",
+)
+@blp.alt_response(
+    200,
+    success=True,
+    content_type=OCTET_STREAM,
+    schema=PDF_BODY,
+    description="The same PDF, for clients that only take generic binary bodies.",
 )
 @blp.alt_response(404, response="NOT_FOUND")
 def sme_report(sme_id: str, lang: str):
@@ -56,7 +72,7 @@ def sme_report(sme_id: str, lang: str):
         session, actor=current_actor(), action="report", subject=sme_id, details={"lang": lang}
     )
     session.commit()
-    return reports.pdf_response(body, f"{sme_id}-{lang}")
+    return reports.pdf_response(body, f"{sme_id}-{lang}", mimetype=_asked_type())
 
 
 @blp.route("/cohorts/<path:cohort>/report.pdf", methods=["GET"])
@@ -67,6 +83,13 @@ def sme_report(sme_id: str, lang: str):
     PDF_BODY,
     content_type=PDF_MEDIA_TYPE,
     description="The report, one A4 page per SME, by sme_id. " + COHORT_LIMIT,
+)
+@blp.alt_response(
+    200,
+    success=True,
+    content_type=OCTET_STREAM,
+    schema=PDF_BODY,
+    description="The same PDF, for clients that only take generic binary bodies.",
 )
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
@@ -101,4 +124,4 @@ def cohort_report(cohort: str, lang: str, sector: str | None = None, tier: str |
             details={"cohort": cohort, "lang": lang},
         )
     session.commit()
-    return reports.pdf_response(body, f"{cohort}-{lang}")
+    return reports.pdf_response(body, f"{cohort}-{lang}", mimetype=_asked_type())

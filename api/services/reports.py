@@ -216,11 +216,11 @@ def cohort_report(session: Session, cohort: str, sme_ids: Sequence[str], *, lang
         return _pdf(pages, lang=lang, title=i18n.t("report.title_cohort", cohort=cohort))
 
 
-def pdf_response(body: bytes, name: str) -> Response:
+def pdf_response(body: bytes, name: str, *, mimetype: str = MEDIA_TYPE) -> Response:
     """``body`` as a PDF download named after ``name`` (its letters, digits, ``-`` and ``_``)."""
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
     return current_app.response_class(
         body,
-        mimetype=MEDIA_TYPE,
+        mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{safe or "report"}.pdf"'},
     )
