@@ -127,6 +127,24 @@ class DefaultConfig:
     #: Tests only: a pause after each scored chunk, to stop a worker in mid-batch.
     BATCH_CHUNK_PAUSE_SECONDS = 0.0
 
+    # Events and webhooks (api.store.events, api.services.webhooks; README "Integration").
+    #: Webhook receivers on 127.0.0.1, ::1 or localhost (over http too); off in production.
+    WEBHOOKS_ALLOW_LOOPBACK = True
+    #: How long to wait for a receiver to connect and for each read of its answer.
+    WEBHOOKS_TIMEOUT_SECONDS = 5.0
+    #: Waits before each retry of a delivery that was not answered 2xx (each +- the jitter
+    #: share); after the last, the delivery is failed: 8 attempts over about 3 hours.
+    WEBHOOKS_RETRY_SECONDS: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 5400)
+    WEBHOOKS_RETRY_JITTER = 0.2
+    #: Failed deliveries in a row that disable a subscription (the reason is kept).
+    WEBHOOKS_DISABLE_AFTER_FAILURES = 5
+    #: A worker holds a delivery it sends this long; if it stops, another sends it again.
+    WEBHOOKS_LEASE_SECONDS = 60.0
+    #: Deliveries a worker sends between two looks at the batch queue.
+    WEBHOOKS_PER_PASS = 20
+    #: Tests only: a pause between claiming a delivery and sending it.
+    WEBHOOKS_SEND_PAUSE_SECONDS = 0.0
+
     def __init__(self) -> None:
         # A DATABASE_URL in the environment is honoured by the embedded default too.
         self.DATABASE_URL = os.environ.get("DATABASE_URL") or None
@@ -160,6 +178,7 @@ class ProductionConfig(DefaultConfig):
     AUTO_MIGRATE = False
     SESSION_COOKIE_SECURE = True
     BATCH_RUNNER = False  # queued batches are run by `sme-export worker` processes
+    WEBHOOKS_ALLOW_LOOPBACK = False
 
     def __init__(self) -> None:
         missing = [

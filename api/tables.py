@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 SME_ID_LENGTH = 64  # scoring.contract.fields.SME_ID_PATTERN
 BATCH_STATUSES = ("queued", "running", "complete", "failed")
 DECISIONS = ("support", "no_support")  # scoring.contract.outcomes.DECISIONS
+DELIVERY_STATUSES = ("pending", "sending", "delivered", "failed")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -315,6 +317,84 @@ class AppendOnlyError(RuntimeError):
 @event.listens_for(AuditEvent, "before_delete")
 def _refuse_audit_change(mapper, connection, target) -> None:
     raise AppendOnlyError("audit events are append-only")
+
+
+# --- events for other systems: the outbox, webhook subscriptions and their deliveries ------
+
+
+class Event(Base):
+    """A change other systems hear of, written in the transaction of the change
+    (``store.emit``). ``commit_seq`` numbers events in the order their transactions
+    committed, given at commit (``api.store.events``): the feed's cursor. ``sme_id`` is
+    the SME the event is about, if one; it has no foreign key, so that erasure can leave
+    the event with nothing but that pseudonymous id."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("commit_seq"), Index(None, "sme_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    sme_id: Mapped[str | None] = mapped_column(String(SME_ID_LENGTH))
+    payload: Mapped[dict[str, Any]]
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    commit_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookSubscription(Base):
+    """A system that wants events POSTed to ``url``, signed with ``secret`` (kept as given:
+    the service must sign with it; it is shown only when the subscription is created).
+    ``types`` None means every type. ``cursor`` is the ``commit_seq`` up to which its
+    deliveries are made. Too many failed deliveries in a row disable it, with the reason."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    types: Mapped[list[Any] | None]
+    secret: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[dt.datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: ``pending`` until its next attempt is due,
+    ``sending`` while a worker holds it (until ``lease_expires_at``), then ``delivered``
+    or, after the last retry, ``failed``. The last attempt's answer is kept."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in DELIVERY_STATUSES)),
+            name="status",
+        ),
+        UniqueConstraint("subscription_id", "event_id"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    worker: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[dt.datetime | None]
+    last_attempt_at: Mapped[dt.datetime | None]
+    status_code: Mapped[int | None]
+    duration_ms: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None]
 
 
 # --- staff users of the web pages ----------------------------------------------------------

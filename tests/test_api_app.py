@@ -223,6 +223,11 @@ def test_openapi_document_is_generated_from_the_schemas(client):
         "/api/v1/rulesets/impact",
         "/api/v1/fairness",
         "/api/v1/drift",
+        "/api/v1/events",
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{subscription_id}",
+        "/api/v1/webhooks/{subscription_id}/deliveries",
+        "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/resend",
         "/healthz",
         "/readyz",
     }

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import store
 from api.db import get_database, get_session
-from api.tables import Sme
+from api.tables import Event, Sme
 from scoring import engine as scoring_engine
 from scoring.contract import fields as F
 from scoring.model.features import FEATURE_NAMES, FIELD_COLUMNS
@@ -253,9 +253,17 @@ def test_erasure_removes_the_smes_personal_data_everywhere(backend_app, make_key
     after = _every_table_as_text(app)
     for value in IDENTIFYING:
         assert [name for name, t in after.items() if value in t] == [], value
-    # What is left names the SME only by its pseudonymous id, in the processing log; its
-    # decision is an anonymous count.
-    assert [name for name, t in after.items() if '"W-1"' in t] == ["audit_events"]
+    # What is left names the SME only by its pseudonymous id, in the processing log and in
+    # the events other systems read (each left with nothing but the sme_id, the last one
+    # ``sme.erased`` telling them to erase it too); its decision is an anonymous count.
+    assert sorted(name for name, t in after.items() if '"W-1"' in t) == ["audit_events", "events"]
+    with get_database(app).engine.connect() as connection:
+        payloads = connection.scalars(select(Event.payload).where(Event.sme_id == "W-1"))
+        kept = {json.dumps(payload, sort_keys=True) for payload in payloads}
+    assert kept == {
+        '{"erased": true, "sme_id": "W-1", "version": 1}',
+        '{"sme_id": "W-1", "version": 1}',
+    }
     assert after["support_decisions"] == after["export_followups"] == "[]"
     assert '"trade_fair"' in after["outcome_aggregates"]
     exported = _downloads(client, admin, batch_id)

@@ -4,8 +4,8 @@
 Python package; the tests import it and use it, as another department's system would,
 against ``sme-export serve`` on a free loopback port: batch uploads (a CSV file and a JSON
 array of profiles), the batch, its results as JSON, CSV and XLSX, a shortlist of a cohort,
-an SME whose latest score is a typed record, the SMEs paged through by cursor and an
-unchanged SME answered 304.
+an SME whose latest score is a typed record, the event feed with typed payloads, the SMEs
+paged through by cursor and an unchanged SME answered 304.
 """
 
 from __future__ import annotations
@@ -199,6 +199,21 @@ def test_an_sme_with_its_latest_score_typed(generation, api, uploaded):
     assert 0 <= sme.latest_score.score <= 100
     assert all(isinstance(c, uploaded.models.CriterionResult) for c in sme.latest_score.criteria)
     assert sme.cohorts == [COHORT]
+
+
+def test_the_event_feed_typed_and_paged_by_cursor(generation, api, uploaded):
+    list_events = generation.module("api.events.get_api_v1_events")
+    models = uploaded.models
+    page = list_events.sync(client=api, limit=2)
+    assert isinstance(page, models.FeedPage) and len(page.items) == 2 and page.has_more
+    assert all(isinstance(item.data, models.ScoreCreatedData) for item in page.items)
+    assert page.items[0].data.sme_id == page.items[0].data.to_dict()["sme_id"]
+    batches = list_events.sync(
+        client=api, after=page.next_cursor, types=[models.GetApiV1EventsTypesItem.BATCH_COMPLETED]
+    )
+    assert [item.type_ for item in batches.items] == ["batch.completed"] * 2
+    assert all(isinstance(item.data, models.BatchEndedData) for item in batches.items)
+    assert int(batches.next_cursor) > int(page.next_cursor)
 
 
 def test_paging_through_the_smes_by_cursor(generation, api, uploaded):

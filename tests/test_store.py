@@ -669,7 +669,11 @@ def test_erasure_leaves_no_personal_data_in_any_table(db_session):
     after = _everything(db_session)
     for value in (*WULAN.values(), "perempuan", "Coblong"):
         assert not [name for name, text in after.items() if value in text], value
-    assert [name for name, text in after.items() if "W-1" in text] == ["audit_events"]
+    # The sme_id stays in the processing log and in the events, each left with it alone.
+    assert [name for name, text in after.items() if "W-1" in text] == ["audit_events", "events"]
+    left = [e["data"] for e in store.read_events(db_session)[0] if "W-1" in str(e)]
+    assert left[-1] == {"version": 1, "sme_id": "W-1"}  # sme.erased
+    assert left[:-1] == [{"version": 1, "sme_id": "W-1", "erased": True}] * 2  # its scores
     assert store.get_sme(db_session, "W-1") is None
     assert store.score_history(db_session, "W-1") is None
     assert store.cohort_members(db_session, "c1") == ["A-1"]

@@ -6,6 +6,7 @@ from api.blueprints import (
     batches,
     cohorts,
     decisions,
+    events,
     governance,
     meta,
     outcomes,
@@ -14,6 +15,7 @@ from api.blueprints import (
     scores,
     shortlists,
     smes,
+    webhooks,
 )
 
 BLUEPRINTS = (
@@ -28,5 +30,7 @@ BLUEPRINTS = (
     meta.health,
     protection.blp,
     governance.blp,
+    events.blp,
+    webhooks.blp,
     reports.blp,
 )

@@ -169,5 +169,8 @@ def create_shortlist(request: dict, lang: str):
         subject=f"batch/{request['batch_id']}" if "batch_id" in request else None,
         details={**source, "candidates": len(sme_ids), "capacity": request["capacity"]},
     )
+    store.emit_shortlist(
+        session, shortlist, cohort=request.get("cohort"), batch_id=request.get("batch_id")
+    )
     session.commit()
     return _in_language(shortlist, lang)

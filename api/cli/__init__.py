@@ -23,6 +23,7 @@ from api.cli.score import score
 from api.cli.serve import serve
 from api.cli.train import generate_data, train
 from api.cli.users import users
+from api.cli.webhooks import webhooks
 from api.cli.worker import worker
 
 __all__ = ["main"]
@@ -53,6 +54,7 @@ main.add_command(worker)
 main.add_command(db)
 main.add_command(keys)
 main.add_command(users)
+main.add_command(webhooks)
 main.add_command(purge)
 main.add_command(backup)
 main.add_command(restore)

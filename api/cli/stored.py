@@ -3,7 +3,7 @@ log, and `ruleset impact --cohort NAME` and `drift` read profiles stored in it.
 
 The database is the one of ``--database-url`` elsewhere: ``DATABASE_URL``, else the
 embedded SQLite file; when there is none yet, activations are still recorded in the
-registry's own history file.
+registry's own history file, and no event tells other systems of them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def record_audit(event: dict) -> None:
 
 
 def audit_activation(event: dict) -> None:
-    """Write a promotion, rollback or ruleset activation to the service's audit log."""
+    """Write a promotion, rollback or ruleset activation to the service's audit log, with
+    its event for other systems (``model.promoted``, ``ruleset.activated``)."""
     from api import store
 
     def write(session) -> None:
@@ -70,6 +71,7 @@ def audit_activation(event: dict) -> None:
                 **{k: event.get(k) for k in ("previous", "forced", "reason", "guard")},
             },
         )
+        store.emit_activation(session, event)
 
     _with_session(write)
 

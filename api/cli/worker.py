@@ -24,12 +24,16 @@ _OVERRIDES = {
     "max_attempts": "BATCH_MAX_ATTEMPTS",
     "poll_seconds": "BATCH_POLL_SECONDS",
     "chunk_pause": "BATCH_CHUNK_PAUSE_SECONDS",
+    "webhook_lease": "WEBHOOKS_LEASE_SECONDS",
+    "webhook_pause": "WEBHOOKS_SEND_PAUSE_SECONDS",
 }
 
 
 @click.command()
 @click.option(
-    "--until-idle", is_flag=True, help="Exit once no batch is waiting (a one-off or cron run)."
+    "--until-idle",
+    is_flag=True,
+    help="Exit once no batch is waiting and no delivery is due (a one-off or cron run).",
 )
 @click.option("--chunk-rows", type=click.IntRange(min=1), help="Rows per step [BATCH_CHUNK_ROWS].")
 @click.option(
@@ -48,14 +52,18 @@ _OVERRIDES = {
     help="How often an idle worker looks for batches [BATCH_POLL_SECONDS].",
 )
 @click.option("--chunk-pause", type=click.FloatRange(min=0.0), hidden=True)  # tests only
+@click.option("--webhook-lease", type=click.FloatRange(min=0.1), hidden=True)  # tests only
+@click.option("--webhook-pause", type=click.FloatRange(min=0.0), hidden=True)  # tests only
 def worker(until_idle: bool, **settings) -> None:
-    """Run queued background batches (uploads answered 202) until stopped."""
+    """Run queued background batches (uploads answered 202) and send webhook deliveries
+    until stopped."""
     from api import create_app
     from api.db import database_url
     from api.services.batch_jobs import Worker
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("api.services.batch_jobs").setLevel(logging.INFO)
+    logging.getLogger("api.services.webhooks").setLevel(logging.INFO)
     try:
         app = create_app()
     except (SQLAlchemyError, OSError, RuntimeError) as exc:

@@ -60,6 +60,16 @@ def nullable_reference(self, field, ret: dict, **kwargs) -> dict:
     return {}
 
 
+def one_of_references(self, field, ret: dict, **kwargs) -> dict:
+    """A field that holds one of several schemas (its ``one_of``) as ``anyOf`` of their
+    references, each schema a component of the document (``anyOf``, as schemas that allow
+    more members than they name may each fit)."""
+    schemas = getattr(field, "one_of", None)
+    if not schemas:
+        return {}
+    return {"anyOf": [self.resolve_nested_schema(schema) for schema in schemas]}
+
+
 class RestApi(Api):
     """flask-smorest's Api whose error responses are RFC 9457 problem details."""
 
@@ -107,6 +117,7 @@ def init_app(app: Flask) -> RestApi:
         },
     )
     rest.ma_plugin.converter.add_attribute_function(nullable_reference)
+    rest.ma_plugin.converter.add_attribute_function(one_of_references)
     rest.spec.components.security_scheme(
         SECURITY_SCHEME,
         {

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from api import store
 from api.db import get_database
-from api.services import ingest
+from api.services import ingest, webhooks
 from api.services.scorer import ScorerUnavailable, get_scorer
 from scoring.contract.validate import ValidatedBatch
 from scoring.engine import now_utc
@@ -118,29 +118,33 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs the queued batches of one app's database, one at a time."""
+    """Runs the queued batches of one app's database, one at a time, and between them
+    sends the webhook deliveries that are due (``api.services.webhooks``)."""
 
     def __init__(self, app: Flask, *, name: str | None = None):
         self.app = app
         self.name = name or worker_name()
         self.settings = Settings.of(app.config)
         self._sessions = get_database(app).sessions
+        self.deliveries = webhooks.Dispatcher(app, name=self.name)
 
     def run(
         self, stop: threading.Event, *, wake: threading.Event | None = None, until_idle=False
     ) -> None:
-        """Run jobs until ``stop`` is set or, with ``until_idle``, no job is waiting. An idle
-        worker looks again every ``poll_seconds``, or as soon as ``wake`` is set."""
+        """Run jobs and send deliveries until ``stop`` is set or, with ``until_idle``, no
+        job is waiting and no delivery is due. An idle worker looks again every
+        ``poll_seconds``, or as soon as ``wake`` is set."""
         wake = wake or threading.Event()
         while not stop.is_set():
             try:
                 ran = self.run_once()
+                sent = self.deliveries.run_once()
             except Exception:
                 if until_idle:
                     raise
                 log.exception("batch worker %s: cannot reach the queue; trying again", self.name)
-                ran = None
-            if ran is None:
+                ran, sent = None, 0
+            if ran is None and not sent:
                 if until_idle:
                     return
                 wake.wait(self.settings.poll_seconds)

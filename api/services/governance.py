@@ -157,7 +157,8 @@ def card(session: Session, scorer: Scorer, model=None) -> dict:
 
 
 def record_model_event(session: Session, event: dict, action: str) -> None:
-    """A promotion or rollback from the registry's history, in the processing log too."""
+    """A promotion or rollback from the registry's history, in the processing log too, and
+    ``model.promoted`` for other systems."""
     store.audit(
         session,
         actor=event["actor"],
@@ -165,4 +166,5 @@ def record_model_event(session: Session, event: dict, action: str) -> None:
         subject=event["version"],
         details={k: event.get(k) for k in ("previous", "forced", "reason", "guard")},
     )
+    store.emit_activation(session, event)
     session.commit()

@@ -23,6 +23,15 @@ from api.store.batches import (
     iter_batch_results,
     release_idempotency_key,
 )
+from api.store.events import (
+    EVENT_TYPES,
+    emit,
+    emit_activation,
+    emit_many,
+    emit_shortlist,
+    get_event,
+    read_events,
+)
 from api.store.jobs import (
     REQUEST_STOPPED,
     Job,
@@ -107,6 +116,23 @@ from api.store.users import (
     list_users,
     set_user_language,
 )
+from api.store.webhooks import (
+    Claimed,
+    SubscriptionDisabled,
+    claim_delivery,
+    create_subscription,
+    delete_subscription,
+    fail_abandoned_deliveries,
+    finish_attempt,
+    get_delivery,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    make_deliveries,
+    resend_delivery,
+    subscriptions_behind,
+    update_subscription,
+)
 
 __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     # audit_log: the append-only processing log
@@ -124,6 +150,14 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "get_batch",
     "iter_batch_results",
     "release_idempotency_key",
+    # events: the outbox other systems read, numbered in commit order
+    "EVENT_TYPES",
+    "emit",
+    "emit_activation",
+    "emit_many",
+    "emit_shortlist",
+    "get_event",
+    "read_events",
     # jobs: the queue of background batches, leases, staging files
     "REQUEST_STOPPED",
     "Job",
@@ -201,4 +235,20 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "get_user",
     "list_users",
     "set_user_language",
+    # webhooks: subscriptions, their deliveries, claims and retries
+    "Claimed",
+    "SubscriptionDisabled",
+    "claim_delivery",
+    "create_subscription",
+    "delete_subscription",
+    "fail_abandoned_deliveries",
+    "finish_attempt",
+    "get_delivery",
+    "get_subscription",
+    "list_deliveries",
+    "list_subscriptions",
+    "make_deliveries",
+    "resend_delivery",
+    "subscriptions_behind",
+    "update_subscription",
 ]

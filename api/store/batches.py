@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
 from api.store.common import format_time
+from api.store.events import emit_batch_end
 from api.store.scores import latest_rows
 from api.tables import Batch, Score, Sme, utcnow
 
@@ -136,6 +137,14 @@ def finish_batch(
         subject=f"batch/{batch_id}",
         details={"received": received, "scored": scored, "rejected": rejected},
     )
+    emit_batch_end(
+        session,
+        batch_id=batch_id,
+        cohort=batch.cohort,
+        received=received,
+        scored=scored,
+        rejected=rejected,
+    )
 
 
 def fail_batch(session: Session, batch_id: int, *, reason: str) -> None:
@@ -145,6 +154,7 @@ def fail_batch(session: Session, batch_id: int, *, reason: str) -> None:
     batch.failure_reason = reason
     _end_job(batch)
     audit(session, actor=batch.actor, action="batch.failed", subject=f"batch/{batch_id}")
+    emit_batch_end(session, batch_id=batch_id, cohort=batch.cohort, reason=reason)
 
 
 def get_batch(session: Session, batch_id: int) -> dict | None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
+from api.store.events import emit_batch_end
 from api.tables import Batch, utcnow
 
 # A queued batch is a job. A worker claims it (status "running", its name in ``worker``, a
@@ -117,8 +118,8 @@ def fail_abandoned_jobs(session: Session, *, max_attempts: int) -> int:
     now = utcnow()
     given_up = _lease_ran_out(now) & ((Batch.attempts >= max_attempts) | Batch.source.is_(None))
     failed = 0
-    for batch_id, actor, attempts, source in session.execute(
-        select(Batch.id, Batch.actor, Batch.attempts, Batch.source).where(given_up)
+    for batch_id, actor, attempts, source, cohort in session.execute(
+        select(Batch.id, Batch.actor, Batch.attempts, Batch.source, Batch.cohort).where(given_up)
     ).all():
         reason = REQUEST_STOPPED
         if source is not None:
@@ -135,6 +136,7 @@ def fail_abandoned_jobs(session: Session, *, max_attempts: int) -> int:
         )
         if marked.rowcount == 1:
             audit(session, actor=actor, action="batch.failed", subject=f"batch/{batch_id}")
+            emit_batch_end(session, batch_id=batch_id, cohort=cohort, reason=reason)
             failed += 1
     return failed
 

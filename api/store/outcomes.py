@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
 from api.store.common import chunks, format_time, upsert
+from api.store.events import emit_many
 from api.tables import (
     CohortMember,
     ExportFollowUp,
@@ -125,7 +126,27 @@ def record_decisions(session: Session, decisions: Sequence[dict], *, actor: str)
     session.flush()
     for row in rows:
         _audit_decision(session, "decision.record", row, actor)
+    emit_many(session, (("decision.recorded", _decision_event(row)) for row in rows))
     return [decision_dict(row) for row in rows]
+
+
+def _decision_event(row: SupportDecision) -> dict:
+    """The payload of ``decision.recorded``: codes, dates and the score it rested on; no
+    free text (reason, who decided)."""
+    return {
+        "decision_id": row.id,
+        "sme_id": row.sme_id,
+        "decision": row.decision,
+        "support_kind": row.support_kind,
+        "target_market": row.target_market,
+        "decided_on": _day(row.decided_on),
+        "cohort": row.cohort,
+        "score_id": row.score_id,
+        "score": row.score,
+        "tier": row.tier,
+        "model_version": row.model_version,
+        "ruleset_version": row.ruleset_version,
+    }
 
 
 def _latest_scores(session: Session, sme_ids: Sequence[str]) -> dict[str, tuple[Score, dict]]:
@@ -334,7 +355,23 @@ def record_followups(
     session.flush()
     for row in stored:
         _audit_followup(session, "followup.record", row, actor, source=source)
+    emit_many(session, (("outcome.recorded", _followup_event(row)) for row in stored))
     return [followup_dict(row) for row in stored], repeated
+
+
+def _followup_event(row: ExportFollowUp) -> dict:
+    """The payload of ``outcome.recorded``: what was learned of the SME's exports; no note."""
+    return {
+        "followup_id": row.id,
+        "sme_id": row.sme_id,
+        "followup_date": _day(row.followup_date),
+        "exported": row.exported,
+        "first_export_date": _day(row.first_export_date),
+        "destination_markets": list(row.destination_markets or []),
+        "export_value_usd": row.export_value_usd,
+        "contracts": row.contracts,
+        "learned_via": row.learned_via,
+    }
 
 
 def _audit_followup(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.db import checkpoint_after_commit
 from api.store.audit_log import audit, event_dict
 from api.store.common import format_time
+from api.store.events import emit, forget_sme
 from api.store.outcomes import erase_outcomes, outcomes_held
 from api.store.scores import fold_into_aggregates
 from api.store.smes import cohorts_of
@@ -28,7 +29,8 @@ ERASED_MESSAGE = "(erased)"
 def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
     """Erase an SME: profile, personal data, cohort links, scores, support decisions and
     follow-ups (scores and decisions folded first into the anonymous aggregates); the row
-    errors of batches that name it are redacted.
+    errors of batches that name it are redacted; its events keep only its sme_id, and
+    ``sme.erased`` tells other systems to erase it too.
 
     Returns False when nothing was held about ``sme_id``. The audit event names only the
     sme_id and the actor. On SQLite, deleted rows are overwritten (``secure_delete``) and
@@ -45,6 +47,8 @@ def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
         for model in (Score, CohortMember, PersonalData, Sme):
             session.execute(delete(model).where(model.sme_id == sme_id))
     audit(session, actor=actor, action="erase", subject=sme_id)
+    forget_sme(session, sme_id)
+    emit(session, "sme.erased", {"sme_id": sme_id})
     checkpoint_after_commit(session)
     return True
 

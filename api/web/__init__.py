@@ -29,6 +29,7 @@ from api.web import (
     reports,
     security,
     shortlists,
+    webhooks,
 )
 
 WEB_BLUEPRINTS = (
@@ -38,6 +39,7 @@ WEB_BLUEPRINTS = (
     batches.bp,
     shortlists.bp,
     admin.bp,
+    webhooks.bp,
     protection.bp,
     governance.bp,
     evaluation.bp,

@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("protection_web.processing_log", "nav.processing_log", "admin"),
     ("web_admin.users", "nav.users", "admin"),
     ("web_admin.keys", "nav.keys", "admin"),
+    ("web_webhooks.webhooks", "webhooks.nav", "admin"),
 )
 
 

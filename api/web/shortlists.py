@@ -160,6 +160,7 @@ def build():
                         "selected": len(shortlist["selected"]),
                     },
                 )
+                store.emit_shortlist(session, shortlist, cohort=wanted["cohort"])
                 session.commit()
     status = 422 if errors else 200
     return render_template(
