@@ -160,7 +160,7 @@ def test_a_database_bug_is_still_a_plain_500(app, headers, monkeypatch):
     def broken(*args, **kwargs):
         raise exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr(store, "score_history", broken)
+    monkeypatch.setattr(store, "score_history_page", broken)
     response = app.test_client().get("/api/v1/smes/X/scores", headers=headers)
     assert response.status_code == 500
     assert response.mimetype == PROBLEM_JSON
