@@ -179,6 +179,12 @@ def test_the_feed_endpoint_pages_by_cursor_and_filters_by_type(app, client, auth
     first = feed(client, reader, limit=3)
     assert [e["data"]["sme_id"] for e in first["items"]] == ["P-0", "P-1", "P-2"]
     assert first["has_more"] and first["next_cursor"] == "3"
+    answer = client.get("/api/v1/events?limit=3&types=score.created", headers=reader)
+    assert answer.headers["Link"] == (
+        '</api/v1/events?types=score.created&after=3&limit=3>; rel="next"'
+    )
+    last = client.get("/api/v1/events?limit=3&after=3", headers=reader)
+    assert "Link" not in last.headers  # no page after the last
     rest = feed(client, reader, limit=3, after=first["next_cursor"])
     assert [e["data"]["sme_id"] for e in rest["items"]] == ["P-3"]
     assert (rest["next_cursor"], rest["has_more"]) == ("4", False)

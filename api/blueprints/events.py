@@ -7,13 +7,16 @@ one twice. Webhooks deliver the same events (``api.blueprints.webhooks``).
 
 from __future__ import annotations
 
-from flask import current_app
+from urllib.parse import urlencode
+
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint, abort
 
 from api import store
 from api.db import get_session
 from api.http.auth import READ, require_scope
 from api.http.event_schemas import FeedPageSchema, FeedQuerySchema
+from api.http.paging import LINK_HEADER
 
 blp = Blueprint(
     "events",
@@ -26,7 +29,7 @@ blp = Blueprint(
 @blp.route("", methods=["GET"])
 @require_scope(READ)
 @blp.arguments(FeedQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, FeedPageSchema)
+@blp.response(200, FeedPageSchema, headers=LINK_HEADER)
 def list_events(after: str | None = None, limit: int | None = None, types: list[str] | None = None):
     """Events after a cursor, oldest commit first
 
@@ -44,4 +47,10 @@ def list_events(after: str | None = None, limit: int | None = None, types: list[
         abort(422, errors=[{"field": "limit", "message": f"Must be at most {largest}."}])
     start = int(after) if after else 0
     items, cursor = store.read_events(get_session(), after=start, limit=limit, types=types)
-    return {"items": items, "next_cursor": str(cursor), "has_more": len(items) == limit}
+    more = len(items) == limit
+    headers = {}
+    if more:  # like every list: the next page's address, in the Link header
+        query = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "limit")]
+        query += [("after", str(cursor)), ("limit", str(limit))]
+        headers["Link"] = f'<{url_for(request.endpoint)}?{urlencode(query)}>; rel="next"'
+    return {"items": items, "next_cursor": str(cursor), "has_more": more}, 200, headers
