@@ -201,6 +201,24 @@ def test_an_sme_with_its_latest_score_typed(generation, api, uploaded):
     assert sme.cohorts == [COHORT]
 
 
+def test_one_profile_scored_and_stored_typed(generation, api, uploaded):
+    profile = json.loads((DATA / "example_profile.json").read_text(encoding="utf-8"))
+    profile["sme_id"] = "ONE-001"
+    answer = generation.module("api.scores.post_api_v1_scores").sync_detailed(
+        client=api, body=uploaded.models.Profile.from_dict(profile)
+    )
+    assert answer.status_code == 201
+    record = answer.parsed
+    assert type(record) is uploaded.models.ScoreRecord
+    assert record.sme_id == "ONE-001" and record.model_version and record.ruleset_version
+    assert 0 <= record.score <= 100 and record.tier in {
+        "ready",
+        "near_ready",
+        "developing",
+        "not_ready",
+    }
+
+
 def test_the_event_feed_typed_and_paged_by_cursor(generation, api, uploaded):
     list_events = generation.module("api.events.get_api_v1_events")
     models = uploaded.models
