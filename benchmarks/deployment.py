@@ -139,7 +139,7 @@ def request(port: int, method: str, path: str, *, key=None, body=None, headers=N
         connection.request(method, path, body=data, headers=sent)
         response = connection.getresponse()
         return response.status, response.read()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off mid-answer
         return None, b""
     finally:
         connection.close()
