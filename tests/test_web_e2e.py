@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_helpers import log_in_page, new_page, screenshot, serving
+from playwright.sync_api import expect
 from web_helpers import PASSWORD
 
 from api import store
@@ -27,22 +24,7 @@ from api.db import make_engine, make_sessionmaker, sqlite_url
 from api.migrate import upgrade
 from scoring.contract.fields import ALL_COLUMNS
 
-pytest_plugins = ["api_fixtures"]
-
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-START_TIMEOUT = 120  # seconds: a cold start imports pandas, scikit-learn and the model
+pytest_plugins = ["api_fixtures", "browser_fixtures"]
 
 
 @pytest.fixture(scope="module")
@@ -58,85 +40,16 @@ def server(tmp_path_factory) -> Iterator[str]:
                 store.create_user(session, username=role, password=PASSWORD, role=role)
     finally:
         engine.dispose()
-    env = {**os.environ, "SME_EXPORT_SECRET_KEY": "e2e-test-secret", "PYTHONUNBUFFERED": "1"}
-    env.pop("SME_EXPORT_CONFIG", None)
-    command = [sys.executable, "-c", "from api.cli import main; main()", "serve"]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", "0", "--database-url", url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=folder,
-    )
-    try:
-        base = _wait_for_address(process)
+    with serving(folder, url) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_address(process: subprocess.Popen) -> str:
-    """The address the server prints once it listens (it chose a free port)."""
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        if match:
-            return match.group(1)
-    raise RuntimeError("the server did not start:\n" + "".join(lines))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _page(browser: Browser, base: str, *, phone: bool = False) -> Page:
-    """A page in a fresh browser context that records script errors and CSP violations."""
-    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-    context = browser.new_context(base_url=base, viewport=size, accept_downloads=True)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    page.on(
-        "console",
-        lambda m: "Content Security Policy" in m.text and page.console_errors.append(m.text),
-    )
-    return page
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator("header.site .user")).to_contain_text(username)
-
-
-def _shot(page: Page, name: str) -> None:
-    if os.environ.get("SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def test_an_officer_fills_the_profile_form_and_sees_the_score(server, browser, profile):
-    page = _page(browser, server)
+    page = new_page(browser, server)
     page.goto("/profiles/new")
     expect(page).to_have_url(re.compile(r"/login\?next="))
-    _shot(page, "login")
-    _login(page, "officer")
+    screenshot(page, "login")
+    log_in_page(page, "officer")
     page.goto("/profiles/new")
     page.fill("#sme_id", profile["sme_id"])
     page.fill("#name", profile["name"])
@@ -158,7 +71,7 @@ def test_an_officer_fills_the_profile_form_and_sees_the_score(server, browser, p
     expect(page.locator("#employees")).to_have_value("enam")
     expect(page.locator("#name")).to_have_value(profile["name"])
     expect(page.locator("#has_nib")).to_be_checked()
-    _shot(page, "profile-form-errors")
+    screenshot(page, "profile-form-errors")
     page.fill("#employees", "6")
     page.click("form.profile button[type=submit]")
     expect(page).to_have_url(re.compile(r"/smes/BDG-2020-001$"))
@@ -167,13 +80,13 @@ def test_an_officer_fills_the_profile_form_and_sees_the_score(server, browser, p
     expect(page.locator("#action-plan li").first).to_be_visible()
     expect(page.locator("svg.chart")).to_be_visible()
     expect(page.get_by_text(profile["owner_name"])).to_be_visible()
-    _shot(page, "score-page")
+    screenshot(page, "score-page")
     assert page.console_errors == []
 
 
 def test_the_language_switch_persists(server, browser):
-    page = _page(browser, server)
-    _login(page, "officer")
+    page = new_page(browser, server)
+    log_in_page(page, "officer")
     page.goto("/smes/BDG-2020-001")
     expect(page.locator("h2").first).to_have_text("Skor per kategori")
     page.click("button[data-lang=en]")
@@ -181,15 +94,15 @@ def test_the_language_switch_persists(server, browser):
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto("/cohorts")
     expect(page.locator("h1")).to_have_text("Cohort table")
-    _shot(page, "cohort-table-en")
+    screenshot(page, "cohort-table-en")
     page.click("button[data-lang=id]")
     expect(page.locator("h1")).to_have_text("Tabel kohort")
     assert page.console_errors == []
 
 
 def test_switching_language_keeps_a_half_filled_form(server, browser):
-    page = _page(browser, server)
-    _login(page, "officer")
+    page = new_page(browser, server)
+    log_in_page(page, "officer")
     page.goto("/profiles/new")
     page.fill("#sme_id", "BDG-2020-099")
     page.fill("#name", "Kopi Gunung Halu")
@@ -246,8 +159,8 @@ def _batch_file(profile: dict) -> bytes:
 
 
 def test_a_lead_uploads_a_batch_with_a_bad_row(server, browser, profile, tmp_path):
-    page = _page(browser, server)
-    _login(page, "lead")
+    page = new_page(browser, server)
+    log_in_page(page, "lead")
     page.goto("/batches")
     with page.expect_download() as download:
         page.click("a[href$='template.xlsx']")
@@ -257,27 +170,27 @@ def test_a_lead_uploads_a_batch_with_a_bad_row(server, browser, profile, tmp_pat
     page.set_input_files("#file", upload)
     expect(page.locator("[data-chosen]")).to_have_text("cohort.csv")
     page.fill("#cohort", "bdg-2020")
-    _shot(page, "batch-upload")
+    screenshot(page, "batch-upload")
     page.click("#upload-form button[type=submit]")
     expect(page.locator("#count-received")).to_have_text("4")
     expect(page.locator("#count-scored")).to_have_text("3")
     expect(page.locator("#count-rejected")).to_have_text("1")
     expect(page.locator("#row-errors")).to_contain_text("BDG-2020-004")
     expect(page.locator("#row-errors")).to_contain_text("Masukkan bilangan bulat")
-    _shot(page, "batch-result")
+    screenshot(page, "batch-result")
     with page.expect_download() as download:
         page.click("a[href$='results.csv']")
     assert download.value.suggested_filename.endswith("-results.csv")
     page.goto("/cohorts/compare?cohort=bdg-2020")
     expect(page.locator("#count-up")).to_have_text(re.compile(r"^[01]$"))
     expect(page.locator("svg.chart")).to_be_visible()
-    _shot(page, "before-after")
+    screenshot(page, "before-after")
     assert page.console_errors == []
 
 
 def test_a_lead_builds_and_exports_a_shortlist(server, browser):
-    page = _page(browser, server)
-    _login(page, "lead")
+    page = new_page(browser, server)
+    log_in_page(page, "lead")
     page.goto("/shortlists")
     page.select_option("#cohort", "bdg-2020")
     page.fill("#capacity", "0")
@@ -289,7 +202,7 @@ def test_a_lead_builds_and_exports_a_shortlist(server, browser):
     expect(page.locator("#chosen li")).to_have_count(2)
     expect(page.locator("#chosen")).to_contain_text("Peringkat 1 dari")
     expect(page.locator("#near-misses li").first).to_be_visible()
-    _shot(page, "shortlist")
+    screenshot(page, "shortlist")
     with page.expect_download() as download:
         page.click("a[href*='export.xlsx']")
     assert download.value.suggested_filename == "shortlist.xlsx"
@@ -302,25 +215,25 @@ def test_a_lead_builds_and_exports_a_shortlist(server, browser):
 
 
 def test_the_score_page_works_on_a_phone(server, browser):
-    page = _page(browser, server, phone=True)
-    _login(page, "officer")
+    page = new_page(browser, server, phone=True)
+    log_in_page(page, "officer")
     page.goto("/smes/BDG-2020-001")
     expect(page.locator("#score-value")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1  # nothing wider than the screen
-    _shot(page, "score-page-phone")
+    screenshot(page, "score-page-phone")
     page.goto("/cohorts")
     expect(page.locator("#cohort-table")).to_be_visible()
     fits = "document.scrollingElement.scrollWidth <= window.innerWidth"
     assert page.evaluate(fits), page.evaluate("document.scrollingElement.scrollWidth")
-    _shot(page, "cohort-table-phone")
+    screenshot(page, "cohort-table-phone")
 
 
 def test_the_api_docs_render_under_their_content_security_policy(server, browser):
-    page = _page(browser, server)
+    page = new_page(browser, server)
     response = page.goto("/api/docs")
     assert "script-src" in response.headers["content-security-policy"]
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("SME export-readiness")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
-    _shot(page, "api-docs")
+    screenshot(page, "api-docs")
     assert page.console_errors == []

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_helpers import log_in_page, new_page, screenshot, serving
+from playwright.sync_api import expect
 from web_helpers import PASSWORD
 
 from api import store
@@ -31,21 +28,8 @@ from api.migrate import upgrade
 from scoring.contract.fields import LABEL, PERSONAL_COLUMNS
 from scoring.model import synth
 
-pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["api_fixtures", "browser_fixtures"]
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: One cohort per language, so each run's counts are its own.
 COHORTS = {"id": "bdg-2026-a", "en": "bdg-2026-b"}
 SMES_PER_COHORT = 5
@@ -94,39 +78,9 @@ def server(tmp_path_factory) -> Iterator[str]:
             _, key = store.create_api_key(session, name="e2e", scopes=["score"])
     finally:
         engine.dispose()
-    env = {**os.environ, "SME_EXPORT_SECRET_KEY": "e2e-test-secret", "PYTHONUNBUFFERED": "1"}
-    env.pop("SME_EXPORT_CONFIG", None)
-    command = [sys.executable, "-c", "from api.cli import main; main()", "serve"]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", "0", "--database-url", url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=folder,
-    )
-    try:
-        base = _wait_for_address(process)
+    with serving(folder, url) as base:
         _score_cohorts(base, key)
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_address(process: subprocess.Popen) -> str:
-    """The address the server prints once it listens (it chose a free port)."""
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        if match:
-            return match.group(1)
-    raise RuntimeError("the server did not start:\n" + "".join(lines))
 
 
 def _score_cohorts(base: str, key: str) -> None:
@@ -146,49 +100,11 @@ def _score_cohorts(base: str, key: str) -> None:
             assert response.status == 201
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _page(browser: Browser, base: str) -> Page:
-    """A page in a fresh browser context that records script errors and CSP violations."""
-    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    page.on(
-        "console",
-        lambda m: "Content Security Policy" in m.text and page.console_errors.append(m.text),
-    )
-    return page
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.stacked button[type=submit]")
-    expect(page.locator("header.site .user")).to_contain_text(username)
-
-
-def _shot(page: Page, name: str) -> None:
-    if os.environ.get("SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-
-
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_a_lead_records_decisions_and_a_follow_up_then_sees_the_evaluation(server, browser, lang):
     words, cohort = TEXTS[lang], COHORTS[lang]
-    page = _page(browser, server)
-    _login(page, "lead")
+    page = new_page(browser, server)
+    log_in_page(page, "lead")
     if lang == "en":
         page.click("button[data-lang=en]")
         expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -202,7 +118,7 @@ def test_a_lead_records_decisions_and_a_follow_up_then_sees_the_evaluation(serve
     form = page.locator("#decisions-form")
     expect(form.locator("fieldset[id^=row-]")).to_have_count(SMES_PER_COHORT)
     form.locator("#shared-support_kind").select_option("export_coaching")
-    _shot(page, f"shortlist-decisions-{lang}")
+    screenshot(page, f"shortlist-decisions-{lang}")
     form.locator("button[type=submit]").click()
     expect(page.locator("h1")).to_have_text(words["recorded_title"])
     expect(page.locator("#recorded-count")).to_contain_text(words["recorded_count"])
@@ -226,7 +142,7 @@ def test_a_lead_records_decisions_and_a_follow_up_then_sees_the_evaluation(serve
     expect(page.locator("#followups tbody tr")).to_have_count(1)
     expect(page.locator("#followups tbody tr").first).to_contain_text(words["yes"])
     expect(page.locator("#decisions")).to_contain_text(words["label_yes"])
-    _shot(page, f"sme-followup-{lang}")
+    screenshot(page, f"sme-followup-{lang}")
 
     # The evaluation of the cohort: counted, and too few outcomes to judge.
     page.goto("/outcomes/evaluation")
@@ -241,7 +157,7 @@ def test_a_lead_records_decisions_and_a_follow_up_then_sees_the_evaluation(serve
     expect(page.locator("#count-exported")).to_have_text("1")
     expect(page.locator("#too-few")).to_contain_text(words["too_few"])
     expect(page.locator("svg.chart")).to_have_count(0)
-    _shot(page, f"outcome-evaluation-{lang}")
+    screenshot(page, f"outcome-evaluation-{lang}")
     page.select_option("#evaluation-filters select[name=decision]", "all")
     page.click("#evaluation-filters button[type=submit]")
     expect(page.locator("#decision option:checked")).to_have_text(words["all"])
