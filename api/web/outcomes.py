@@ -167,15 +167,9 @@ def delete_decision(decision_id: int):
     if sme is None:
         return render_template("errors/404.html"), 404
     page = {"sme": sme, "decision": decision, "kind": "decision"}
-    if request.method == "GET":
-        return render_template("outcomes/confirm_delete.html", **page)
-    if request.form.get("confirm") != "yes":
-        error = t("outcomes.delete.unconfirmed")
-        return render_template("outcomes/confirm_delete.html", **page, error=error), 422
-    store.delete_decision(db, decision_id, actor=actor())
-    db.commit()
-    flash(t("outcomes.decision.deleted"))
-    return _back_to(decision["sme_id"])
+    return _delete_when_confirmed(
+        page, lambda: store.delete_decision(db, decision_id, actor=actor()), decision["sme_id"]
+    )
 
 
 @bp.route("/smes/<sme_id>/followups", methods=["GET", "POST"])
@@ -232,15 +226,23 @@ def delete_followup(followup_id: int):
     if sme is None:
         return render_template("errors/404.html"), 404
     page = {"sme": sme, "followup": followup, "kind": "followup"}
+    return _delete_when_confirmed(
+        page, lambda: store.delete_followup(db, followup_id, actor=actor()), followup["sme_id"]
+    )
+
+
+def _delete_when_confirmed(page: dict, delete, sme_id: str):
+    """The confirmation page (GET), or, once the box is ticked, ``delete()`` and back to the
+    SME's page with the kind's message; unticked, the page again with why (422)."""
     if request.method == "GET":
         return render_template("outcomes/confirm_delete.html", **page)
     if request.form.get("confirm") != "yes":
         error = t("outcomes.delete.unconfirmed")
         return render_template("outcomes/confirm_delete.html", **page, error=error), 422
-    store.delete_followup(db, followup_id, actor=actor())
-    db.commit()
-    flash(t("outcomes.followup.deleted"))
-    return _back_to(followup["sme_id"])
+    delete()
+    get_session().commit()
+    flash(t(f"outcomes.{page['kind']}.deleted"))
+    return _back_to(sme_id)
 
 
 # --- the worklist ---------------------------------------------------------------------------
