@@ -1,0 +1,45 @@
+"""Every output of the engine stays the same, byte for byte, on fixed inputs.
+
+The digests in ``tests/data/engine_output_digests.json`` were recorded from the engine;
+a change to how scores are computed, explained or serialised must leave them all as they
+are. Record them again (``tests/engine_outputs.py --write``) only for an intended change
+of the outputs, and say so in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from engine_outputs import (
+    CASES,
+    DIGESTS,
+    FIXED_TIME,
+    edge_profiles,
+    plain_leaves,
+    table_digests,
+)
+
+RECORDED = json.loads(DIGESTS.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_outputs_match_the_recorded_digests(scorer, case):
+    assert CASES[case](scorer) == RECORDED[case]
+
+
+def test_records_hold_only_python_values(scorer):
+    types = set()
+    for profile in edge_profiles():
+        for lang in ("en", "id"):
+            types.update(plain_leaves(scorer.score_profile(profile, lang=lang)))
+    assert types <= {str, int, float, bool, type(None)}
+
+
+def test_an_empty_frame_scores_to_empty_outputs(scorer):
+    from conftest import random_profiles
+
+    table = scorer.score(random_profiles(0), scored_at=FIXED_TIME)
+    assert table.to_records() == []
+    assert len(table.to_frame()) == 0
+    assert set(table_digests(table)) == {"records_en", "records_id", "frame_csv", "frame_dtypes"}
