@@ -1,9 +1,11 @@
 """The marshmallow schema of one JSON profile, generated from the contract table.
 
 ``ProfileSchema`` is what the API declares on its routes (and so what the OpenAPI
-document shows); ``validate_profile`` turns one JSON object into a batch of one, in the
-same canonical form as a validated file. Messages, word lists and text rules are those
-of ``scoring.contract.validate``, so a profile gets the same verdict from either validator.
+document shows); ``read_profile`` turns one JSON object into the canonical columns the
+scoring function takes (a batch of one, as plain arrays: no frame is built for one
+profile), and ``validate_profile`` into a batch of one in the same canonical form as a
+validated file. Messages, word lists and text rules are those of
+``scoring.contract.validate``, so a profile gets the same verdict from either validator.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +35,7 @@ from scoring.contract.cells import (
     whole_number_text,
 )
 from scoring.contract.choices import choice_key, choice_lookup
+from scoring.contract.columns import ProfileColumns
 from scoring.contract.fields import (
     FALSE_WORDS,
     FIELD_BY_NAME,
@@ -39,11 +43,14 @@ from scoring.contract.fields import (
     NUMBER_FIELDS,
     OPTIONAL_BOOL_FIELDS,
     PERSONAL_COLUMNS,
+    PROFILE_COLUMNS,
     TRUE_WORDS,
     Field,
     Kind,
+    list_to_mask,
+    mask_to_list,
 )
-from scoring.contract.frames import array_frame, canonical_frame
+from scoring.contract.frames import array_frame, profile_frame
 from scoring.contract.messages import (
     DUPLICATES,
     EXPORT_YEARS_WITHOUT_EXPORTS,
@@ -312,20 +319,91 @@ def _flatten(detail: Any) -> list[str]:
     return [m for item in detail for m in _flatten(item)]
 
 
+@dataclass(frozen=True)
+class CheckedProfile:
+    """One JSON profile that meets the contract, in the forms scoring and storing take."""
+
+    #: The canonical profile columns of one row (what ``score_frame`` takes).
+    columns: ProfileColumns
+    #: The canonical contract dict (lists decoded, missing values as None), as
+    #: ``frames.profiles_to_records`` gives it for the same profile.
+    record: dict[str, Any]
+    #: Each personal field's value; None where it was not given.
+    personal: dict[str, Any]
+    #: (1, len(fields.ASSUMED_FIELDS)) bool: the booleans that were left out.
+    assumed: np.ndarray
+
+
+def read_profile(data: Any, *, loaded: Mapping[str, Any] | None = None) -> CheckedProfile:
+    """Validate one JSON profile into canonical columns of one row, without building frames.
+
+    ``loaded`` is ``ProfileSchema().load(data)`` when the caller has it already (a route
+    whose body the schema parsed); else the profile is loaded here. Raises
+    ``ProfileValidationError`` listing every field error at once.
+    """
+    if loaded is None:
+        try:
+            loaded = _SCHEMA.load(data)
+        except ValidationError as error:
+            raise ProfileValidationError(schema_errors_to_list(error.messages)) from error
+    columns: dict[str, np.ndarray] = {}
+    record: dict[str, Any] = {}
+    for spec in _PROFILE_SPECS:
+        value = loaded.get(spec.name)
+        absent = value is None or (isinstance(value, float) and value != value)
+        if spec.kind is Kind.ENUM_LIST:
+            mask = 0 if absent else _mask_of(spec, value)
+            columns[spec.name] = np.array([mask], dtype=np.int64)
+            record[spec.name] = mask_to_list(spec.name, mask)
+        elif spec.kind is Kind.BOOL:
+            flag = not absent and bool(value)
+            columns[spec.name] = np.array([flag], dtype=bool)
+            record[spec.name] = flag
+        elif spec.kind is Kind.FLOAT or (spec.kind is Kind.INT and not spec.required):
+            number = np.nan if absent else float(value)
+            columns[spec.name] = np.array([number], dtype=np.float64)
+            if absent:
+                record[spec.name] = None
+            else:
+                record[spec.name] = int(number) if spec.kind is Kind.INT else number
+        elif spec.kind is Kind.INT:
+            columns[spec.name] = np.array([value], dtype=np.int64)
+            record[spec.name] = int(columns[spec.name][0])
+        else:
+            text = None if absent else value
+            columns[spec.name] = _one(text, object)
+            record[spec.name] = text
+    flags = [not _given(data, name) for name in OPTIONAL_BOOL_FIELDS]
+    flags += [False] * len(NUMBER_FIELDS)  # JSON numbers are never ambiguous
+    return CheckedProfile(
+        columns=ProfileColumns(columns, 1),
+        record=record,
+        personal={name: loaded.get(name) for name in PERSONAL_COLUMNS},
+        assumed=np.array([flags], dtype=bool),
+    )
+
+
+_PROFILE_SPECS = tuple(FIELD_BY_NAME[name] for name in PROFILE_COLUMNS)
+
+
+def _mask_of(spec: Field, values: list[str]) -> int:
+    unknown = sorted(set(values) - set(spec.choices))
+    if unknown:
+        raise ValueError(f"{spec.name}: not canonical values {unknown}")
+    return list_to_mask(spec.name, values)
+
+
 def validate_profile(data: Any) -> ValidatedBatch:
-    """Validate one JSON profile; a batch of one in canonical form.
+    """Validate one JSON profile; a batch of one in canonical form (``read_profile`` as
+    frames, for callers that work on batches).
 
     Raises ``ProfileValidationError`` listing every field error at once.
     """
-    try:
-        loaded = _SCHEMA.load(data)
-    except ValidationError as error:
-        raise ProfileValidationError(schema_errors_to_list(error.messages)) from error
-    assumed = {name: not _given(data, name) for name in OPTIONAL_BOOL_FIELDS}
-    assumed.update(dict.fromkeys(NUMBER_FIELDS, False))  # JSON numbers are never ambiguous
+    profile = read_profile(data)
+    assumed = dict(zip(OPTIONAL_BOOL_FIELDS + NUMBER_FIELDS, profile.assumed[0], strict=True))
     return ValidatedBatch(
-        profiles=canonical_frame([loaded]),
-        personal=array_frame({name: _one(loaded.get(name), object) for name in PERSONAL_COLUMNS}),
+        profiles=profile_frame(profile.columns),
+        personal=array_frame({name: _one(v, object) for name, v in profile.personal.items()}),
         assumed=array_frame({name: np.array([v], dtype=bool) for name, v in assumed.items()}),
         row_numbers=np.array([1], dtype=np.int64),
         errors=[],
