@@ -94,6 +94,17 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+#: Points that are multiples of this, and whose total stays below 2**53 of it, add up
+#: exactly in double precision: every partial sum is representable, in any order.
+_POINT_QUANTUM = 2.0**-20
+
+
+def _sums_exactly(points: np.ndarray) -> bool:
+    """Whether every sum of a subset of ``points`` is exact in any order of addition."""
+    scaled = np.abs(points) / _POINT_QUANTUM
+    return bool(np.all(scaled == np.round(scaled)) and scaled.sum() < 2.0**53)
+
+
 def _percent(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """100 * num / den, NaN where den is 0."""
     out = np.full(num.shape, np.nan)
@@ -127,6 +138,7 @@ class Ruleset:
     _market_bits: np.ndarray = field(init=False, repr=False)
     _columns: frozenset[str] = field(init=False, repr=False)
     _groups: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    _group_weights: np.ndarray | None = field(init=False, repr=False)
     _dependents: tuple[np.ndarray, ...] = field(init=False, repr=False)
     _fix_fields: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
 
@@ -178,6 +190,9 @@ class Ruleset:
         groups += [index == k for k in range(len(self.categories))]
         groups += list(self.market_members)
         object.__setattr__(self, "_groups", tuple(np.flatnonzero(g) for g in groups))
+        weights = np.array(groups, dtype=np.float64).reshape(len(groups), len(crit))
+        weights = _readonly(weights * self.points[None, :])
+        object.__setattr__(self, "_group_weights", weights if _sums_exactly(self.points) else None)
         dependents = tuple(
             np.array([d for d, other in enumerate(crit) if other.fields & c.fields], dtype=np.int64)
             for c in crit
@@ -225,11 +240,19 @@ class Ruleset:
             sector_codes=np.asarray(codes),
         )
 
-    def _group_points(
-        self, flags: np.ndarray, groups: tuple[np.ndarray, ...] | None = None
-    ) -> np.ndarray:
-        """(G, n) points of the flagged criteria in each group: all, categories, markets."""
-        groups = self._groups if groups is None else groups
+    def _group_points(self, flags: np.ndarray, first: int | None = None) -> np.ndarray:
+        """(G, n) points of the flagged criteria in each group: all, categories, markets
+        (only the first ``first`` groups when given).
+
+        Each sum runs over the criteria in ruleset order, whatever the rows batched
+        together. Points that any order of addition sums exactly (whole or half points)
+        are summed by one matrix product, which then gives the same bits; others one
+        criterion at a time.
+        """
+        if self._group_weights is not None:
+            weights = self._group_weights if first is None else self._group_weights[:first]
+            return weights @ flags.astype(np.float64)
+        groups = self._groups if first is None else self._groups[:first]
         weighted = flags * self.points[:, None]
         sums = np.zeros((len(groups), flags.shape[1]))
         for g, members in enumerate(groups):
@@ -260,7 +283,7 @@ class Ruleset:
         for d in self.dependents(c):
             condition = self.criteria[d].condition
             np.logical_and(condition.evaluate(fixed), before.applicable[rows, d], out=met_after[d])
-        earned = self._group_points(met_after, (self._groups[0],))[0]
+        earned = self._group_points(met_after, first=1)[0]
         possible = before.possible_points[rows]
         return fixed, np.nan_to_num(_percent(earned, possible), nan=0.0)
 
