@@ -1,10 +1,11 @@
 """The one scoring function: rules + calibrated model, blended and explained, vectorised.
 
-``score_frame`` takes a canonical profile frame and returns a ``ScoreTable``
-holding every output of SPEC section 4 as arrays; single profiles are a frame
-of one row through the same path. Action-plan gains are exact: each candidate
-fix is applied to the rows that miss it and those rows are re-scored, with the
-model's per-feature contributions reused for the features the fix leaves alone.
+``score_frame`` takes canonical profiles (a frame, or the NumPy columns a single
+JSON profile is read into) and returns a ``ScoreTable`` holding every output of
+SPEC section 4 as arrays; a single profile is a batch of one row through the
+same path. Action-plan gains are exact: each candidate fix is applied to the
+rows that miss it and those rows are re-scored, with the model's per-feature
+contributions reused for the features the fix leaves alone.
 """
 
 from __future__ import annotations
@@ -255,16 +256,17 @@ def _join_flags(flags: np.ndarray, names: np.ndarray) -> np.ndarray:
 
 
 def score_frame(
-    profiles: pd.DataFrame,
+    profiles: pd.DataFrame | ProfileColumns,
     *,
     ruleset: Ruleset,
     model: ExportModel,
     assumed: pd.DataFrame | np.ndarray | None = None,
     scored_at: str | None = None,
 ) -> ScoreTable:
-    """Score every row of a canonical profile frame."""
-    n = len(profiles)
-    columns = ProfileColumns.of(profiles)
+    """Score every row of canonical profiles: a frame (turned into NumPy columns once) or
+    ``ProfileColumns`` (what a single JSON profile is read into)."""
+    columns = profiles if isinstance(profiles, ProfileColumns) else ProfileColumns.of(profiles)
+    n = len(columns)
     rules = ruleset.evaluate(columns)
     X = encode_features(columns)
     contributions = model.additive.contributions(X)
@@ -275,17 +277,8 @@ def score_frame(
 
     groups, effects = _reasons(model, contributions, decision, probability)
     gains = _action_gains(columns, rules, contributions, decision, score, ruleset, model)
-    if assumed is None:
-        assumed_arr = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
-    elif isinstance(assumed, pd.DataFrame):  # a column left out: nothing assumed there
-        assumed_arr = assumed.reindex(columns=list(ASSUMED_FIELDS), fill_value=False)
-        assumed_arr = assumed_arr.to_numpy(dtype=bool)
-    else:
-        assumed_arr = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
-        given = np.asarray(assumed, dtype=bool)
-        assumed_arr[:, : given.shape[1]] = given
     return ScoreTable(
-        sme_id=profiles["sme_id"].to_numpy(dtype=object),
+        sme_id=np.asarray(columns["sme_id"], dtype=object),
         score=score,
         tier=tier,
         rules_score=rules.rules_score,
@@ -294,11 +287,30 @@ def score_frame(
         reason_groups=groups,
         reason_effects=effects,
         gains=gains,
-        assumed=assumed_arr,
+        assumed=_assumed_flags(assumed, n),
         ruleset=ruleset,
         model_version=model.version,
         scored_at=scored_at or now_utc(),
     )
+
+
+def _assumed_flags(assumed: pd.DataFrame | np.ndarray | None, n: int) -> np.ndarray:
+    """(n, len(ASSUMED_FIELDS)) bool; a column left out (or not given): nothing assumed."""
+    if isinstance(assumed, pd.DataFrame):
+        given = assumed.columns
+        flags = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
+        for k, name in enumerate(ASSUMED_FIELDS):
+            if name in given:
+                flags[:, k] = assumed[name].to_numpy(dtype=bool)
+        return flags
+    if assumed is not None:
+        given = np.asarray(assumed, dtype=bool)
+        if given.shape == (n, len(ASSUMED_FIELDS)):
+            return given
+    flags = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
+    if assumed is not None:
+        flags[:, : given.shape[1]] = given
+    return flags
 
 
 def _top_k(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -395,9 +407,9 @@ class Scorer:
 
     def score(
         self,
-        profiles: pd.DataFrame,
+        profiles: pd.DataFrame | ProfileColumns,
         *,
-        assumed: pd.DataFrame | None = None,
+        assumed: pd.DataFrame | np.ndarray | None = None,
         scored_at: str | None = None,
     ) -> ScoreTable:
         return score_frame(
@@ -408,8 +420,8 @@ class Scorer:
         self, data: Mapping, *, lang: str = "en", scored_at: str | None = None
     ) -> dict:
         """Validate one JSON profile and score it (a batch of one)."""
-        from scoring.contract.schema import validate_profile
+        from scoring.contract.schema import read_profile
 
-        batch = validate_profile(data)
-        table = self.score(batch.profiles, assumed=batch.assumed, scored_at=scored_at)
+        profile = read_profile(data)
+        table = self.score(profile.columns, assumed=profile.assumed, scored_at=scored_at)
         return table.to_records(lang=lang)[0]
