@@ -17,7 +17,7 @@ from api.http.schemas import ScoreQuerySchema, ScoreRecordSchema
 from api.services import ingest
 from api.services.scorer import get_scorer
 from scoring.contract.fields import PERSONAL_COLUMNS
-from scoring.contract.schema import ProfileSchema, validate_profile
+from scoring.contract.schema import ProfileSchema, read_profile
 
 blp = Blueprint("scores", __name__, url_prefix="/api/v1/scores", description="Score profiles.")
 
@@ -55,22 +55,20 @@ def create_score(profile: dict, dry_run: bool, lang: str, cohort: str | None = N
             errors=[{"field": name, "message": "Needs the 'personal' scope."} for name in sent],
         )
     scorer = get_scorer()
-    # The schema has validated the body; validate_profile gives the same verdict and the
-    # canonical batch of one, with the booleans that were left out (assumed).
-    batch = validate_profile(body)
-    scored = ingest.score(batch, scorer, lang=lang, keep_profiles=not dry_run)
-    record = scored.records[0]
+    # The schema has loaded the body; read_profile turns that into the canonical
+    # columns of one row, the contract dict stored, and the booleans left out (assumed).
+    checked = read_profile(body, loaded=profile)
+    table = scorer.score(checked.columns, assumed=checked.assumed)
+    record = table.to_records(lang=lang)[0]
     if dry_run:
         return record, 200
-    given = batch.personal.iloc[0]
-    scored.personal[0] = {name: _value(given[name]) for name in sent}
+    scored = ingest.Scored(
+        profiles=[checked.record],
+        personal=[{name: checked.personal[name] for name in sent}],
+        records=[record],
+    )
     session = get_session()
     ingest.store_scored(session, scored, cohort=cohort, batch_id=None, actor=current_actor())
     session.commit()
     location = url_for("smes.get_sme", sme_id=record["sme_id"])
     return record, 201, {"Location": location}
-
-
-def _value(value):
-    """A personal value of the validated profile; None when blank (clears the field)."""
-    return None if value is None or value != value else value
