@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from engine_outputs import (
     CASES,
@@ -43,3 +44,23 @@ def test_an_empty_frame_scores_to_empty_outputs(scorer):
     assert table.to_records() == []
     assert len(table.to_frame()) == 0
     assert set(table_digests(table)) == {"records_en", "records_id", "frame_csv", "frame_dtypes"}
+
+
+def test_a_json_profile_is_read_as_its_canonical_frame_would_be():
+    from scoring.contract.columns import ProfileColumns
+    from scoring.contract.frames import canonical_frame, profiles_to_records
+    from scoring.contract.schema import ProfileSchema, read_profile
+
+    schema = ProfileSchema()
+    for profile in edge_profiles():
+        frame = canonical_frame([schema.load(profile)])
+        read = read_profile(profile)
+        expected = ProfileColumns.of(frame)
+        assert read.columns.columns == expected.columns
+        for name in expected.columns:
+            got, want = read.columns[name], expected[name]
+            assert got.dtype == want.dtype, name
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        (record,) = profiles_to_records(frame)
+        assert list(read.record.items()) == list(record.items())
+        assert [type(v) for v in read.record.values()] == [type(v) for v in record.values()]
