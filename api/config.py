@@ -100,6 +100,10 @@ class DefaultConfig:
         "Dinas Perdagangan dan Perindustrian Kota Bandung"
     )
     OFFICE_CONTACT = os.environ.get("SME_EXPORT_OFFICE_CONTACT", "")
+    #: An SME's page and report draw its category scores beside its sector's averages, which
+    #: take the latest score of every SME in the sector to compute: each process keeps them
+    #: this many seconds before reading them again.
+    SECTOR_AVERAGES_SECONDS = 60.0
     #: A cohort report holds at most this many SMEs (one page each); more is answered 422.
     #: Each page takes about half a second and 5 MB while the report is drawn.
     REPORT_MAX_SMES = 200
@@ -158,6 +162,7 @@ class TestConfig(DefaultConfig):
     __test__ = False  # not a pytest test class
     TESTING = True
     SCORER_RETRY_SECONDS = 0.0
+    SECTOR_AVERAGES_SECONDS = 0.0  # read again on every page: tests see each new score
     USER_HASH_METHOD = "pbkdf2:sha256:1000"  # cheap: test accounts only
     RATE_LIMIT = None  # tests that need it turn it on
     LOGIN_RATE_LIMIT = None

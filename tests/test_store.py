@@ -774,3 +774,24 @@ def test_audit_events_cannot_be_changed_or_deleted(db_session):
     db_session.delete(db_session.scalar(select(AuditEvent)))
     with pytest.raises(AppendOnlyError):
         db_session.flush()
+
+
+# --- sector averages ------------------------------------------------------------------------
+
+
+def test_sector_averages_take_each_smes_latest_category_scores_only(db_session):
+    def categories(sme_id, score, values):
+        return (profile(sme_id), person(), {**record(sme_id, score), "category_scores": values})
+
+    save(db_session, [categories("A-1", 50, {"legal": 100.0, "product": None})])
+    save(db_session, [categories("A-1", 60, {"legal": 40.0, "product": 20.0})])  # latest
+    save(db_session, [categories("A-2", 70, {"legal": 70.0, "product": None})])
+    other = (profile("F-1", sector="furniture"), person(), record("F-1", 90))
+    save(db_session, [other])
+
+    assert store.sector_category_averages(db_session, "apparel") == {
+        "legal": 55.0,
+        "product": 20.0,
+    }
+    assert store.sector_scored_count(db_session, "apparel") == 2
+    assert store.sector_category_averages(db_session, "food") == {}

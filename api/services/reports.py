@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from api import store
 from api.services.scorer import get_scorer
+from api.services.sector_averages import sector_averages
 from api.web import i18n
 from api.web.profiles import MIN_SECTOR_COUNT, explain_reasons
 from scoring.contract.fields import PERSONAL_COLUMNS
@@ -96,10 +97,7 @@ class _SectorAverages:
 
     def __call__(self, sector: str) -> tuple[dict[str, float], int]:
         if sector not in self._known:
-            self._known[sector] = (
-                store.sector_category_averages(self._session, sector),
-                store.sector_scored_count(self._session, sector),
-            )
+            self._known[sector] = sector_averages(self._session, sector)
         return self._known[sector]
 
 

@@ -252,10 +252,17 @@ def sector_category_averages(session: Session, sector: str) -> dict[str, float]:
     that apply to none of them are left out)."""
     latest = select(func.max(Score.id)).where(Score.sector == sector).group_by(Score.sme_id)
     sums: dict[str, list[float]] = {}
-    # In a fixed order: a float sum depends on the order of its terms.
-    records = select(Score.record).where(Score.id.in_(latest)).order_by(Score.id)
-    for record in session.scalars(records):
-        for category, value in record["category_scores"].items():
+    # Only the category scores are read, not whole records, and streamed: memory stays flat
+    # however many SMEs the sector has. In a fixed order: a float sum depends on the order
+    # of its terms.
+    categories = (
+        select(Score.record["category_scores"])
+        .where(Score.id.in_(latest))
+        .order_by(Score.id)
+        .execution_options(yield_per=2_000)
+    )
+    for scores in session.scalars(categories):
+        for category, value in scores.items():
             if value is not None:
                 total = sums.setdefault(category, [0.0, 0])
                 total[0] += value

@@ -18,6 +18,7 @@ from api import store
 from api.db import get_session
 from api.services import ingest
 from api.services.scorer import get_scorer
+from api.services.sector_averages import sector_averages
 from api.web import outcomes
 from api.web.auth import actor, current_user, role_required
 from api.web.i18n import (
@@ -285,8 +286,7 @@ def sme(sme_id: str):
     session.commit()
     profile = found["profile"]
     history = store.score_history(session, sme_id) or []
-    averages = store.sector_category_averages(session, profile["sector"])
-    sector_count = store.sector_scored_count(session, profile["sector"])
+    averages, sector_count = sector_averages(session, profile["sector"])
     personal = None
     if may_see_personal_data():
         personal = {name: profile[name] for name in PERSONAL_COLUMNS}
