@@ -458,3 +458,82 @@ Index("ix_smes_updated_at", Sme.updated_at)
 Index("ix_audit_events_actor_id", AuditEvent.actor, AuditEvent.id)
 Index("ix_audit_events_action_id", AuditEvent.action, AuditEvent.id)
 Index("ix_audit_events_subject_id", AuditEvent.subject, AuditEvent.id)
+
+
+# --- self-assessment by the SME: invitations and the profiles SMEs fill in -----------------
+
+INVITATION_KINDS = ("cohort", "sme")
+SELF_ASSESSMENT_STATUSES = ("draft", "submitted", "accepted", "rejected")
+
+
+class Invitation(Base):
+    """A link an office sends an SME so that it fills its own profile: for a new SME of a
+    cohort (``kind`` "cohort") or for one SME already held (``kind`` "sme"). Only the
+    SHA-256 of the link's token is kept. ``sme_id`` is the profile the link may fill, the
+    office's or a generated one; it has no foreign key, since a cohort's SME is stored only
+    when a submission is accepted. The link works until ``expires_at``, until revoked and
+    for ``max_uses`` submissions; its rows are deleted after ``purge_after``."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ({})".format(", ".join(f"'{k}'" for k in INVITATION_KINDS)), name="kind"
+        ),
+        Index(None, "sme_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sme_id: Mapped[str] = mapped_column(String(SME_ID_LENGTH))
+    cohort: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    #: Whether the SME sees its (preliminary) score and action plan after submitting.
+    show_result: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_uses: Mapped[int] = mapped_column(default=1)
+    uses: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(Text)
+    purge_after: Mapped[dt.datetime]
+
+
+class SelfAssessment(Base):
+    """What an SME filled in through an invitation: a ``draft`` it may come back to, then
+    ``submitted`` (with its consent to the processing of its personal data), then
+    ``accepted`` (scored and stored as the SME's profile, ``score_id``) or ``rejected``
+    (with the reason the SME is shown) by an officer. ``answers`` are the profile fields
+    as entered (numbers that could not be read stay as typed), ``personal`` the owner
+    and contact fields, kept apart."""
+
+    __tablename__ = "self_assessments"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in SELF_ASSESSMENT_STATUSES)),
+            name="status",
+        ),
+        Index(None, "invitation_id", "id"),
+        Index(None, "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    personal: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    saved_at: Mapped[dt.datetime | None]
+    submitted_at: Mapped[dt.datetime | None]
+    #: The consent text accepted: its version, the SHA-256 of the text as shown, its language.
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_sha256: Mapped[str | None] = mapped_column(String(64))
+    consent_language: Mapped[str | None] = mapped_column(String(2))
+    consented_at: Mapped[dt.datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    #: The score stored when the submission was accepted: the score's origin.
+    score_id: Mapped[int | None] = mapped_column(ForeignKey("scores.id", ondelete="SET NULL"))

@@ -17,10 +17,11 @@ from api.db import checkpoint_after_commit
 from api.store.audit_log import audit, event_dict
 from api.store.common import format_time
 from api.store.events import emit, forget_sme
+from api.store.invitations import erase_self_assessments, purge_closed, self_assessments_held
 from api.store.outcomes import erase_outcomes, outcomes_held
 from api.store.scores import fold_into_aggregates
 from api.store.smes import cohorts_of
-from api.tables import AuditEvent, Batch, CohortMember, PersonalData, Score, Sme
+from api.tables import AuditEvent, Batch, CohortMember, PersonalData, Score, Sme, utcnow
 from scoring.contract import fields as F
 
 ERASED_MESSAGE = "(erased)"
@@ -28,8 +29,9 @@ ERASED_MESSAGE = "(erased)"
 
 def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
     """Erase an SME: profile, personal data, cohort links, scores, support decisions and
-    follow-ups (scores and decisions folded first into the anonymous aggregates); the row
-    errors of batches that name it are redacted; its events keep only its sme_id, and
+    follow-ups (scores and decisions folded first into the anonymous aggregates), the
+    invitations that fill its profile with their drafts and submissions; the row errors
+    of batches that name it are redacted; its events keep only its sme_id, and
     ``sme.erased`` tells other systems to erase it too.
 
     Returns False when nothing was held about ``sme_id``. The audit event names only the
@@ -39,7 +41,8 @@ def erase_sme(session: Session, sme_id: str, *, actor: str) -> bool:
     session.flush()
     known = session.scalar(select(Sme.id).where(Sme.sme_id == sme_id)) is not None
     redacted = _redact_row_errors(session, sme_id)
-    if not (known or redacted):
+    invited = erase_self_assessments(session, sme_id)
+    if not (known or redacted or invited):
         return False
     if known:
         erase_outcomes(session, sme_id)
@@ -105,7 +108,8 @@ def _redact_row_errors(session: Session, sme_id: str) -> int:
 def subject_access(session: Session, sme_id: str) -> dict | None:
     """Everything held on ``sme_id`` (the data subject's right of access): profile and
     personal data, cohorts, every score, the support decisions and export follow-ups, the
-    batches it appeared in and the processing-log
+    invitations to fill its profile with their drafts and submissions, the batches it
+    appeared in and the processing-log
     events about it or those batches. None when nothing is held."""
     sme = session.scalar(select(Sme).where(Sme.sme_id == sme_id))
     batch_ids = set(
@@ -120,7 +124,8 @@ def subject_access(session: Session, sme_id: str) -> dict | None:
     }
     row_errors = {batch_id: errors for batch_id, errors in row_errors.items() if errors}
     batch_ids |= set(row_errors)
-    if sme is None and not batch_ids:
+    invitations = self_assessments_held(session, sme_id)
+    if sme is None and not batch_ids and not invitations:
         return None
     batches = []
     for batch_id in sorted(batch_ids):
@@ -159,6 +164,7 @@ def subject_access(session: Session, sme_id: str) -> dict | None:
             )
         ],
         **outcomes_held(session, sme_id),
+        "invitations": invitations,
         "batches": batches,
         "processing_log": [event_dict(row) for row in events],
     }
@@ -195,16 +201,21 @@ def purge_expired(
     personal data, cohorts; scores folded into anonymous aggregates) and redact the row
     errors of batches uploaded before it (they may quote rejected personal values).
 
+    It also deletes the drafts and rejected submissions of invitations past their own
+    ``purge_after`` (``api.store.invitations.purge_closed``).
+
     Returns what was (or, with ``dry_run``, would be) purged; a real purge is recorded in
     the processing log as ``purge``, besides the ``erase`` event of each SME.
     """
     sme_ids = inactive_smes(session, before=before)
     batch_ids = _old_row_error_batches(session, before)
+    invitation_ids = purge_closed(session, now=utcnow(), dry_run=dry_run)
     summary = {
         "before": format_time(before),
         "dry_run": dry_run,
         "smes": sme_ids,
         "batches_redacted": batch_ids,
+        "invitations_purged": invitation_ids,
     }
     if dry_run:
         return summary
@@ -222,6 +233,7 @@ def purge_expired(
             "before": summary["before"],
             "smes_erased": len(sme_ids),
             "batches_redacted": len(batch_ids),
+            "invitations_purged": len(invitation_ids),
         },
     )
     return summary
