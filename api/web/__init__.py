@@ -20,6 +20,7 @@ from api.web import (
     evaluation,
     governance,
     i18n,
+    invitations,
     nav,
     outcome_import,  # noqa: F401 - adds its routes to outcomes.bp
     outcome_shortlist,  # noqa: F401 - adds its routes to outcomes.bp
@@ -28,6 +29,7 @@ from api.web import (
     protection,
     reports,
     security,
+    self_assessment,
     shortlists,
     webhooks,
 )
@@ -45,6 +47,8 @@ WEB_BLUEPRINTS = (
     evaluation.bp,
     outcomes.bp,
     reports.bp,
+    invitations.bp,
+    self_assessment.bp,
 )
 
 
@@ -63,6 +67,8 @@ for _blueprint in (
     evaluation.bp,
     outcomes.bp,
     reports.bp,
+    invitations.bp,
+    self_assessment.bp,
 ):
     _blueprint.register_error_handler(ScorerUnavailable, _scoring_unavailable)
 
