@@ -8,6 +8,7 @@ from api.blueprints import (
     decisions,
     events,
     governance,
+    invitations,
     meta,
     outcomes,
     protection,
@@ -33,4 +34,5 @@ BLUEPRINTS = (
     events.blp,
     webhooks.blp,
     reports.blp,
+    invitations.blp,
 )

@@ -99,6 +99,14 @@ class SubjectAccessSchema(ResponseSchema):
         required=True,
         metadata={"description": "Export follow-ups, oldest follow-up date first."},
     )
+    invitations = ma.List(
+        ma.Dict(),
+        required=True,
+        metadata={
+            "description": "Self-assessment invitations to fill its profile (never their "
+            "tokens), each with its drafts and submissions and their consent."
+        },
+    )
     processing_log = ma.List(ma.Nested(EventSchema), required=True)
 
 
