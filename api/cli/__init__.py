@@ -13,6 +13,7 @@ from api.cli.backup import backup, restore
 from api.cli.db import db
 from api.cli.decisions import decisions
 from api.cli.demo import demo
+from api.cli.invitations import invitations
 from api.cli.keys import keys
 from api.cli.models import models
 from api.cli.outcomes import outcomes
@@ -54,6 +55,7 @@ main.add_command(worker)
 main.add_command(db)
 main.add_command(keys)
 main.add_command(users)
+main.add_command(invitations)
 main.add_command(webhooks)
 main.add_command(purge)
 main.add_command(backup)
