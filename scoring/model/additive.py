@@ -39,6 +39,8 @@ ACTIVE_NAME = "ACTIVE"
 FORMAT_VERSION = 1
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PROBE_TOLERANCE = 1e-9
+#: Rows whose features are looked up together (a block's comparisons take a few MB).
+_LOOKUP_ROWS = 8192
 RETRAIN_HINT = (
     "retrain with `sme-export train --data data/training.parquet --activate` "
     "or restore the models/ folder from the release"
@@ -99,6 +101,16 @@ class AdditiveLogit:
     def __init__(self, intercept: float, tables: list[FeatureTable]):
         self.intercept = intercept
         self.tables = tables
+        # Every table in one set of arrays, so that all features are looked up at once: a
+        # feature's interval is the number of its thresholds below the value.
+        sizes = np.array([t.thresholds.size for t in tables], dtype=np.intp)
+        self._owner = np.repeat(np.arange(len(tables)), sizes)
+        self._thresholds = np.concatenate([t.thresholds for t in tables] + [np.empty(0)])
+        self._split_features = np.flatnonzero(sizes)
+        self._split_starts = (np.cumsum(sizes) - sizes)[self._split_features]
+        self._value_starts = np.cumsum(sizes + 1) - (sizes + 1)
+        self._values = np.concatenate([t.values for t in tables] + [np.empty(0)])
+        self._nan_values = np.array([t.nan_value for t in tables], dtype=np.float64)
 
     @classmethod
     def from_estimator(cls, hgb: Any) -> AdditiveLogit:
@@ -136,10 +148,26 @@ class AdditiveLogit:
         return cls(base_value - own, tables)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """(n, n_features) log-odds contribution of each feature."""
+        """(n, n_features) log-odds contribution of each feature: each table's ``lookup``,
+        for every feature at once (in blocks of rows, to bound the memory it takes)."""
+        X = np.asarray(X, dtype=np.float64)
         out = np.empty(X.shape, dtype=np.float64)
-        for j, table in enumerate(self.tables):
-            out[:, j] = table.lookup(X[:, j])
+        for start in range(0, len(X), _LOOKUP_ROWS):
+            block = X[start : start + _LOOKUP_ROWS]
+            by_feature = block.T
+            index = np.empty(by_feature.shape, dtype=np.intp)
+            index[:] = self._value_starts[:, None]
+            if self._split_features.size:
+                # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
+                below = by_feature[self._owner] > self._thresholds[:, None]
+                index[self._split_features] += np.add.reduceat(
+                    below, self._split_starts, axis=0, dtype=np.intp
+                )
+            values = self._values[index].T
+            missing = np.isnan(block)
+            if missing.any():
+                values = np.where(missing, self._nan_values, values)
+            out[start : start + len(block)] = values
         return out
 
     def decision(self, X: np.ndarray) -> np.ndarray:
