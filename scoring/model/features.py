@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fields as F
-from scoring.contract.columns import codes_of, column
+from scoring.contract.columns import ProfileColumns, codes_of, column
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ FIELD_COLUMNS: dict[str, np.ndarray] = {
 _ONE_HOT = {"sector": F.SECTORS, "legal_form": F.LEGAL_FORMS}
 
 
-def encode_field(frame: pd.DataFrame, name: str) -> np.ndarray:
+def encode_field(frame: pd.DataFrame | ProfileColumns, name: str) -> np.ndarray:
     """The (n, k) block of feature columns computed from one profile field."""
     if name in _ONE_HOT:
         choices = _ONE_HOT[name]
@@ -89,11 +89,13 @@ def encode_field(frame: pd.DataFrame, name: str) -> np.ndarray:
         return F.count_values(column(frame, name, np.int64)).astype(np.float64)[:, None]
     values = column(frame, name, np.float64)
     if name in _COUNTS_ZERO_IF_UNKNOWN:
-        values = np.nan_to_num(values, nan=0.0)
+        missing = np.isnan(values)
+        if missing.any():  # (a count is never infinite: the contract bounds it)
+            values = np.where(missing, 0.0, values)
     return values[:, None]
 
 
-def encode_features(frame: pd.DataFrame) -> np.ndarray:
+def encode_features(frame: pd.DataFrame | ProfileColumns) -> np.ndarray:
     """Encode a canonical profile frame as a float64 matrix in ``FEATURE_NAMES`` order."""
     X = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
     for name, columns in FIELD_COLUMNS.items():

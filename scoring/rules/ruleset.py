@@ -105,6 +105,12 @@ def _sums_exactly(points: np.ndarray) -> bool:
     return bool(np.all(scaled == np.round(scaled)) and scaled.sum() < 2.0**53)
 
 
+def _zero_if_nan(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN as 0 (a percentage is never infinite)."""
+    missing = np.isnan(values)
+    return np.where(missing, 0.0, values) if missing.any() else values
+
+
 def _percent(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """100 * num / den, NaN where den is 0."""
     out = np.full(num.shape, np.nan)
@@ -232,7 +238,7 @@ class Ruleset:
         return RuleResult(
             applicable=np.ascontiguousarray(applicable.T),
             met=np.ascontiguousarray(met.T),
-            rules_score=np.nan_to_num(scores[0], nan=0.0),
+            rules_score=_zero_if_nan(scores[0]),
             category_scores=np.ascontiguousarray(scores[1 : 1 + n_categories].T),
             market_scores=np.ascontiguousarray(market_scores.T),
             knockout_failed=(applicable & ~met)[self.knockout].any(axis=0),
@@ -285,7 +291,7 @@ class Ruleset:
             np.logical_and(condition.evaluate(fixed), before.applicable[rows, d], out=met_after[d])
         earned = self._group_points(met_after, first=1)[0]
         possible = before.possible_points[rows]
-        return fixed, np.nan_to_num(_percent(earned, possible), nan=0.0)
+        return fixed, _zero_if_nan(_percent(earned, possible))
 
     def apply_fix(self, c: int, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``frame`` in which every row meets criterion ``c``'s condition."""
