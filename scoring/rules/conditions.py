@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -216,7 +217,7 @@ class Contains(Leaf):
     values: tuple[str, ...]
     direction: ClassVar[int] = 1
 
-    @property
+    @cached_property
     def mask(self) -> int:
         return F.list_to_mask(self.field, self.values)
 
