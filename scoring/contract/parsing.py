@@ -112,9 +112,10 @@ def _numpy(array: pa.Array) -> np.ndarray:
 
 @dataclass
 class _Cells:
-    """One column: the values as read, the kind of every cell, and the stripped text cells."""
+    """One column: the values as read (a pandas Series, or an Arrow array when the column
+    came as one), the kind of every cell, and the stripped text cells."""
 
-    values: pd.Series
+    values: pd.Series | pa.Array
     kind: np.ndarray
     text_rows: np.ndarray
     text: pa.Array = field(repr=False)
@@ -126,13 +127,21 @@ class _Cells:
         """float64 of the number cells, NaN elsewhere."""
         out = np.full(len(self.kind), np.nan)
         rows = self.rows(_NUMBER)
-        if rows.size:
+        if rows.size and isinstance(self.values, pa.Array):
+            out[rows] = _numpy(self.values.take(pa.array(rows))).astype(np.float64)
+        elif rows.size:
             cells = self.values.iloc[rows]
             try:
                 out[rows] = cells.to_numpy(dtype=np.float64)
             except (TypeError, ValueError, OverflowError):
                 out[rows] = cells.map(to_float).to_numpy(dtype=np.float64)
         return out
+
+    def bools(self, rows: np.ndarray) -> np.ndarray:
+        """The values of boolean cells ``rows``."""
+        if isinstance(self.values, pa.Array):
+            return _numpy(self.values.take(pa.array(rows))).astype(bool)
+        return self.values.iloc[rows].to_numpy(dtype=bool)
 
     def text_numbers(self, decimal_mark: str) -> tuple[np.ndarray, np.ndarray]:
         """float64 of the text cells that are numbers in the file's locale (NaN elsewhere),
@@ -160,7 +169,15 @@ def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -
     return out
 
 
-def _cells(column: pd.Series) -> _Cells:
+def _cells(column: pd.Series | pa.Array | pa.ChunkedArray) -> _Cells:
+    """The cells of a column as read: from its Arrow array when it is one or holds only
+    text (no Python value is looked at), else cell kinds from the pandas values."""
+    array = _as_arrow(column)
+    if array is not None:
+        cells = _arrow_cells(array)
+        if cells is not None:
+            return cells
+        column = _as_pandas(array)
     column = column.reset_index(drop=True)
     if isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype(object)
@@ -179,11 +196,87 @@ def _cells(column: pd.Series) -> _Cells:
         kind = np.where(missing, _MISSING, _OTHER)
     kind = kind.astype(np.int8)
     rows = np.flatnonzero(kind == _TEXT)
-    text = pc.utf8_trim(_arrow(column.iloc[rows]), characters=BLANK_CHARS)
+    return _with_text(column, kind, rows, _arrow(column.iloc[rows]))
+
+
+def _with_text(values, kind: np.ndarray, rows: np.ndarray, text: pa.Array) -> _Cells:
+    """``_Cells`` of a column whose cells ``rows`` hold ``text``: stripped, and blank or
+    not-applicable text ("-") made missing."""
+    text = pc.utf8_trim(text, characters=BLANK_CHARS)
     blank = _numpy(pc.equal(pc.utf8_length(text), 0))
-    blank |= _numpy(pc.is_in(text, value_set=pa.array(NOT_APPLICABLE, type=pa.large_string())))
+    blank |= _numpy(pc.is_in(text, value_set=_NOT_APPLICABLE))
     kind[rows[blank]] = _MISSING
-    return _Cells(column, kind, rows[~blank], text.filter(~blank))
+    return _Cells(values, kind, rows[~blank], text.filter(~blank))
+
+
+_NOT_APPLICABLE = pa.array(NOT_APPLICABLE, type=pa.large_string())
+
+
+def _as_arrow(column: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """The column as one Arrow array: as it is, out of its pandas Arrow dtype, or converted
+    when every value it holds is text (CSV cells); None for other pandas columns."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    if isinstance(column, pa.Array):
+        return column
+    if isinstance(column.dtype, pd.ArrowDtype | pd.StringDtype):
+        array = pa.array(column.array)
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if pd.api.types.is_object_dtype(column.dtype) and pd.api.types.infer_dtype(
+        column, skipna=True
+    ) in ("string", "empty"):
+        try:
+            return pa.array(column.to_numpy(), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a missing value Arrow does not know
+            return None
+    return None
+
+
+def _arrow_cells(array: pa.Array) -> _Cells | None:
+    """``_Cells`` of an Arrow array of text, numbers, booleans or lists; None for any other
+    type (dates, decimals, structs), which are read from their Python values instead."""
+    kind_of = array.type
+    if pa.types.is_dictionary(kind_of):
+        array = array.dictionary_decode()
+        kind_of = array.type
+    missing = _numpy(pc.is_null(array, nan_is_null=pa.types.is_floating(kind_of)))
+    if pa.types.is_null(kind_of):
+        kind = _MISSING
+    elif _is_text(kind_of):
+        kind = np.where(missing, _MISSING, _TEXT).astype(np.int8)
+        rows = np.flatnonzero(~missing)
+        return _with_text(array, kind, rows, array.filter(pa.array(~missing)).cast(_LARGE_TEXT))
+    elif pa.types.is_boolean(kind_of):
+        kind = _BOOL
+    elif pa.types.is_integer(kind_of) or pa.types.is_floating(kind_of):
+        kind = _NUMBER
+    elif _is_list(kind_of):
+        kind = _LIST
+    else:
+        return None
+    kind = np.where(missing, _MISSING, kind).astype(np.int8)
+    return _Cells(array, kind, np.empty(0, dtype=np.int64), pa.array([], type=_LARGE_TEXT))
+
+
+_LARGE_TEXT = pa.large_string()
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
+
+
+def _as_pandas(array: pa.Array) -> pd.Series:
+    """Arrow cells of a type ``_arrow_cells`` does not read, as Python values the way the
+    Parquet reader gives them (``scoring.files.columnar``): nested values as Python objects."""
+    if pa.types.is_nested(array.type):
+        return pd.Series(array.to_pylist(), dtype=object)
+    return array.to_pandas()
 
 
 # --- one parser per kind of field -----------------------------------------------------------
@@ -323,7 +416,7 @@ def _parse_bool(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
     values = np.zeros(n, dtype=bool)
     read = np.zeros(n, dtype=bool)
     rows = cells.rows(_BOOL)
-    values[rows] = cells.values.iloc[rows].to_numpy(dtype=bool)
+    values[rows] = cells.bools(rows)
     read[rows] = True
     numbers_ = cells.numbers()
     values |= numbers_ == 1
@@ -344,6 +437,13 @@ def _list_items(cells: _Cells) -> tuple[np.ndarray, _Cells]:
     parts = pc.split_pattern_regex(cells.text, LIST_SEPARATORS)
     text_items = pc.list_flatten(parts)
     text_rows = cells.text_rows[_numpy(pc.list_parent_indices(parts))]
+    if isinstance(cells.values, pa.Array):  # an Arrow column holds text or lists, not both
+        if not _is_list(cells.values.type):
+            return text_rows, _cells(text_items)
+        items = pc.list_flatten(cells.values)
+        rows = _numpy(pc.list_parent_indices(cells.values)).astype(np.int64)
+        given = ~_numpy(pc.is_null(items, nan_is_null=pa.types.is_floating(items.type)))
+        return rows[given], _cells(items.filter(pa.array(given)))
     lists = cells.values.iloc[cells.rows(_LIST)].explode()
     lists = lists[lists.notna().to_numpy(dtype=bool)]
     items = pd.concat(
