@@ -1,4 +1,6 @@
-"""Parquet files: read one record batch at a time, Arrow columns turned into pandas ones."""
+"""Parquet files: read one record batch at a time, Arrow columns turned into pandas ones:
+holding Python values (lists as lists), or, for a reader that validates them as they are,
+holding the Arrow arrays (``pd.ArrowDtype``, no Python value made)."""
 
 from __future__ import annotations
 
@@ -23,28 +25,46 @@ def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view"
 
 
-def _arrow_frame(batch: pa.RecordBatch | pa.Table, names: list[str]) -> pd.DataFrame:
-    """Arrow columns as pandas; text as ``str``/None and list cells as Python lists."""
+def _arrow_frame(
+    batch: pa.RecordBatch | pa.Table, names: list[str], *, arrow: bool = False
+) -> pd.DataFrame:
+    """Arrow columns as pandas: Python values (``_python_column``), or with ``arrow`` the
+    Arrow arrays themselves (``pd.ArrowDtype``)."""
     columns = {}
     for position in range(batch.num_columns):
         column = batch.column(position)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        if pa.types.is_nested(column.type):
-            columns[position] = object_column(column.to_pylist())
-        elif _is_text(column.type):
-            columns[position] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-        else:
-            columns[position] = column.to_pandas()
+        columns[position] = (
+            pd.Series(pd.arrays.ArrowExtensionArray(column), copy=False)
+            if arrow
+            else _python_column(column)
+        )
     frame = pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))
     frame.columns = names
     return frame
 
 
+def _python_column(column: pa.Array) -> pd.Series:
+    """Text as ``str``/None, list cells as Python lists, numbers and booleans as pandas."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_nested(column.type):
+        return object_column(column.to_pylist())
+    if _is_text(column.type):
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    return column.to_pandas()
+
+
 def iter_parquet(
-    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+    stream: BinaryIO,
+    source: str,
+    head: bytes,
+    chunk_rows: int,
+    limits: ReadLimits,
+    *,
+    arrow: bool = False,
 ) -> Iterator[RawTable]:
-    """The chunks of a Parquet file, one record batch of at most ``chunk_rows`` each."""
+    """The chunks of a Parquet file, one record batch of at most ``chunk_rows`` each; with
+    ``arrow`` their columns keep the Arrow arrays (``_arrow_frame``)."""
     try:
         # pre_buffer would keep every row group read so far in memory until the file is done.
         parquet = pq.ParquetFile(random_access(stream), pre_buffer=False)
@@ -75,8 +95,12 @@ def iter_parquet(
         next_row += batch.num_rows
         yielded = True
         yield raw_table(
-            _arrow_frame(batch, names), numbers, decimal=".", source=source, next_row=next_row
+            _arrow_frame(batch, names, arrow=arrow),
+            numbers,
+            decimal=".",
+            source=source,
+            next_row=next_row,
         )
     if not yielded:
-        frame = _arrow_frame(schema.empty_table(), names)
+        frame = _arrow_frame(schema.empty_table(), names, arrow=arrow)
         yield raw_table(frame, np.empty(0, np.int64), decimal=".", source=source, next_row=1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from scoring.files.columnar import iter_parquet
 from scoring.files.delimited import iter_csv, looks_like_csv
 from scoring.files.jsonl import iter_json, iter_jsonl
 from scoring.files.limits import DEFAULT_LIMITS, UTF8_BOM, ReadLimits
+from scoring.files.notices import merge_notices
 from scoring.files.streams import HEAD_BYTES, Source, open_source, peek
 from scoring.files.table import RawTable, raw_table, with_columns
 from scoring.files.xlsx import iter_xlsx
@@ -107,6 +109,7 @@ def read_table(
     first = tables[0]
     table = raw_table(frame, numbers, decimal=first.decimal, source=first.source, next_row=0)
     table.header_row, table.columns = first.header_row, first.columns
+    table.notices = merge_notices(notice for chunk in tables for notice in chunk.notices)
     return table
 
 
@@ -117,12 +120,16 @@ def iter_tables(
     filename: str | None = None,
     format: str | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
+    arrow: bool = False,
 ) -> Iterator[RawTable]:
     """Read ``source`` in chunks of at most ``chunk_rows`` rows, with bounded memory.
 
     Row numbers stay those of the source file across chunks. At least one table is
     yielded: a file with a header and no rows gives one empty frame with its columns.
     A file beyond ``limits`` is refused with a ``FileFormatError`` naming the limit.
+    With ``arrow``, Parquet columns keep their Arrow arrays (``pd.ArrowDtype``) instead of
+    becoming Python values: validation reads them as they are, and they travel to other
+    processes as Arrow buffers.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -132,7 +139,8 @@ def iter_tables(
         head, stream = peek(stream, HEAD_BYTES)
         fmt = format or detect_format(filename or name, head)
         seen_ids = SeenIds()
-        for table in _READERS[fmt](stream, name, head, chunk_rows, limits):
+        reader = partial(iter_parquet, arrow=True) if arrow and fmt == "parquet" else _READERS[fmt]
+        for table in reader(stream, name, head, chunk_rows, limits):
             table.seen_ids = seen_ids
             yield table
 
