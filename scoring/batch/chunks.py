@@ -1,4 +1,6 @@
-"""The input of a run read chunk by chunk and validated, with an estimate of its rows."""
+"""The input of a run read chunk by chunk and prepared for validation (in reading order:
+spreadsheet rows that are no profiles, ids repeated from earlier chunks), with an estimate of
+its rows. Validating and scoring a prepared chunk can happen in any process."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring.contract.validate import RowError, ValidatedBatch, validate_table
+from scoring.contract.seen_id_digests import SeenIdDigests
+from scoring.contract.validate import PreparedTable, RowError, prepare_table
 from scoring.errors import FileFormatError
 from scoring.files.readers import detect_format, iter_tables
 
@@ -23,23 +26,26 @@ _DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"
 
 @dataclass
 class Chunk:
-    """A validated chunk on its way to being written."""
+    """A chunk on its way to being written: prepared, then what scoring it gave."""
 
     index: int
-    received: int
-    scored: int
-    errors: list[RowError]
-    batch: ValidatedBatch | None  # dropped once handed to a worker
+    table: PreparedTable | None  # dropped once handed on to be scored
+    received: int = 0
+    scored: int = 0
+    errors: list[RowError] = field(default_factory=list)
     skipped: int = 0  # totals, notes and signatures of an office spreadsheet: not profiles
 
 
 class InputChunks:
-    """The input's chunks, validated, the first ``skip`` read but not validated; and how many
-    rows the input holds: exact for Parquet (metadata), estimated from the bytes read so far
-    for CSV and JSON Lines and from the sheet's stored used range for XLSX."""
+    """The input's chunks, prepared, but for the first ``skip`` (read for their ids only);
+    and how many rows the input holds: exact for Parquet (metadata), estimated from the
+    bytes read so far for CSV and JSON Lines and from the sheet's stored used range for
+    XLSX. Parquet chunks keep their Arrow columns. The ids of the file are remembered as
+    digests (``SeenIdDigests``), so memory stays flat for files of millions of rows."""
 
     def __init__(self, source: Path, *, chunk_rows: int, skip: int):
         self.source, self.chunk_rows, self.skip = source, chunk_rows, skip
+        self.seen_ids = SeenIdDigests()
         with source.open("rb") as handle:
             self.format = _input_format(source.name, handle.read(64 * 1024))
         self.rows: int | None = None
@@ -54,22 +60,20 @@ class InputChunks:
         estimate = self.format in ("csv", "jsonl") and size > 0
         seen = 0
         with self.source.open("rb") as handle:
-            tables = iter_tables(handle, filename=self.source.name, chunk_rows=self.chunk_rows)
+            tables = iter_tables(
+                handle, filename=self.source.name, chunk_rows=self.chunk_rows, arrow=True
+            )
             for index, raw in enumerate(tables):
                 seen += len(raw.frame)
                 if estimate and handle.tell() > 0:
                     self.rows = max(seen, round(seen * size / handle.tell()))
                 elif self.rows is not None and seen > self.rows:  # a stored range too small
                     self.rows = seen
-                if index < self.skip:
-                    raw.seen_ids.remember(raw)  # a repeated id in a later chunk is still one
-                    continue
-                batch = validate_table(raw)
+                # every chunk's ids are remembered: a repeated id in a later chunk is still one
+                table = prepare_table(raw, seen_ids=self.seen_ids)
                 del raw  # the cells as read are the largest thing a chunk holds: not kept
-                batch.personal = batch.personal.iloc[:0]  # not part of the results
-                yield Chunk(
-                    index, batch.received, batch.scored, batch.errors, batch, len(batch.skipped)
-                )
+                if index >= self.skip:
+                    yield Chunk(index, table)
 
 
 def _xlsx_rows_estimate(source: Path) -> int | None:

@@ -1,4 +1,5 @@
-"""Chunks scored in this process and in a pool of worker processes, yielded in input order."""
+"""Chunks validated and scored in this process and in a pool of worker processes, yielded in
+input order."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 
 from scoring.batch.chunks import Chunk
 from scoring.batch.results import encode, result_frame
-from scoring.contract.validate import ValidatedBatch
+from scoring.contract.validate import PreparedTable, RowError, validate_prepared
 from scoring.engine import Scorer
 
 _worker_scorer: Scorer | None = None
@@ -26,8 +28,29 @@ def _start_worker(scorer: Scorer) -> None:
     _worker_scorer = scorer
 
 
-def _score_in_worker(batch: ValidatedBatch, fmt: str, scored_at: str) -> bytes:
-    return encode(result_frame(_worker_scorer, batch, scored_at=scored_at), fmt)
+@dataclass
+class ScoredChunk:
+    """What validating and scoring one chunk gave: its results encoded (empty when no row
+    was scored), and the counts and rejected rows its checkpoint records."""
+
+    payload: bytes
+    received: int
+    scored: int
+    errors: list[RowError]
+    skipped: int
+
+
+def score_chunk(scorer: Scorer, table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
+    """Validate a prepared chunk and score its valid rows into ``fmt`` bytes."""
+    batch = validate_prepared(table)
+    payload = b""
+    if batch.scored:
+        payload = encode(result_frame(scorer, batch, scored_at=scored_at), fmt)
+    return ScoredChunk(payload, batch.received, batch.scored, batch.errors, len(batch.skipped))
+
+
+def _score_in_worker(table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
+    return score_chunk(_worker_scorer, table, fmt, scored_at)
 
 
 def collect_less() -> None:
@@ -55,14 +78,15 @@ def fewer_collections() -> Iterator[None]:
 
 
 class ChunkScorer:
-    """Scores chunks in this process and, once ``pool_worth()`` says so (asked at the second
-    chunk to score), also in ``workers - 1`` pool processes; yields them in input order.
+    """Validates and scores chunks in this process and, once ``pool_worth()`` says so (asked
+    at the second chunk), also in ``workers - 1`` pool processes; yields them in input order.
 
-    This process reads and validates every chunk; a chunk goes to a pool process while the pool
-    have fewer than two chunks each in hand, and is scored here otherwise. So both cores stay
-    busy whichever side is slower (reading CSV or scoring), and no process is started only to
-    wait: on two cores that is one pool process, not two beside an idle reader (a third copy of
-    pandas, pyarrow and scikit-learn in memory).
+    This process reads every chunk and prepares it (what must be done in reading order); a
+    chunk goes to a pool process while the pool has fewer than two chunks each in hand, and
+    is validated and scored here otherwise. So both cores stay busy whichever side is slower
+    (reading CSV or scoring), and no process is started only to wait: on two cores that is
+    one pool process, not two beside an idle reader (a third copy of pandas and pyarrow in
+    memory).
     """
 
     def __init__(
@@ -79,7 +103,7 @@ class ChunkScorer:
         self._pool: ProcessPoolExecutor | None = None
         self._use_pool: bool | None = None  # decided at the second chunk to score
         self._pool_worth = pool_worth
-        self._scored_chunks = 0
+        self._chunks = 0
         self._in_pool: set[Future] = set()
 
     def _pool_free(self) -> bool:
@@ -89,13 +113,9 @@ class ChunkScorer:
         return self._use_pool and len(self._in_pool) < 2 * self.pool_size
 
     def _submit(self, chunk: Chunk) -> Future:
-        batch, chunk.batch = chunk.batch, None
-        done: Future = Future()
-        if not chunk.scored:
-            done.set_result(b"")
-            return done
-        self._scored_chunks += 1
-        if self._scored_chunks > 1 and self._pool_free():
+        table, chunk.table = chunk.table, None
+        self._chunks += 1
+        if self._chunks > 1 and self._pool_free():
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     self.pool_size,
@@ -103,26 +123,31 @@ class ChunkScorer:
                     initializer=_start_worker,
                     initargs=(self.scorer.portable(),),
                 )
-            future = self._pool.submit(_score_in_worker, batch, self.format, self.scored_at)
+            future = self._pool.submit(_score_in_worker, table, self.format, self.scored_at)
             self._in_pool.add(future)
             return future
-        done.set_result(
-            encode(result_frame(self.scorer, batch, scored_at=self.scored_at), self.format)
-        )
+        done: Future = Future()
+        done.set_result(score_chunk(self.scorer, table, self.format, self.scored_at))
         return done
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, bytes]]:
+        """Each chunk, its counts and rejected rows filled in, with its encoded results."""
         pending: deque[tuple[Chunk, Future]] = deque()
         for chunk in chunks:
             pending.append((chunk, self._submit(chunk)))
             # Results wait here only behind a pool process's chunk: a few at most.
             while pending and (pending[0][1].done() or len(pending) > 4 * self.pool_size + 2):
-                chunk, future = pending.popleft()
-                yield chunk, future.result()
+                yield _finished(*pending.popleft())
         while pending:
-            chunk, future = pending.popleft()
-            yield chunk, future.result()
+            yield _finished(*pending.popleft())
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finished(chunk: Chunk, future: Future) -> tuple[Chunk, bytes]:
+    result: ScoredChunk = future.result()
+    chunk.received, chunk.scored, chunk.errors = result.received, result.scored, result.errors
+    chunk.skipped = result.skipped
+    return chunk, result.payload

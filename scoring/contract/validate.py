@@ -17,13 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from scoring.contract.fields import (
+    FIELD_BY_NAME,
     FIELDS,
     LABEL,
     LABEL_FIELD,
     NUMBER_FIELDS,
     OPTIONAL_BOOL_FIELDS,
+    SME_ID_PATTERN,
     Field,
 )
 from scoring.contract.frames import array_frame, personal_frame, profile_frame
@@ -34,6 +38,7 @@ from scoring.contract.sheets import SkippedRow, locate_errors, non_data_rows
 from scoring.errors import FileFormatError
 
 if TYPE_CHECKING:
+    from scoring.files.notices import Notice
     from scoring.files.table import RawTable
 
 # --- results ------------------------------------------------------------------------------
@@ -64,6 +69,8 @@ class ValidatedBatch:
     received: int
     #: Rows of a CSV or XLSX file that are no profiles; not in ``received``.
     skipped: list[SkippedRow] = field(default_factory=list)
+    #: What the reader of a CSV or XLSX file assumed (``scoring.files.notices``).
+    notices: list[Notice] = field(default_factory=list)
 
     @property
     def scored(self) -> int:
@@ -122,25 +129,74 @@ def _describe_unknown(unknown: list[str], known: list[str]) -> str:
 # --- the table -----------------------------------------------------------------------------
 
 
-def _validate_frame(
+@dataclass
+class PreparedTable:
+    """A table whose rows can be validated in any process and in any order: its columns
+    checked, its non-data rows taken out, and for every ``sme_id`` it repeats (from its own
+    earlier rows or an earlier chunk of the file) the row that gave it first."""
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray
+    decimal: str
+    source: str
+    require_label: bool
+    repeats: dict[str, int]
+    skipped: list[SkippedRow] = field(default_factory=list)
+    #: Spreadsheets: the column letter of each column, to point at a bad cell.
+    columns: dict[str, str] | None = None
+
+
+def _specs(require_label: bool) -> tuple[Field, ...]:
+    return (*FIELDS, LABEL_FIELD) if require_label else FIELDS
+
+
+def _absent(n: int) -> pd.Series:
+    return pd.Series(np.full(n, None, dtype=object))
+
+
+def _prepare_frame(
     frame: pd.DataFrame,
     row_numbers: np.ndarray,
     *,
     decimal_mark: str,
     source: str,
     require_label: bool,
-    seen_ids: SeenIds | None = None,
-) -> ValidatedBatch:
-    specs = (*FIELDS, LABEL_FIELD) if require_label else FIELDS
-    frame = _checked_columns(frame, specs, source)
+    seen_ids: SeenIds | None,
+) -> PreparedTable:
+    """Check the columns and settle which rows repeat an ``sme_id``, in reading order."""
+    frame = _checked_columns(frame, _specs(require_label), source)
+    row_numbers = np.asarray(row_numbers, dtype=np.int64)
+    spec = FIELD_BY_NAME["sme_id"]
+    ids = parse_column(frame.get("sme_id", _absent(len(frame))), spec, decimal_mark).values
+    first = (seen_ids or SeenIds()).first_rows(ids, row_numbers)
+    repeated = np.flatnonzero(first >= 0).tolist()
+    return PreparedTable(
+        frame,
+        row_numbers,
+        decimal_mark,
+        source,
+        require_label,
+        repeats={ids[r]: int(first[r]) for r in repeated},
+    )
+
+
+def validate_prepared(table: PreparedTable) -> ValidatedBatch:
+    """Validate a prepared table: the same verdicts wherever and whenever it runs."""
+    frame, row_numbers, specs = table.frame, table.row_numbers, _specs(table.require_label)
     n = len(frame)
-    absent = pd.Series(np.full(n, None, dtype=object))
+    absent = _absent(n)
     parsed = {
-        spec.name: parse_column(frame.get(spec.name, absent), spec, decimal_mark) for spec in specs
+        spec.name: parse_column(frame.get(spec.name, absent), spec, table.decimal) for spec in specs
     }
     _check_export_years(parsed)
     ids = parsed["sme_id"]
-    first = (seen_ids or SeenIds()).first_rows(ids.values, np.asarray(row_numbers))
+    first = np.array(
+        [table.repeats.get(i, -1) if i is not None else -1 for i in ids.values.tolist()]
+        if table.repeats
+        else np.full(n, -1),
+        dtype=np.int64,
+    )
+    first[first == row_numbers] = -1  # the row that gave a repeated id first keeps it
     repeated = np.flatnonzero(first >= 0)
     ids.add(repeated, [DUPLICATE_ID.format(row=row) for row in first[repeated].tolist()])
 
@@ -162,18 +218,76 @@ def _validate_frame(
     for name in NUMBER_FIELDS:
         flags = parsed[name].assumed
         assumed[name] = np.zeros(keep.sum(), dtype=bool) if flags is None else flags[keep]
-    return ValidatedBatch(
+    batch = ValidatedBatch(
         profiles=profile_frame(kept),
         personal=personal_frame(kept),
         assumed=array_frame({k: np.asarray(v, dtype=bool) for k, v in assumed.items()}),
-        row_numbers=np.asarray(row_numbers, dtype=np.int64)[keep],
+        row_numbers=row_numbers[keep],
         errors=errors,
-        labels=kept[LABEL].astype(bool) if require_label else None,
+        labels=kept[LABEL].astype(bool) if table.require_label else None,
         received=n,
+        skipped=table.skipped,
     )
+    if table.columns is not None:
+        locate_errors(batch.errors, frame, row_numbers, table.columns)
+    return batch
+
+
+def spreadsheet_rows_to_skip(
+    frame: pd.DataFrame, row_numbers: np.ndarray
+) -> tuple[np.ndarray, list[SkippedRow]]:
+    """``non_data_rows``, looked at cell by cell only where the ``sme_id`` cell holds no
+    id (nothing, or text that cannot be one, or a total's label): a row with an id is a
+    profile, and those are nearly all rows."""
+    if list(frame.columns).count("sme_id") != 1:
+        return non_data_rows(frame, row_numbers)
+    ids = pa.array(
+        parse_column(frame["sme_id"], FIELD_BY_NAME["sme_id"], ".").values,
+        type=pa.large_string(),
+    )
+    is_id = pc.and_(
+        pc.match_substring_regex(ids, SME_ID_PATTERN),
+        pc.invert(pc.match_substring_regex(ids, _TOTAL_LABEL, ignore_case=True)),
+    )
+    candidates = np.flatnonzero(~pc.fill_null(is_id, False).to_numpy(zero_copy_only=False))
+    skip = np.zeros(len(frame), dtype=bool)
+    if not candidates.size:
+        return skip, []
+    some, skipped = non_data_rows(frame.iloc[candidates], np.asarray(row_numbers)[candidates])
+    skip[candidates[some]] = True
+    return skip, skipped
+
+
+#: A total's label alone (``scoring.contract.sheets``): never an ``sme_id``, though it looks one.
+_TOTAL_LABEL = "^(jumlah|total|sub[ -]?total|grand[ -]?total)$"
 
 
 # --- public entry points --------------------------------------------------------------------
+
+
+def prepare_table(
+    raw: RawTable, *, require_label: bool = False, seen_ids: SeenIds | None = None
+) -> PreparedTable:
+    """The part of ``validate_table`` that must run in reading order: the columns checked,
+    a spreadsheet's totals, notes and signatures taken out, and the ``sme_id``s repeated
+    from earlier rows found (``seen_ids``, else ``raw.seen_ids``, remembers them).
+    Raises ``FileFormatError`` when the table has unknown or repeated columns."""
+    row_numbers = raw.source_rows().astype(np.int64)
+    frame, skipped = raw.frame, []
+    if raw.columns is not None:  # a spreadsheet: totals, notes and signatures are no profiles
+        skip, skipped = spreadsheet_rows_to_skip(frame, row_numbers)
+        if skip.any():
+            frame, row_numbers = frame[~skip].reset_index(drop=True), row_numbers[~skip]
+    table = _prepare_frame(
+        frame,
+        row_numbers,
+        decimal_mark=raw.decimal,
+        source=raw.source,
+        require_label=require_label,
+        seen_ids=seen_ids or raw.seen_ids,
+    )
+    table.skipped, table.columns = skipped, raw.columns
+    return table
 
 
 def validate_table(
@@ -183,26 +297,12 @@ def validate_table(
 
     A row repeating the ``sme_id`` of an earlier row is rejected; the chunks of one
     ``iter_tables`` share ``raw.seen_ids``, so repeats across chunks are caught too
-    (``seen_ids``, if given, is used instead).
+    (``seen_ids``, if given, is used instead). The same as ``validate_prepared`` of
+    ``prepare_table``, which a caller can run in two processes.
     Raises ``FileFormatError`` when the table has unknown or repeated columns.
     """
-    row_numbers = raw.source_rows().astype(np.int64)
-    frame, skipped = raw.frame, []
-    if raw.columns is not None:  # a spreadsheet: totals, notes and signatures are no profiles
-        skip, skipped = non_data_rows(frame, row_numbers)
-        if skip.any():
-            frame, row_numbers = frame[~skip].reset_index(drop=True), row_numbers[~skip]
-    batch = _validate_frame(
-        frame,
-        row_numbers,
-        decimal_mark=raw.decimal,
-        source=raw.source,
-        require_label=require_label,
-        seen_ids=seen_ids or raw.seen_ids,
-    )
-    batch.skipped = skipped
-    if raw.columns is not None:
-        locate_errors(batch.errors, frame, row_numbers, raw.columns)
+    batch = validate_prepared(prepare_table(raw, require_label=require_label, seen_ids=seen_ids))
+    batch.notices = list(raw.notices)
     return batch
 
 
@@ -221,7 +321,7 @@ def validate_records(
     is_object = np.array([isinstance(r, Mapping) for r in records], dtype=bool)
     objects = [dict(r) for r, ok in zip(records, is_object, strict=True) if ok]
     frame = pd.DataFrame(objects) if objects else pd.DataFrame(index=pd.RangeIndex(0))
-    batch = _validate_frame(
+    table = _prepare_frame(
         frame,
         np.flatnonzero(is_object) + first_row,
         decimal_mark=".",
@@ -229,6 +329,7 @@ def validate_records(
         require_label=require_label,
         seen_ids=seen_ids,
     )
+    batch = validate_prepared(table)
     if not is_object.all():
         not_objects = [
             RowError(int(i) + first_row, None, [{"field": "_schema", "message": NOT_OBJECT}])
