@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 PDFTOPPM := /usr/bin/pdftoppm
+AXE := tests/a11y/node_modules/.installed
 
 .PHONY: run demo test screenshots lint audit format benchmark data model clean
 
@@ -30,7 +31,7 @@ demo-outcomes: $(STAMP)
 	$(BIN)/sme-export demo load
 
 ## Run the whole test suite (lint first, so style breaks fail fast).
-test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) lint
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(AXE) lint
 	$(BIN)/python -m pytest -q
 
 ## Known vulnerabilities in the installed dependencies (PyPI's advisory data; needs the network).
@@ -50,6 +51,12 @@ $(CHROMIUM):
 $(PDFTOPPM):
 	apt-get update
 	apt-get install -y --no-install-recommends poppler-utils
+
+## axe-core for the accessibility tests, as tests/a11y/package-lock.json pins it (npm's registry).
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	npm ci --prefix tests/a11y --no-audit --no-fund
+	touch $@
 
 ## Screenshots of the main staff pages into docs/screenshots/ (the end-to-end tests).
 screenshots: $(STAMP) $(CHROMIUM)

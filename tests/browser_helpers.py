@@ -2,7 +2,8 @@
 (Playwright with Debian's ``/usr/bin/chromium``), pages that record script errors and CSP
 violations, logging in, and screenshots with ``SCREENSHOTS=1``.
 
-The ``browser`` fixture is in ``browser_fixtures`` (``pytest_plugins``).
+The ``browser`` fixture is in ``browser_fixtures`` (``pytest_plugins``). ``assert_accessible``
+audits a page with axe-core (``tests/a11y``, installed by ``make test``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from web_helpers import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: axe-core as ``tests/a11y/package-lock.json`` pins it (``npm ci --prefix tests/a11y``).
+AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+#: The rules of WCAG 2.1 levels A and AA.
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -97,3 +102,37 @@ def screenshot(page: Page, name: str) -> None:
     if os.environ.get("SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """axe-core's WCAG 2.1 AA violations on the page as it is now.
+
+    axe is evaluated through the DevTools protocol rather than added as a ``<script>``: the
+    pages' Content-Security-Policy refuses inline scripts, and the audit must not loosen it.
+    """
+    if not AXE.exists():
+        raise FileNotFoundError(f"{AXE} is missing: `make test` installs it (npm ci)")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    results = page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
+    )
+    return results["violations"]
+
+
+def describe_violations(label: str, url: str, violations: list[dict]) -> str:
+    """One line per element that breaks a rule: page, rule id, impact, selector, help."""
+    lines = []
+    for v in violations:
+        for node in v["nodes"]:
+            target = " ".join(
+                " > ".join(part) if isinstance(part, list) else part for part in node["target"]
+            )
+            lines.append(f"{label} ({url}): {v['id']} [{v['impact']}] {target}: {v['help']}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page, label: str) -> None:
+    """No WCAG 2.1 A or AA violation that axe-core finds on the page as it is now."""
+    violations = axe_violations(page)
+    assert not violations, "\n" + describe_violations(label, page.url, violations)
