@@ -60,11 +60,14 @@ def wait_ready(port: int, path: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-def migrated_database_with_key(env: dict, *, name: str) -> str:
-    """Migrate the database of ``env`` (its ``DATABASE_URL``) and create a ``score`` key."""
+def migrated_database_with_key(
+    env: dict, *, name: str, scopes: tuple[str, ...] = ("score",)
+) -> str:
+    """Migrate the database of ``env`` (its ``DATABASE_URL``) and create a key with ``scopes``."""
     subprocess.run([str(BIN / "sme-export"), "db", "upgrade"], env=env, check=True)
+    scope_options = [option for scope in scopes for option in ("--scope", scope)]
     created = subprocess.run(
-        [str(BIN / "sme-export"), "keys", "create", "--name", name, "--scope", "score"],
+        [str(BIN / "sme-export"), "keys", "create", "--name", name, *scope_options],
         env=env,
         check=True,
         capture_output=True,
@@ -96,11 +99,14 @@ def _milliseconds(text: str) -> float:
     return float(number) * _UNIT[unit]
 
 
-def load_wrk(port: int, path: str, headers: dict, *, clients: int, seconds: float) -> dict:
-    """``clients`` keep-alive connections for ``seconds``, driven by one wrk thread."""
+def load_wrk(
+    port: int, path: str, headers: dict, *, clients: int, seconds: float, body: bytes = PROFILE
+) -> dict:
+    """``clients`` keep-alive connections for ``seconds``, driven by one wrk thread, each
+    request a POST of ``body``."""
     with tempfile.TemporaryDirectory() as tmp:
-        body = Path(tmp) / "body.json"
-        body.write_bytes(PROFILE)
+        body_file = Path(tmp) / "body.json"
+        body_file.write_bytes(body)
         script = Path(tmp) / "post.lua"
         lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
         script.write_text(_WRK_SCRIPT.format(headers=lines))
@@ -108,7 +114,7 @@ def load_wrk(port: int, path: str, headers: dict, *, clients: int, seconds: floa
         command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
         out = subprocess.run(
             [*command, "-s", str(script), url],
-            env={**os.environ, "BENCH_BODY": str(body)},
+            env={**os.environ, "BENCH_BODY": str(body_file)},
             capture_output=True,
             text=True,
             check=True,
@@ -129,7 +135,10 @@ def load_wrk(port: int, path: str, headers: dict, *, clients: int, seconds: floa
     }
 
 
-def load(port: int, path: str, headers: dict, *, clients: int, total: int) -> dict:
+def load(
+    port: int, path: str, headers: dict, *, clients: int, total: int, body: bytes = PROFILE
+) -> dict:
+    """``total`` POSTs of ``body`` from ``clients`` keep-alive Python client threads."""
     per_client = total // clients
     latencies: list[float] = []
     failures = 0
@@ -141,11 +150,11 @@ def load(port: int, path: str, headers: dict, *, clients: int, total: int) -> di
         mine, bad = [], 0
         for _ in range(per_client):
             start_at = time.perf_counter()
-            conn.request("POST", path, body=PROFILE, headers=headers)
+            conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
             mine.append(time.perf_counter() - start_at)
-            bad += response.status != 200
+            bad += response.status // 100 != 2
         conn.close()
         with lock:
             latencies.extend(mine)
