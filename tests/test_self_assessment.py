@@ -256,6 +256,17 @@ def test_a_rejected_submission_shows_its_reason_and_may_be_corrected_and_sent_ag
     assert invitation.uses == 2
 
 
+def test_a_correction_that_breaks_the_contract_is_refused_beside_its_field(web_app, login, profile):
+    officer = login("officer")
+    link = invite(officer)
+    send(web_app.test_client(), link, answers_of(profile), action="submit", consent=True)
+    path = review_path(web_app)
+    refused = accept(officer, path, {**_shown_form(officer, path), "employees": "banyak"})
+    assert refused.status_code == 422
+    assert 'id="err-employees"' in page_text(refused) and 'value="banyak"' in page_text(refused)
+    assert rows(web_app, Score) == [] and rows(web_app, SelfAssessment)[0].status == "submitted"
+
+
 def test_an_invitation_for_a_held_sme_opens_with_its_profile_for_whom_may_see_it(
     web_app, login, profile, make_key
 ):

@@ -23,9 +23,9 @@ from api.store import invitations as invitation_store
 from api.store.invitations import STATES, NotUnderReview, SelfAssessmentInfo
 from api.tables import INVITATION_KINDS
 from api.web.auth import actor, role_required
-from api.web.i18n import LANGUAGES, current_language, error_message, t
+from api.web.i18n import LANGUAGES, current_language, t
 from api.web.profiles import form_sections, may_see_personal_data, profile_from_form
-from api.web.self_assessment import validation_errors, values_from_form
+from api.web.self_assessment import field_errors, validation_errors, values_from_form
 from scoring.contract.fields import FIELD_BY_NAME, PERSONAL_COLUMNS
 from scoring.errors import ProfileValidationError
 
@@ -210,10 +210,7 @@ def review(self_assessment_id: int):
             )
         except ProfileValidationError as exc:
             session.rollback()
-            errors: dict[str, list[str]] = {}
-            for error in exc.errors:
-                errors.setdefault(error["field"], []).append(error_message(error["message"]))
-            return _review_page(submission, entered, errors, reason=reason, status=422)
+            return _review_page(submission, entered, field_errors(exc), reason=reason, status=422)
         session.commit()
     except NotUnderReview:
         session.rollback()

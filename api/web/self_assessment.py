@@ -100,15 +100,21 @@ def values_from_form(form: MultiDict, sections=SME_SECTIONS) -> dict[str, Any]:
     return values
 
 
+def field_errors(exc: ProfileValidationError) -> dict[str, list[str]]:
+    """A validation failure's messages by field, in the page's language."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        errors.setdefault(error["field"], []).append(error_message(error["message"]))
+    return errors
+
+
 def validation_errors(values: dict[str, Any]) -> dict[str, list[str]]:
     """The validator's verdict on ``values``, by field, in the page's language."""
-    errors: dict[str, list[str]] = {}
     try:
         validate_profile(values)
     except ProfileValidationError as exc:
-        for error in exc.errors:
-            errors.setdefault(error["field"], []).append(error_message(error["message"]))
-    return errors
+        return field_errors(exc)
+    return {}
 
 
 def consent_paragraphs(lang: str | None = None) -> list[str]:
