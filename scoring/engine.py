@@ -350,37 +350,29 @@ def _action_gains(
 ) -> np.ndarray:
     """Exact score gain of meeting each missed, actionable criterion.
 
-    The rows that miss a criterion are fixed and re-scored: the rules only for the criteria the
-    fix can change, the model only for the features it changes (the model is additive, so the
-    other features' contributions stay as they were).
+    Each (profile, criterion) pair is the profile with that criterion's fix applied,
+    re-scored: the rules only for the criteria the fix can change, the model only for the
+    features it changes (the model is additive, so the other features' contributions stay
+    as they were). All pairs are re-scored together, in one call per step.
     """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
     gains = np.full(candidates.shape, np.nan)
-    fixes: list[tuple[int, np.ndarray, np.ndarray]] = []
-    decisions: list[np.ndarray] = []
-    for c in np.flatnonzero(candidates.any(axis=0)):
-        rows = np.flatnonzero(candidates[:, c])
-        subset = profiles.take(rows, ruleset.fix_fields(c))
-        fixed, fixed_rules_score = ruleset.score_fix(c, subset, rules, rows)
-        fixed_decision = decision[rows].copy()
-        for name in ruleset.criteria[c].fields & FIELD_COLUMNS.keys():
-            block = encode_field(fixed, name)
-            for k, j in enumerate(FIELD_COLUMNS[name]):
-                fixed_decision += (
-                    model.additive.tables[j].lookup(block[:, k]) - contributions[rows, j]
-                )
-        fixes.append((c, rows, fixed_rules_score))
-        decisions.append(fixed_decision)
-    if not fixes:
+    if not candidates.any():
         return gains
-    # Every counterfactual row goes through the calibration in one call.
-    probabilities = model.probability_from_decision(np.concatenate(decisions))
-    start = 0
-    for c, rows, fixed_rules_score in fixes:
-        fixed_probability = probabilities[start : start + len(rows)]
-        start += len(rows)
-        fixed_score = blend(ruleset, fixed_rules_score, fixed_probability)
-        gains[rows, c] = np.round(fixed_score - score[rows], 1)
+    fixes = ruleset.score_fixes(profiles, rules, candidates)
+    rows = fixes.rows
+    fixed_decision = decision[rows]
+    # A pair whose fix leaves a field as it was adds exactly 0 for that field's features.
+    names = [name for name in FIELD_COLUMNS if name in fixes.changed]
+    if names:
+        features = np.concatenate([FIELD_COLUMNS[name] for name in names])
+        encoded = np.concatenate([encode_field(fixes.profiles, name) for name in names], axis=1)
+        change = model.additive.contributions(encoded, features=features)
+        change -= contributions[np.ix_(rows, features)]
+        for k in range(len(features)):  # feature by feature, in feature order
+            fixed_decision += change[:, k]
+    fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
+    gains[rows, fixes.criteria] = np.round(fixed_score - score[rows], 1)
     return gains
 
 

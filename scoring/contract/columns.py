@@ -45,7 +45,13 @@ class ProfileColumns:
         return ProfileColumns(dict(self._data), self._n)
 
     def take(self, rows: np.ndarray, names: Iterable[str]) -> ProfileColumns:
+        """Copies of the rows ``rows`` of the columns ``names``."""
         return ProfileColumns({name: self._data[name][rows] for name in names}, len(rows))
+
+    def slice(self, start: int, end: int, names: Iterable[str] | None = None) -> ProfileColumns:
+        """Rows ``start:end`` of the columns ``names`` (all by default), as views."""
+        names = self._data if names is None else names
+        return ProfileColumns({name: self._data[name][start:end] for name in names}, end - start)
 
 
 def column(frame: pd.DataFrame | ProfileColumns, name: str, dtype=None) -> np.ndarray:

@@ -41,6 +41,8 @@ VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PROBE_TOLERANCE = 1e-9
 #: Rows whose features are looked up together (a block's comparisons take a few MB).
 _LOOKUP_ROWS = 8192
+#: Sets of features whose lookup arrays are kept (the action plan's, one per set of fixes).
+_SUBSETS_KEPT = 256
 RETRAIN_HINT = (
     "retrain with `sme-export train --data data/training.parquet --activate` "
     "or restore the models/ folder from the release"
@@ -95,22 +97,63 @@ class FeatureTable:
         return out
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """Feature tables laid out in flat arrays, for looking up many features in one go: a
+    value's interval is the number of its table's thresholds below it."""
+
+    owner: np.ndarray  # (K,) the feature (position in the set) of each threshold
+    thresholds: np.ndarray  # (K,) every table's thresholds, table after table
+    split: np.ndarray  # positions of the features that have thresholds
+    split_starts: np.ndarray  # where each of those features' thresholds start
+    value_starts: np.ndarray  # where each feature's values start in ``values``
+    values: np.ndarray
+    nan_values: np.ndarray
+
+    @classmethod
+    def of(cls, tables: list[FeatureTable]) -> _Lookup:
+        sizes = np.array([t.thresholds.size for t in tables], dtype=np.intp)
+        split = np.flatnonzero(sizes)
+        return cls(
+            owner=np.repeat(np.arange(len(tables)), sizes),
+            thresholds=np.concatenate([t.thresholds for t in tables] + [np.empty(0)]),
+            split=split,
+            split_starts=(np.cumsum(sizes) - sizes)[split],
+            value_starts=np.cumsum(sizes + 1) - (sizes + 1),
+            values=np.concatenate([t.values for t in tables] + [np.empty(0)]),
+            nan_values=np.array([t.nan_value for t in tables], dtype=np.float64),
+        )
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Each table's ``lookup`` of its column of ``X``, in blocks of rows."""
+        out = np.empty(X.shape, dtype=np.float64)
+        for start in range(0, len(X), _LOOKUP_ROWS):
+            block = X[start : start + _LOOKUP_ROWS]
+            by_feature = block.T
+            index = np.empty(by_feature.shape, dtype=np.intp)
+            index[:] = self.value_starts[:, None]
+            if self.split.size:
+                # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
+                below = by_feature[self.owner] > self.thresholds[:, None]
+                index[self.split] += np.add.reduceat(
+                    below, self.split_starts, axis=0, dtype=np.intp
+                )
+            values = self.values[index].T
+            missing = np.isnan(block)
+            if missing.any():
+                values = np.where(missing, self.nan_values, values)
+            out[start : start + len(block)] = values
+        return out
+
+
 class AdditiveLogit:
     """Exact lookup-table form of a single-feature-per-tree gradient-boosting model."""
 
     def __init__(self, intercept: float, tables: list[FeatureTable]):
         self.intercept = intercept
         self.tables = tables
-        # Every table in one set of arrays, so that all features are looked up at once: a
-        # feature's interval is the number of its thresholds below the value.
-        sizes = np.array([t.thresholds.size for t in tables], dtype=np.intp)
-        self._owner = np.repeat(np.arange(len(tables)), sizes)
-        self._thresholds = np.concatenate([t.thresholds for t in tables] + [np.empty(0)])
-        self._split_features = np.flatnonzero(sizes)
-        self._split_starts = (np.cumsum(sizes) - sizes)[self._split_features]
-        self._value_starts = np.cumsum(sizes + 1) - (sizes + 1)
-        self._values = np.concatenate([t.values for t in tables] + [np.empty(0)])
-        self._nan_values = np.array([t.nan_value for t in tables], dtype=np.float64)
+        self._all = _Lookup.of(tables)
+        self._subsets: dict[tuple[int, ...], _Lookup] = {}
 
     @classmethod
     def from_estimator(cls, hgb: Any) -> AdditiveLogit:
@@ -147,28 +190,20 @@ class AdditiveLogit:
         own = sum(float(tab.lookup(np.zeros(1))[0]) for tab in tables)
         return cls(base_value - own, tables)
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """(n, n_features) log-odds contribution of each feature: each table's ``lookup``,
-        for every feature at once (in blocks of rows, to bound the memory it takes)."""
+    def contributions(self, X: np.ndarray, *, features: np.ndarray | None = None) -> np.ndarray:
+        """(n, n_features) log-odds contribution of each feature; with ``features``, of those
+        features only, ``X`` holding their columns. Each table's ``lookup``, for every
+        feature at once."""
         X = np.asarray(X, dtype=np.float64)
-        out = np.empty(X.shape, dtype=np.float64)
-        for start in range(0, len(X), _LOOKUP_ROWS):
-            block = X[start : start + _LOOKUP_ROWS]
-            by_feature = block.T
-            index = np.empty(by_feature.shape, dtype=np.intp)
-            index[:] = self._value_starts[:, None]
-            if self._split_features.size:
-                # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
-                below = by_feature[self._owner] > self._thresholds[:, None]
-                index[self._split_features] += np.add.reduceat(
-                    below, self._split_starts, axis=0, dtype=np.intp
-                )
-            values = self._values[index].T
-            missing = np.isnan(block)
-            if missing.any():
-                values = np.where(missing, self._nan_values, values)
-            out[start : start + len(block)] = values
-        return out
+        if features is None:
+            return self._all(X)
+        key = tuple(int(j) for j in features)
+        lookup = self._subsets.get(key)
+        if lookup is None:
+            if len(self._subsets) >= _SUBSETS_KEPT:
+                self._subsets.clear()
+            lookup = self._subsets[key] = _Lookup.of([self.tables[j] for j in key])
+        return lookup(X)
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.intercept + self.contributions(X).sum(axis=1)

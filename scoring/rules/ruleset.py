@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fields as F
-from scoring.contract.columns import codes_of, column
+from scoring.contract.columns import ProfileColumns, codes_of, column
 from scoring.rules.conditions import Condition
 
 #: The report's categories, fixed by the contract (SPEC section 2).
@@ -89,6 +89,17 @@ class RuleResult:
         return F.SECTORS[code] if code >= 0 else None
 
 
+@dataclass(frozen=True)
+class Fixes:
+    """Candidate fixes applied: one row per (profile, criterion) pair."""
+
+    rows: np.ndarray  # (pairs,) the profile of each pair, an index into the scored profiles
+    criteria: np.ndarray  # (pairs,) the criterion whose fix the pair's profile has
+    profiles: ProfileColumns  # (pairs rows) the fixed profiles: every field a fix reads or writes
+    changed: frozenset[str]  # the fields a fix may have changed
+    rules_score: np.ndarray  # (pairs,) rules_score of each fixed profile
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
@@ -147,6 +158,7 @@ class Ruleset:
     _group_weights: np.ndarray | None = field(init=False, repr=False)
     _dependents: tuple[np.ndarray, ...] = field(init=False, repr=False)
     _fix_fields: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
+    _family: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         crit = self.criteria
@@ -208,6 +220,12 @@ class Ruleset:
             tuple(sorted(set().union(*(crit[d].fields for d in deps)))) for deps in dependents
         )
         object.__setattr__(self, "_fix_fields", fix_fields)
+        # Criteria whose fixes are followed by evaluating the same criteria again.
+        families: dict[tuple[int, ...], int] = {}
+        family = tuple(
+            families.setdefault(tuple(deps.tolist()), len(families)) for deps in dependents
+        )
+        object.__setattr__(self, "_family", family)
 
     @property
     def version_string(self) -> str:
@@ -274,24 +292,57 @@ class Ruleset:
         """Every field that scoring criterion ``c``'s fix reads or writes."""
         return self._fix_fields[c]
 
-    def score_fix(
-        self, c: int, frame: pd.DataFrame, before: RuleResult, rows: np.ndarray
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        """``frame`` (the profiles at ``rows`` of ``before``) with criterion ``c``'s fix applied,
-        and their ``rules_score`` after it.
+    def score_fixes(
+        self, profiles: ProfileColumns, before: RuleResult, candidates: np.ndarray
+    ) -> Fixes:
+        """Each fix of ``candidates`` ((n, C) bool over ``before``'s profiles) applied to the
+        profile it is a candidate for, and that profile's ``rules_score`` after it.
 
-        A fix never changes which criteria apply, and only the criteria that read a field the
-        fix changes are evaluated again; the sums run in the same order as ``evaluate``, so the
-        score is the same to the bit as evaluating the fixed rows from scratch.
+        A fix never changes which criteria apply, and only the criteria that read a field
+        the fix changes are evaluated again; the sums run in the same order as
+        ``evaluate``, so a score is the same to the bit as evaluating the fixed profile from
+        scratch. The pairs of criteria whose fixes are followed by the same evaluations come
+        together, so that each of those is one call for all of them.
         """
-        fixed = self.apply_fix(c, frame)
-        met_after = np.ascontiguousarray(before.met[rows].T)
-        for d in self.dependents(c):
-            condition = self.criteria[d].condition
-            np.logical_and(condition.evaluate(fixed), before.applicable[rows, d], out=met_after[d])
-        earned = self._group_points(met_after, first=1)[0]
-        possible = before.possible_points[rows]
-        return fixed, _zero_if_nan(_percent(earned, possible))
+        chosen = sorted(np.flatnonzero(candidates.any(axis=0)), key=lambda c: (self._family[c], c))
+        rows_of = [np.flatnonzero(candidates[:, c]) for c in chosen]
+        sizes = np.array([len(rows) for rows in rows_of], dtype=np.intp)
+        rows = np.concatenate(rows_of) if rows_of else np.zeros(0, dtype=np.intp)
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        names = sorted(set().union(*(self._fix_fields[c] for c in chosen)))
+        fixed = profiles.take(rows, names)
+        for c, start, end in zip(chosen, bounds[:-1], bounds[1:], strict=True):
+            self._fix_in_place(c, fixed, start, end)
+        met = np.ascontiguousarray(before.met[rows].T)  # (C, pairs)
+        first = 0
+        for k, c in enumerate(chosen):
+            if k + 1 < len(chosen) and self._family[chosen[k + 1]] == self._family[c]:
+                continue  # the family goes on
+            start, end = bounds[first], bounds[k + 1]
+            family = fixed.slice(start, end)
+            for d in self.dependents(c):
+                np.logical_and(
+                    self.criteria[d].condition.evaluate(family),
+                    before.applicable[rows[start:end], d],
+                    out=met[d, start:end],
+                )
+            first = k + 1
+        earned = self._group_points(met, first=1)[0]
+        return Fixes(
+            rows=rows,
+            criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
+            profiles=fixed,
+            changed=frozenset().union(*(self.criteria[c].fields for c in chosen)),
+            rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
+        )
+
+    def _fix_in_place(self, c: int, profiles: ProfileColumns, start: int, end: int) -> None:
+        """Apply criterion ``c``'s fix to rows ``start:end`` of ``profiles``."""
+        names = self.criteria[c].fields
+        segment = profiles.slice(start, end, names)
+        self.criteria[c].condition.fix(segment, np.ones(end - start, dtype=bool))
+        for name in names:
+            profiles[name][start:end] = segment[name]
 
     def apply_fix(self, c: int, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``frame`` in which every row meets criterion ``c``'s condition."""
