@@ -11,6 +11,7 @@ contributions reused for the features the fix leaves alone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring.contract import fields as F
 from scoring.contract.columns import ProfileColumns
 from scoring.contract.fields import ASSUMED_FIELDS
 from scoring.model.additive import ExportModel, load_model
@@ -84,96 +86,87 @@ class ScoreTable:
         )
 
     def to_records(self, *, lang: str = "en") -> list[dict]:
-        """One dict per profile, exactly the shape in SPEC section 4."""
-        rs = self.ruleset
-        criteria = rs.criteria
+        """One dict per profile, exactly the shape in SPEC section 4.
+
+        Every array is turned into Python values once, column by column; the loop over the
+        profiles only assembles them.
+        """
+        rs, rules = self.ruleset, self.rules
+        texts = _criterion_texts(rs, lang)
         categories = [c.id for c in rs.categories]
-        order = self.action_order()
+        markets = [m.id for m in rs.markets]
+        sector_codes = [-1] * len(self) if rules.sector_codes is None else rules.sector_codes
+        columns = zip(
+            self.sme_id.tolist(),
+            self.score.tolist(),
+            self.tier.tolist(),
+            self.rules_score.tolist(),
+            self.ml_probability.tolist(),
+            rules.applicable.tolist(),
+            rules.met.tolist(),
+            rules.category_scores.tolist(),
+            rules.market_scores.tolist(),
+            self.reason_groups.tolist(),
+            self.reason_effects.tolist(),
+            self.action_order().tolist(),
+            self.gains.tolist(),
+            np.asarray(sector_codes).tolist(),
+            self.assumed.tolist(),
+            strict=True,
+        )
         records = []
-        rules = self.rules
-        for i in range(len(self)):
-            applicable = np.flatnonzero(rules.applicable[i])
-            met = rules.met[i]
-            crit = [
-                {
-                    "id": criteria[c].id,
-                    "category": criteria[c].category,
-                    "met": bool(met[c]),
-                    "points": _number(rs.points[c] if met[c] else 0.0),
-                    "max_points": _number(rs.points[c]),
-                    "label": criteria[c].label[lang],
-                }
-                for c in applicable
-            ]
-            reasons = [
-                {"feature": GROUPS[g], "effect": round(float(e), 3)}
-                for g, e in zip(self.reason_groups[i], self.reason_effects[i], strict=True)
-                if g >= 0
-            ]
+        for (
+            sme_id,
+            score,
+            tier,
+            rules_score,
+            probability,
+            applicable,
+            met,
+            category_scores,
+            market_scores,
+            reason_groups,
+            reason_effects,
+            order,
+            gains,
+            sector_code,
+            assumed,
+        ) in columns:
+            missed = [a and not m for a, m in zip(applicable, met, strict=True)]
             records.append(
                 {
-                    "sme_id": str(self.sme_id[i]),
-                    "score": float(self.score[i]),
-                    "tier": str(self.tier[i]),
-                    "rules_score": round(float(self.rules_score[i]), 1),
-                    "ml_probability": round(float(self.ml_probability[i]), 3),
+                    "sme_id": str(sme_id),
+                    "score": score,
+                    "tier": str(tier),
+                    "rules_score": round(rules_score, 1),
+                    "ml_probability": round(probability, 3),
                     "category_scores": {
-                        cat: (None if np.isnan(v) else round(float(v), 1))
-                        for cat, v in zip(categories, rules.category_scores[i], strict=True)
+                        category: (None if value != value else round(value, 1))
+                        for category, value in zip(categories, category_scores, strict=True)
                     },
-                    "criteria": crit,
-                    "knockouts": [
-                        criteria[c].id
-                        for c in np.flatnonzero(rules.applicable[i] & ~met & rs.knockout)
+                    "criteria": texts.criteria(applicable, met),
+                    "knockouts": [texts.ids[c] for c in texts.knockouts if missed[c]],
+                    "market_readiness": {
+                        markets[m]: {
+                            "score": round(value, 1),
+                            "missing": [texts.ids[c] for c in texts.requires[m] if missed[c]],
+                        }
+                        for m, value in enumerate(market_scores)
+                        if value == value
+                    },
+                    "reasons": [
+                        {"feature": GROUPS[g], "effect": round(e, 3)}
+                        for g, e in zip(reason_groups, reason_effects, strict=True)
+                        if g >= 0
                     ],
-                    "market_readiness": self._market_readiness(i),
-                    "reasons": reasons,
-                    "action_plan": self._action_plan(i, order[i], lang),
-                    "assumed": [
-                        f for f, a in zip(ASSUMED_FIELDS, self.assumed[i], strict=True) if a
-                    ],
+                    "action_plan": texts.action_plan(order, gains, sector_code),
+                    "assumed": [f for f, a in zip(ASSUMED_FIELDS, assumed, strict=True) if a],
                     "model_version": self.model_version,
                     "ruleset_version": self.ruleset_version,
                     "scored_at": self.scored_at,
                 }
             )
         return records
-
-    def _market_readiness(self, i: int) -> dict[str, dict]:
-        """Row ``i``'s score per targeted market and the market's requirements it does not meet:
-        the market's own criteria, the ones the market enforces, and failed knock-outs."""
-        rs, rules = self.ruleset, self.rules
-        lacking = rs.market_requires & (rules.applicable[i] & ~rules.met[i])  # (M, C)
-        scores = rules.market_scores[i]
-        return {
-            market.id: {
-                "score": round(float(scores[m]), 1),
-                "missing": [rs.criteria[c].id for c in np.flatnonzero(lacking[m])],
-            }
-            for m, market in enumerate(rs.markets)
-            if not np.isnan(scores[m])
-        }
-
-    def _action_plan(self, i: int, order: np.ndarray, lang: str) -> list[dict]:
-        """Row ``i``'s fixes that raise its score, in ``order``, with their advice; ``knockout``
-        marks a failed knock-out, whose fix lifts it and which therefore comes first."""
-        criteria = self.ruleset.criteria
-        knockout = self.ruleset.knockout
-        actions = []
-        for c in order:
-            gain = self.gains[i, c]
-            if np.isnan(gain) or gain <= 0:
-                break
-            actions.append(
-                {
-                    "criterion": criteria[c].id,
-                    "gain": float(gain),
-                    "knockout": bool(knockout[c]),
-                    "label": criteria[c].label[lang],
-                    "recommendation": criteria[c].recommendation_for(self.rules.sector(i))[lang],
-                }
-            )
-        return actions
 
     def _top_actions(self, top: int, ids: np.ndarray) -> np.ndarray:
         """'criterion (+gain); ...' for each row's first ``top`` actions."""
@@ -224,6 +217,79 @@ class ScoreTable:
         out["ruleset_version"] = self.ruleset_version
         out["scored_at"] = self.scored_at
         return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class _CriterionTexts:
+    """What records say of each criterion, in one language, as Python values."""
+
+    ids: list[str]
+    categories: list[str]
+    labels: list[str]
+    points: list[float | int]
+    knockout: list[bool]
+    knockouts: list[int]  # the knock-out criteria, in ruleset order
+    requires: list[list[int]]  # per market, the criteria its readiness lists when missed
+    advice: list[dict[int, str]]  # per criterion, the recommendation for each sector code
+    lang: str
+
+    @classmethod
+    def of(cls, ruleset: Ruleset, lang: str) -> _CriterionTexts:
+        criteria = ruleset.criteria
+        sectors = {code: sector for code, sector in enumerate(F.SECTORS)} | {-1: None}
+        return cls(
+            ids=[c.id for c in criteria],
+            categories=[c.category for c in criteria],
+            labels=[c.label[lang] for c in criteria],
+            points=[_number(p) for p in ruleset.points],
+            knockout=ruleset.knockout.tolist(),
+            knockouts=np.flatnonzero(ruleset.knockout).tolist(),
+            requires=[np.flatnonzero(row).tolist() for row in ruleset.market_requires],
+            advice=[
+                {code: c.recommendation_for(sector)[lang] for code, sector in sectors.items()}
+                for c in criteria
+            ],
+            lang=lang,
+        )
+
+    def criteria(self, applicable: list[bool], met: list[bool]) -> list[dict]:
+        return [
+            {
+                "id": self.ids[c],
+                "category": self.categories[c],
+                "met": met[c],
+                "points": self.points[c] if met[c] else 0,
+                "max_points": self.points[c],
+                "label": self.labels[c],
+            }
+            for c, applies in enumerate(applicable)
+            if applies
+        ]
+
+    def action_plan(self, order: list[int], gains: list[float], sector_code: int) -> list[dict]:
+        """The fixes that raise the score, in ``order``, with their advice; ``knockout`` marks
+        a failed knock-out, whose fix lifts it and which therefore comes first."""
+        actions = []
+        for c in order:
+            gain = gains[c]
+            if gain != gain or gain <= 0:
+                break
+            actions.append(
+                {
+                    "criterion": self.ids[c],
+                    "gain": gain,
+                    "knockout": self.knockout[c],
+                    "label": self.labels[c],
+                    "recommendation": self.advice[c][sector_code],
+                }
+            )
+        return actions
+
+
+@functools.lru_cache(maxsize=16)
+def _criterion_texts(ruleset: Ruleset, lang: str) -> _CriterionTexts:
+    """The texts of a loaded ruleset, worked out once per language."""
+    return _CriterionTexts.of(ruleset, lang)
 
 
 def _tenths_text(values: np.ndarray) -> pa.Array:
