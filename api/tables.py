@@ -142,7 +142,10 @@ class Batch(Base):
     scored: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     row_errors: Mapped[list[Any]] = mapped_column(default=list)
-    #: Spreadsheet rows that are no profiles (totals, notes, signatures): ``{row, reason}``.
+    #: Spreadsheet rows that are no profiles (totals, notes, signatures): ``{row, reason}``;
+    #: then what the reader assumed about the file (its header, columns read by another name,
+    #: merged header cells, blank rows skipped): ``{code, message, ...}``. ``get_batch``
+    #: gives the two apart, as ``skipped`` and ``notices``.
     skipped_rows: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     actor: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

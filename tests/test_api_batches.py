@@ -505,7 +505,7 @@ def test_unreadable_file_is_422_and_creates_no_batch(client, auth):
 
 def test_unknown_column_is_422_with_a_suggestion(client, auth):
     header, rows = cohort_rows(2)
-    header = ["sektor" if h == "sector" else h for h in header]
+    header = ["sectr" if h == "sector" else h for h in header]
     response = upload(client, auth("score", "personal"), indonesian_csv(header, rows), "k.csv")
     assert response.status_code == 422
     assert "did you mean 'sector'?" in response.get_json()["detail"]

@@ -423,6 +423,14 @@ OFFICE_SKIPPED = [
     {"row": 10, "reason": "total row"},
     {"row": 11, "reason": "note or signature row"},
 ]
+OFFICE_NOTICES = [
+    {
+        "code": "header_row",
+        "message": "the header was found in row 4; rows above it are not read",
+        "row": 4,
+        "last_row": 4,
+    }
+]
 
 
 def upload(client, headers, content: bytes, filename: str):
@@ -442,6 +450,7 @@ def test_an_indonesian_office_workbook_is_imported_row_by_row(client, auth, deci
         "rejected": 3,
         "errors": OFFICE_ERRORS,
         "skipped": OFFICE_SKIPPED,
+        "notices": OFFICE_NOTICES,
         "followup_ids": [1, 2],
     }
     first = client.get("/api/v1/outcomes/1", headers=auth("read")).get_json()
@@ -473,6 +482,7 @@ def test_an_indonesian_office_workbook_is_imported_row_by_row(client, auth, deci
         "rejected": 3,
         "errors": OFFICE_ERRORS,
         "skipped": OFFICE_SKIPPED,
+        "notices": OFFICE_NOTICES,
         "followup_ids": [],
     }
     assert client.get("/api/v1/smes/D-1/outcomes", headers=auth("read")).get_json()[

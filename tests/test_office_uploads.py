@@ -116,7 +116,7 @@ def test_a_file_error_is_told_in_the_page_language(login, lang, expected):
     assert expected in _page_text(response)
 
 
-def test_the_api_result_lists_skipped_rows(app, make_key):
+def test_the_api_result_lists_skipped_rows_and_notices(app, make_key):
     headers = {"X-API-Key": make_key(app, "score", "personal", "read")}
     data = {"file": (io.BytesIO(xlsx(ROWS)), "umkm.xlsx")}
     client = app.test_client()
@@ -137,8 +137,22 @@ def test_the_api_result_lists_skipped_rows(app, make_key):
         "jewelry_accessories, handicraft, furniture_wood, food_beverage, cosmetics_herbal, "
         "medical_devices, other.",
     }
+    assert batch["notices"] == [
+        {
+            "code": "header_row",
+            "message": "the header was found in row 4; rows above it are not read",
+            "row": 4,
+            "last_row": 4,
+        },
+        {
+            "code": "blank_rows",
+            "message": "1 blank row skipped: row 7",
+            "count": 1,
+            "rows": [{"first": 7, "last": 7}],
+        },
+    ]
     again = client.get(f"/api/v1/batches/{batch['id']}", headers=headers).get_json()
-    assert again["skipped"] == batch["skipped"]
+    assert (again["skipped"], again["notices"]) == (batch["skipped"], batch["notices"])
 
 
 def test_the_cli_says_which_non_data_rows_it_skipped(tmp_path):

@@ -130,6 +130,11 @@ def outcomes_import(file, actor, max_rows, lang, as_json, database_url):
                 rejected=result["rejected"],
             )
         )
+    if result["notices"]:  # the header found below titles, names read, blank rows
+        from api.web.notices import OUTCOME_LABEL, command_line_notices
+
+        for line in command_line_notices(result["notices"], lang, label_key=OUTCOME_LABEL):
+            click.echo(line, err=True)
     if result["skipped"]:
         rows = ", ".join(str(s["row"]) for s in result["skipped"])
         click.echo(words["skipped"].format(count=len(result["skipped"]), rows=rows), err=True)

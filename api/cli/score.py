@@ -178,11 +178,13 @@ def _out_format(out: Path | None, *, lang: str) -> str | None:
 
 def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
     from scoring.contract.validate import validate_table
+    from scoring.files.notices import merge_notices
     from scoring.files.readers import iter_tables
 
     received = scored = 0
     errors = []
     skipped: list[int] = []
+    notices = []
     ranked: list[pd.DataFrame] = []
     sink = None if table else _ResultSink(out, lang=lang)
     table_format = _out_format(out, lang=lang) if table else None
@@ -198,6 +200,7 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
             received += batch.received
             errors.extend(batch.errors)
             skipped.extend(row.row for row in batch.skipped)
+            notices.extend(batch.notices)
             if len(batch.profiles):
                 result = scorer.score(batch.profiles, assumed=batch.assumed)
                 scored += len(result)
@@ -229,7 +232,8 @@ def _score_table(file, *, scorer, out, table, lang, chunk_rows, quiet) -> None:
     rejected_file = None
     if out is not None and (table or sink.format != "json"):
         rejected_file = out.with_name(out.stem + ".rejected.csv")
-    _report(received, scored, errors, skipped, rejected_file=rejected_file, lang=lang)
+    told = [notice.to_dict() for notice in merge_notices(notices)]
+    _report(received, scored, errors, skipped, notices=told, rejected_file=rejected_file, lang=lang)
     if errors:
         sys.exit(EXIT_REJECTED_ROWS)
 
@@ -240,11 +244,12 @@ def _report(
     errors: list,
     skipped: list[int],
     *,
+    notices: list[dict],
     rejected_file: Path | None,
     lang: str,
 ) -> None:
-    """On stderr: the rejected rows (also written to ``rejected_file`` if given), the skipped
-    non-data rows, and the counts."""
+    """On stderr: the rejected rows (also written to ``rejected_file`` if given), what was
+    assumed in reading a spreadsheet, the skipped non-data rows, and the counts."""
     if errors:
         if rejected_file is not None:
             pd.DataFrame(
@@ -259,6 +264,11 @@ def _report(
             click.echo(row_error_line(error, lang=lang), err=True)
         if len(errors) > 20:
             click.echo(text(lang, "more_rejected", count=len(errors) - 20), err=True)
+    if notices:  # the header found below titles, names read, merged cells, blank rows
+        from api.web.notices import command_line_notices
+
+        for line in command_line_notices(notices, lang):
+            click.echo(line, err=True)
     if skipped:  # totals, notes and signatures of an office spreadsheet: not profiles
         rows = ", ".join(map(str, skipped))
         click.echo(text(lang, "skipped", count=len(skipped), rows=rows), err=True)

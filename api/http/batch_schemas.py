@@ -10,6 +10,7 @@ from api.http.paging import CursorQuerySchema
 from api.http.schemas import (
     COHORT,
     LANGUAGES,
+    NoticeSchema,
     ResponseSchema,
     RowErrorSchema,
     ScoreRecordSchema,
@@ -84,6 +85,15 @@ class BatchSchema(ResponseSchema):
         metadata={
             "description": "CSV/XLSX rows that are no profiles (totals, notes, signatures): "
             "not read, not in received."
+        },
+    )
+    notices = ma.List(
+        ma.Nested(NoticeSchema),
+        required=True,
+        metadata={
+            "description": "What was assumed in reading a CSV/XLSX file: the header found "
+            "below titles or over two rows, headers read as contract columns (Indonesian "
+            "names), merged header cells, blank rows skipped."
         },
     )
     reason = ma.String(

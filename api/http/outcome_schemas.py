@@ -26,7 +26,7 @@ from api.http.outcome_fields import (
     raise_field_errors,
     sme_id_field,
 )
-from api.http.schemas import FieldErrorSchema, SkippedRowSchema
+from api.http.schemas import FieldErrorSchema, NoticeSchema, SkippedRowSchema
 from scoring.contract import fields as F
 from scoring.contract.outcomes import (
     LEARNED_VIA,
@@ -183,6 +183,14 @@ class OutcomeImportSchema(Described):
         ma.Nested(SkippedRowSchema),
         required=True,
         metadata={"description": "Rows that are no follow-ups (totals, notes): not received."},
+    )
+    notices = ma.List(
+        ma.Nested(NoticeSchema),
+        required=True,
+        metadata={
+            "description": "What was assumed in reading a CSV/XLSX file: its header, headers "
+            "read as follow-up columns, merged header cells, blank rows skipped."
+        },
     )
     followup_ids = ma.List(ma.Integer(), required=True, metadata={"description": "The new ones."})
 

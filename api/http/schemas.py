@@ -22,6 +22,7 @@ from api.http.paging import (
     updated_since_field,
 )
 from scoring.contract import fields as F
+from scoring.files.notices import NOTICE_CODES
 
 LANGUAGES = ("en", "id")
 #: Largest database id (32-bit integer columns); larger ids cannot exist.
@@ -62,6 +63,42 @@ class SkippedRowSchema(ResponseSchema):
     row = ma.Integer(required=True, metadata={"description": "Row number as in the file."})
     reason = ma.String(
         required=True, metadata={"description": "total row, or note or signature row."}
+    )
+
+
+class NoticeRowsSchema(ResponseSchema):
+    first = ma.Integer(required=True)
+    last = ma.Integer(required=True)
+
+
+class NoticeSchema(ResponseSchema):
+    """Something the reader assumed about a CSV or XLSX file; the members besides ``code``
+    and ``message`` depend on the code."""
+
+    code = ma.String(
+        required=True,
+        validate=mv.OneOf(NOTICE_CODES),
+        metadata={
+            "description": "header_row: the header was found below titles or over two rows "
+            "(row, last_row); column_alias: a header read as a contract column (column, "
+            "header, field); merged_header: a merged cell read as the header of the columns "
+            "it covers (cells, header, columns); merged_group: a merged cell taken as a group "
+            "title over columns named in a row below (cells, header, columns, row); "
+            "blank_rows: blank rows skipped, not in received (count, rows)."
+        },
+    )
+    message = ma.String(required=True, metadata={"description": "The notice in English."})
+    row = ma.Integer(metadata={"description": "Row number as in the file."})
+    last_row = ma.Integer()
+    column = ma.String(metadata={"description": "Spreadsheet column letter."})
+    columns = ma.String(metadata={"description": "Column letters: 'B' or 'B-D'."})
+    cells = ma.String(metadata={"description": "A merged range, e.g. 'B1:D1'."})
+    header = ma.String(metadata={"description": "The header as written in the file."})
+    field = ma.String(metadata={"description": "The contract column it was read as."})
+    count = ma.Integer()
+    rows = ma.List(
+        ma.Nested(NoticeRowsSchema),
+        metadata={"description": "Runs of consecutive row numbers, first to last."},
     )
 
 

@@ -294,6 +294,7 @@ class _Run:
             rejected=len(errors),
             row_errors=[error.to_dict() for error in errors],
             skipped=[row.to_dict() for row in intake.skipped],
+            notices=[notice.to_dict() for notice in intake.notices],
         )
         self.session.commit()
         log.info(

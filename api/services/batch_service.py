@@ -240,6 +240,7 @@ def _score_now(session: Session, intake: ingest.Intake, *, lang: str, **creation
             rejected=len(intake.errors),
             row_errors=[error.to_dict() for error in intake.errors],
             skipped=[row.to_dict() for row in intake.skipped],
+            notices=[notice.to_dict() for notice in intake.notices],
         )
         session.commit()
     except Exception as exc:

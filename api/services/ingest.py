@@ -21,6 +21,7 @@ from scoring.contract.seen_ids import SeenIds
 from scoring.contract.sheets import SkippedRow
 from scoring.contract.validate import RowError, ValidatedBatch, validate_records, validate_table
 from scoring.engine import Scorer, now_utc
+from scoring.files.notices import Notice, merge_notices
 from scoring.files.readers import iter_tables
 
 MAX_CHUNK_ROWS = 50_000
@@ -56,6 +57,12 @@ class Intake:
     def skipped(self) -> list[SkippedRow]:
         """Spreadsheet rows that are no profiles; not in ``received``."""
         return [row for chunk in self.chunks for row in chunk.skipped]
+
+    @property
+    def notices(self) -> list[Notice]:
+        """What the reader of a CSV or XLSX file assumed: its header, columns read by another
+        name, merged header cells, blank rows skipped."""
+        return merge_notices(notice for chunk in self.chunks for notice in chunk.notices)
 
 
 @dataclass
@@ -103,6 +110,7 @@ def refuse_personal(chunk: ValidatedBatch) -> ValidatedBatch:
         labels=None if chunk.labels is None else chunk.labels[kept],
         received=chunk.received,
         skipped=chunk.skipped,
+        notices=chunk.notices,
     )
 
 

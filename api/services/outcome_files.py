@@ -1,7 +1,8 @@
 """Follow-ups in bulk: an outcome file (CSV, XLSX, Parquet, JSON) read and checked row by
 row like a profile batch, stored, and the template offices fill in.
 
-The file's rows are read with the profile readers (header found below titles, totals,
+The file's rows are read with the profile readers (header found below titles, headers
+in Indonesian or as the follow-up form names them, merged header cells, blank rows, totals,
 notes and signature rows skipped and reported, Indonesian numbers, ``Ya``/``Tidak``,
 values by their names in either language); every problem of every row is reported at once
 with the file's own row number and, in a spreadsheet, the cell's column letter.
@@ -30,6 +31,7 @@ from scoring.contract.outcomes import (
 )
 from scoring.contract.sheets import non_data_rows
 from scoring.errors import FileFormatError
+from scoring.files.notices import Notice, merge_notices
 from scoring.files.readers import iter_tables
 
 #: The column of an outcome row error about an SME the service does not know.
@@ -41,11 +43,13 @@ MISSING_COLUMNS = "{source}: missing required column(s) {names}"
 @dataclass
 class OutcomeRows:
     """What an outcome file held: valid follow-ups (each with its ``row``), rejected rows
-    (``{row, sme_id, errors}``) and skipped non-data rows (``{row, reason}``)."""
+    (``{row, sme_id, errors}``), skipped non-data rows (``{row, reason}``) and what the
+    reader assumed (``Notice.to_dict()``: header, columns read by another name, blank rows)."""
 
     records: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    notices: list[dict] = field(default_factory=list)
 
     @property
     def received(self) -> int:
@@ -59,8 +63,10 @@ def read_outcome_file(
     not a follow-up table and ``TooManyRows`` past ``max_rows`` rows."""
     result = OutcomeRows()
     rows = 0
+    notices: list[Notice] = []
     for raw in iter_tables(stream, filename=filename, chunk_rows=min(max_rows + 1, 50_000)):
         _check_columns(list(raw.frame.columns), raw.source)
+        notices += raw.notices
         frame, numbers = raw.frame, raw.source_rows().astype(np.int64)
         if raw.columns is not None:
             skip, skipped = non_data_rows(frame, numbers)
@@ -79,6 +85,7 @@ def read_outcome_file(
                 )
             else:
                 result.records.append({**record, "row": number})
+    result.notices = [notice.to_dict() for notice in merge_notices(notices)]
     return result
 
 
@@ -125,7 +132,7 @@ def import_outcomes(
     rejected like any invalid row. The caller commits.
 
     Returns ``received``, ``stored``, ``already_recorded`` (identical follow-ups stored
-    before, not stored twice), ``rejected``, ``errors`` and ``skipped``.
+    before, not stored twice), ``rejected``, ``errors``, ``skipped`` and ``notices``.
     """
     rows = read_outcome_file(stream, filename=filename, today=today, max_rows=max_rows)
     known = store.known_smes(session, (r["sme_id"] for r in rows.records))
@@ -156,6 +163,7 @@ def import_outcomes(
         "rejected": len(errors),
         "errors": errors,
         "skipped": rows.skipped,
+        "notices": rows.notices,
         "followup_ids": [f["id"] for f in stored],
     }
 

@@ -118,9 +118,11 @@ def finish_batch(
     rejected: int,
     row_errors: Sequence[dict],
     skipped: Sequence[dict] = (),
+    notices: Sequence[dict] = (),
 ) -> None:
-    """Mark a running batch complete with its counts, row errors (RowError.to_dict()) and the
-    skipped rows that are no profiles (SkippedRow.to_dict(); not counted in ``received``)."""
+    """Mark a running batch complete with its counts, row errors (RowError.to_dict()), the
+    skipped rows that are no profiles (SkippedRow.to_dict(); not counted in ``received``) and
+    what the file's reader assumed (Notice.to_dict())."""
     if received != scored + rejected:
         raise ValueError(f"received ({received}) != scored ({scored}) + rejected ({rejected})")
     batch = _running_batch(session, batch_id)
@@ -128,7 +130,8 @@ def finish_batch(
     batch.received, batch.scored, batch.rejected = received, scored, rejected
     batch.rows_done = batch.rows_total = received
     batch.row_errors = [dict(error) for error in row_errors]
-    batch.skipped_rows = [dict(row) for row in skipped]
+    # Kept with the skipped rows (a notice has a ``code``, a row a ``row``): one JSON column.
+    batch.skipped_rows = [dict(row) for row in skipped] + [dict(notice) for notice in notices]
     _end_job(batch)
     audit(
         session,
@@ -177,7 +180,8 @@ def get_batch(session: Session, batch_id: int) -> dict | None:
         "scored": batch.scored,
         "rejected": batch.rejected,
         "row_errors": list(batch.row_errors),
-        "skipped": list(batch.skipped_rows or []),
+        "skipped": [row for row in batch.skipped_rows or [] if "code" not in row],
+        "notices": [notice for notice in batch.skipped_rows or [] if "code" in notice],
         "created_at": format_time(batch.created_at),
         "finished_at": format_time(batch.finished_at) if batch.finished_at else None,
         "failure_reason": batch.failure_reason,

@@ -15,7 +15,8 @@ from api import store
 from api.db import get_session
 from api.services import batch_service, downloads, ingest
 from api.web.auth import actor, role_required
-from api.web.i18n import current_language, error_message, has_text, t
+from api.web.i18n import current_language, error_message, has_text, shipped_catalogue, t
+from api.web.notices import notice_texts
 from scoring.contract.fields import ALL_COLUMNS, FIELD_BY_NAME, Kind
 from scoring.contract.sheets import NOTE_ROW, TOTAL_ROW
 from scoring.errors import FileFormatError
@@ -122,6 +123,9 @@ def batch(batch_id: int):
             error.update(_shown_error(error))
     for row in found.get("skipped", []):
         row["reason"] = t(SKIP_REASONS[row["reason"]]) if row["reason"] in SKIP_REASONS else ""
+    found["notice_texts"] = notice_texts(
+        found.get("notices", []), shipped_catalogue(current_language())
+    )
     return render_template("batch.html", batch=found)
 
 

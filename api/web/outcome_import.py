@@ -17,7 +17,8 @@ from api.services.outcome_files import MISSING_COLUMNS, import_outcomes
 from api.services.outcome_files import outcome_template as build_template
 from api.web.auth import actor, role_required
 from api.web.batches import SKIP_REASONS, file_error
-from api.web.i18n import has_text, t
+from api.web.i18n import current_language, has_text, shipped_catalogue, t
+from api.web.notices import OUTCOME_LABEL, notice_texts
 from api.web.outcome_forms import outcome_message, today_wib
 from api.web.outcomes import IMPORT_ROLE, bp
 from scoring.errors import FileFormatError
@@ -94,6 +95,8 @@ def import_file():
         row["shown"] = [shown_row_error(e) for e in row["errors"]]
     for row in result["skipped"]:
         row["reason"] = t(SKIP_REASONS[row["reason"]]) if row["reason"] in SKIP_REASONS else ""
+    catalogue = shipped_catalogue(current_language())
+    result["notice_texts"] = notice_texts(result["notices"], catalogue, label_key=OUTCOME_LABEL)
     return _import_page(result=result)
 
 

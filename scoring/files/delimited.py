@@ -1,5 +1,5 @@
 """CSV files (any of ";", tab and "," as separator): the header found, the text checked as
-it streams, and the rows read by pandas in chunks."""
+it streams, and the rows read by pandas in chunks; blank rows skipped and counted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -19,11 +19,13 @@ from scoring.files.layout import (
     HEADER_SEARCH_ROWS,
     NO_HEADER_FOUND,
     column_letters,
-    column_names,
+    header_kind,
     is_header,
     named_columns,
+    sheet_header,
 )
 from scoring.files.limits import DEFAULT_LIMITS, SCAN_BYTES, CheckedText, ReadLimits, decode_utf8
+from scoring.files.notices import BlankRows, Notice, header_row_notice
 from scoring.files.streams import HEAD_BYTES
 from scoring.files.table import RawTable, raw_table
 
@@ -47,6 +49,7 @@ class _CsvHeader:
     names: list[str]
     header_row: int  # 1-based record number of the header; blank lines above it count
     found: bool = True  # False: no line looked like a header, the first one was taken
+    notices: list[Notice] = field(default_factory=list)  # header below titles, names read
 
     @property
     def note(self) -> str:
@@ -122,8 +125,10 @@ def _csv_header(head: bytes, source: str, *, max_columns: int) -> _CsvHeader:
             f"{source}: cannot read the header row ({exc}); expected one header row of "
             'column names, quotes only around whole names ("...")'
         ) from exc
-    names = column_names(cells, source, max_columns=max_columns)
-    return _CsvHeader(separator, names, header_row, found=found is not None)
+    header = sheet_header(cells, source, max_columns=max_columns, kind=header_kind(cells))
+    below_titles = [header_row_notice(header_row, header_row)] if found and header_row > 1 else []
+    notices = [*below_titles, *header.notices]
+    return _CsvHeader(separator, header.names, header_row, found=found is not None, notices=notices)
 
 
 def _line_end(text: str, start: int) -> int:
@@ -156,7 +161,8 @@ def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
 def iter_csv(
     stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[RawTable]:
-    """The chunks of a CSV file; blank rows are dropped, row numbers kept."""
+    """The chunks of a CSV file; blank rows are dropped (told in the chunk that follows
+    them, or the last), row numbers kept."""
     header = _csv_header(head, source, max_columns=limits.max_columns)
     decimal = "," if header.separator == ";" else "."
     positional = [f"c{i}" for i in range(len(header.names))]
@@ -165,6 +171,7 @@ def iter_csv(
     )
     next_row = header.header_row + 1
     yielded = False
+    blank = BlankRows()
     try:
         reader = pd.read_csv(
             checked,
@@ -193,11 +200,13 @@ def iter_csv(
                 next_row += len(chunk)
                 missing = chunk.isna()
                 filled = ~missing.all(axis=1).to_numpy()
+                blank.add(numbers[~filled])
                 chunk = chunk.mask(missing, None)
                 frame = named_columns(
                     chunk[filled], header.names, numbers[filled], source, header.note
                 )
                 if len(frame):
+                    told = [] if yielded else header.notices
                     yielded = True
                     yield raw_table(
                         frame,
@@ -207,19 +216,21 @@ def iter_csv(
                         next_row=next_row,
                         header_row=header.header_row,
                         columns=header.letters,
+                        notices=[*told, *blank.take()],
                     )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _csv_parse_error(source, exc) from exc
-    if not yielded:
+    if not yielded or blank.runs:  # no rows, or blank rows after the last chunk's
         empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in header.names if name})
         yield raw_table(
             empty,
             np.empty(0, np.int64),
             decimal=decimal,
             source=source,
-            next_row=header.header_row + 1,
+            next_row=header.header_row + 1 if not yielded else next_row,
             header_row=header.header_row,
             columns=header.letters,
+            notices=[*([] if yielded else header.notices), *blank.take()],
         )
 
 

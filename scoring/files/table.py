@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from scoring.files.notices import Notice
 
 if TYPE_CHECKING:
     from scoring.contract.seen_ids import SeenIds
@@ -16,8 +18,8 @@ if TYPE_CHECKING:
 class RawTable:
     """One table, or one chunk of it, as read from a file and before validation.
 
-    ``frame`` has one column per header (names from ``normalise_header``) and values as
-    read: ``str`` for CSV (empty cell -> None); native Python/numpy values for XLSX, JSON
+    ``frame`` has one column per header (the contract's names, ``scoring.files.layout``) and
+    values as read: ``str`` for CSV (empty cell -> None); native Python/numpy values for XLSX, JSON
     and Parquet (None/NaN for missing, lists for list cells). ``first_row_number`` is the
     source row number of ``frame.iloc[0]`` (header is row 1 in CSV/XLSX; JSON items,
     JSON Lines lines and Parquet rows count from 1). ``decimal`` is the decimal separator
@@ -40,6 +42,10 @@ class RawTable:
     #: The ``sme_id``s of the file's chunks validated so far, one object shared by every
     #: chunk ``iter_tables`` yields, so a repeated id is caught in any later chunk.
     seen_ids: SeenIds | None = None
+    #: CSV and XLSX: what the reader assumed (the header's rows, columns read by another
+    #: name, merged header cells: in the first chunk) and the blank rows it skipped (in the
+    #: chunk they were met in); ``merge_notices`` joins the chunks' notices.
+    notices: list[Notice] = field(default_factory=list)
 
     def source_rows(self) -> np.ndarray:
         """Source row number of every frame row, whether or not rows were skipped."""
@@ -58,6 +64,7 @@ def raw_table(
     next_row: int,
     header_row: int | None = None,
     columns: dict[str, str] | None = None,
+    notices: list[Notice] | None = None,
 ) -> RawTable:
     """A ``RawTable`` whose rows have the (increasing) source row numbers ``numbers``."""
     numbers = np.asarray(numbers, dtype=np.int64)
@@ -71,6 +78,7 @@ def raw_table(
         row_numbers=None if consecutive else numbers,
         header_row=header_row,
         columns=columns,
+        notices=list(notices or []),
     )
 
 

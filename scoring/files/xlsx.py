@@ -1,10 +1,13 @@
 """XLSX workbooks: the first worksheet read row by row with openpyxl (XML through
-defusedxml), dates as text, the header found below titles."""
+defusedxml), dates as text, the header found below titles (merged header cells filled in,
+a header over two rows read as one), blank rows skipped and counted."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -16,15 +19,10 @@ from openpyxl.utils import get_column_letter
 
 from scoring.contract.cells import SPREADSHEET_DECIMAL
 from scoring.errors import FileFormatError
-from scoring.files.layout import (
-    HEADER_SEARCH_ROWS,
-    NO_HEADER_FOUND,
-    column_letters,
-    column_names,
-    is_header,
-    named_columns,
-)
+from scoring.files.layout import HEADER_SEARCH_ROWS, NO_HEADER_FOUND, named_columns, sheet_header
 from scoring.files.limits import ReadLimits, check_zip_archive
+from scoring.files.merged import MergedRange, header_rows, merged_ranges
+from scoring.files.notices import BlankRows, Notice, header_row_notice
 from scoring.files.streams import random_access
 from scoring.files.table import RawTable, raw_table
 
@@ -47,11 +45,12 @@ def _xlsx_value(value: object) -> object:
     return value
 
 
-def _xlsx_header(values: tuple, source: str, *, max_columns: int) -> list[str]:
+def _trimmed(values: tuple | list) -> list[str]:
+    """Header cells as text, without the empty cells after the last one."""
     cells = ["" if v is None else str(v) for v in values]
     while cells and not cells[-1].strip():
         cells.pop()
-    return column_names(cells, source, max_columns=max_columns)
+    return cells
 
 
 def _xml_reason(exc: BaseException) -> str:
@@ -81,11 +80,30 @@ def iter_xlsx(
         if not workbook.worksheets:
             raise FileFormatError(f"{source}: the workbook has no worksheet; expected one")
         sheet = workbook.worksheets[0]
+        merged = _header_merges(workbook, sheet, source, max_columns=limits.max_columns)
         sheet.reset_dimensions()  # the stored used range may be wrong: read every cell
         rows = _xlsx_rows(sheet.iter_rows(values_only=True), source)
-        yield from _xlsx_tables(rows, source, chunk_rows, max_columns=limits.max_columns)
+        yield from _xlsx_tables(
+            rows, source, chunk_rows, max_columns=limits.max_columns, merged=merged
+        )
     finally:
         workbook.close()
+
+
+def _header_merges(workbook, sheet, source: str, *, max_columns: int) -> list[MergedRange]:
+    """The merged ranges of the first rows, where a header may be. The streaming reader
+    does not give them; it keeps the archive and the sheet's path, which are read here."""
+    archive = getattr(workbook, "_archive", None)
+    member = getattr(sheet, "_worksheet_path", None)
+    if archive is None or member is None:
+        return []
+    try:
+        return merged_ranges(archive, member, max_row=HEADER_SEARCH_ROWS, max_col=max_columns + 1)
+    except (OSError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:
+        raise FileFormatError(
+            f"{source}: cannot read the first worksheet ({_xml_reason(exc)}); "
+            "expected a valid .xlsx file"
+        ) from exc
 
 
 def _xlsx_rows(rows: Iterator[tuple], source: str) -> Iterator[tuple[int, tuple]]:
@@ -115,23 +133,46 @@ def _xlsx_rows(rows: Iterator[tuple], source: str) -> Iterator[tuple[int, tuple]
 
 
 def _xlsx_tables(
-    rows: Iterator[tuple[int, tuple]], source: str, chunk_rows: int, *, max_columns: int
+    rows: Iterator[tuple[int, tuple]],
+    source: str,
+    chunk_rows: int,
+    *,
+    max_columns: int,
+    merged: list[MergedRange],
 ) -> Iterator[RawTable]:
-    names: list[str] | None = None
-    years: list[int] = []
-    header_row = 0
+    first = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    found = header_rows(first, merged)
+    notices: list[Notice] = []
+    note = ""
+    if found is not None:
+        header_cells, header_row, kind = found.cells, found.last, found.kind
+        if found.first > 1 or found.last > found.first:
+            notices.append(header_row_notice(found.first, found.last))
+        notices += found.notices
+        rows = itertools.chain((row for row in first if row[0] > header_row), rows)
+    else:  # the first row that is not blank is taken; errors say so
+        rows = itertools.chain(first, rows)
+        taken = next((row for row in rows if any(_xlsx_value(v) is not None for v in row[1])), None)
+        if taken is None:
+            raise FileFormatError(
+                f"{source}: the first worksheet is empty; expected a header row", code="empty"
+            )
+        (header_row, header_cells), kind = taken, None
+        note = NO_HEADER_FOUND.format(row=header_row)
+    header = sheet_header(_trimmed(header_cells), source, max_columns=max_columns, kind=kind)
+    names = header.names
+    notices += header.notices
+    years = [i for i, name in enumerate(names) if name in _YEAR_COLUMNS]
+    blank = BlankRows()
     buffer: list[list] = []
     numbers: list[int] = []
     yielded = False
-    first = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
-    found = next((i for i, (_, values) in enumerate(first) if is_header(values)), None)
-    rows = itertools.chain(first[found or 0 :], rows)
-    note = ""
 
     def flush() -> RawTable:
         frame = pd.DataFrame(buffer, columns=range(len(names)), dtype=object)
         taken = np.asarray(numbers, dtype=np.int64)
         frame = named_columns(frame, names, taken, source, note)
+        told = notices if not yielded else []
         return raw_table(
             frame,
             taken,
@@ -139,17 +180,14 @@ def _xlsx_tables(
             source=source,
             next_row=header_row + 1,
             header_row=header_row,
-            columns=column_letters(names),
+            columns=header.letters,
+            notices=[*told, *blank.take()],
         )
 
     for number, values in rows:
         cells = [_xlsx_value(v) for v in values]
         if all(c is None for c in cells):
-            continue
-        if names is None:
-            names, header_row = _xlsx_header(values, source, max_columns=max_columns), number
-            years = [i for i, name in enumerate(names) if name in _YEAR_COLUMNS]
-            note = "" if found is not None else NO_HEADER_FOUND.format(row=number)
+            blank.add_run(number, number)
             continue
         for i in years:  # a year typed as a date, or a date cell: its year
             if i < len(values) and isinstance(values[i], dt.date):
@@ -165,15 +203,10 @@ def _xlsx_tables(
                 column=letter,
                 row=number,
             )
-        buffer.append(cells[:width] + [None] * (width - len(cells)))
-        numbers.append(number)
-        if len(buffer) == chunk_rows:
-            yield flush()
+        if len(buffer) == chunk_rows:  # a full chunk goes once a row follows it: the blank
+            yield flush()  # rows after the last one are told with the last chunk
             yielded = True
             buffer, numbers = [], []
-    if names is None:
-        raise FileFormatError(
-            f"{source}: the first worksheet is empty; expected a header row", code="empty"
-        )
-    if buffer or not yielded:
-        yield flush()
+        buffer.append(cells[:width] + [None] * (width - len(cells)))
+        numbers.append(number)
+    yield flush()
