@@ -419,7 +419,8 @@ def _action_gains(
     Each (profile, criterion) pair is the profile with that criterion's fix applied,
     re-scored: the rules only for the criteria the fix can change, the model only for the
     features it changes (the model is additive, so the other features' contributions stay
-    as they were). All pairs are re-scored together, in one call per step.
+    as they were). The pairs of a family of fixes (those that change the same fields) are
+    re-scored together, and all pairs go through the calibration and the blend at once.
     """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
     gains = np.full(candidates.shape, np.nan)
@@ -428,15 +429,20 @@ def _action_gains(
     fixes = ruleset.score_fixes(profiles, rules, candidates)
     rows = fixes.rows
     fixed_decision = decision[rows]
-    # A pair whose fix leaves a field as it was adds exactly 0 for that field's features.
-    names = [name for name in FIELD_COLUMNS if name in fixes.changed]
-    if names:
-        features = np.concatenate([FIELD_COLUMNS[name] for name in names])
-        encoded = np.concatenate([encode_field(fixes.profiles, name) for name in names], axis=1)
-        change = model.additive.contributions(encoded, features=features)
-        change -= contributions[np.ix_(rows, features)]
-        for k in range(len(features)):  # feature by feature, in feature order
-            fixed_decision += change[:, k]
+    for start, end, changed in fixes.families:
+        family = fixes.profiles.slice(start, end, changed & FIELD_COLUMNS.keys())
+        family_rows = rows[start:end, None]
+        for name in FIELD_COLUMNS:  # field by field and feature by feature, in feature order
+            if name not in changed:
+                continue
+            features = FIELD_COLUMNS[name]
+            change = model.additive.contributions(encode_field(family, name), features=features)
+            change -= contributions[family_rows, features]
+            # A feature that no fix of the family changes adds exactly 0: it is left out.
+            for k in (
+                range(len(features)) if len(features) == 1 else change.any(axis=0).nonzero()[0]
+            ):
+                fixed_decision[start:end] += change[:, k]
     fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
     gains[rows, fixes.criteria] = np.round(fixed_score - score[rows], 1)
     return gains

@@ -96,7 +96,8 @@ class Fixes:
     rows: np.ndarray  # (pairs,) the profile of each pair, an index into the scored profiles
     criteria: np.ndarray  # (pairs,) the criterion whose fix the pair's profile has
     profiles: ProfileColumns  # (pairs rows) the fixed profiles: every field a fix reads or writes
-    changed: frozenset[str]  # the fields a fix may have changed
+    #: (start, end, fields): pairs start:end are fixes of one family, which may change fields
+    families: list[tuple[int, int, frozenset[str]]]
     rules_score: np.ndarray  # (pairs,) rules_score of each fixed profile
 
 
@@ -314,11 +315,12 @@ class Ruleset:
         for c, start, end in zip(chosen, bounds[:-1], bounds[1:], strict=True):
             self._fix_in_place(c, fixed, start, end)
         met = np.ascontiguousarray(before.met[rows].T)  # (C, pairs)
+        families = []
         first = 0
         for k, c in enumerate(chosen):
             if k + 1 < len(chosen) and self._family[chosen[k + 1]] == self._family[c]:
                 continue  # the family goes on
-            start, end = bounds[first], bounds[k + 1]
+            start, end = int(bounds[first]), int(bounds[k + 1])
             family = fixed.slice(start, end)
             for d in self.dependents(c):
                 np.logical_and(
@@ -326,13 +328,15 @@ class Ruleset:
                     before.applicable[rows[start:end], d],
                     out=met[d, start:end],
                 )
+            changed = frozenset().union(*(self.criteria[f].fields for f in chosen[first : k + 1]))
+            families.append((start, end, changed))
             first = k + 1
         earned = self._group_points(met, first=1)[0]
         return Fixes(
             rows=rows,
             criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
             profiles=fixed,
-            changed=frozenset().union(*(self.criteria[c].fields for c in chosen)),
+            families=families,
             rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
         )
 
