@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, String, func, literal, or_, select
+from sqlalchemy import ARRAY, Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
@@ -60,8 +60,7 @@ def save_scored(
         scores.append(_score_row(record, sector=profile["sector"], batch_id=batch_id))
     previous_tiers = _latest_tiers(session, smes)
     save_profiles(session, smes=list(smes.values()), personal=people.values(), cohort=cohort)
-    inserted = Score.__table__.insert().returning(Score.id, sort_by_parameter_order=True)
-    score_ids = session.scalars(inserted, scores).all()
+    score_ids = session.scalars(_INSERT_SCORES, scores).all()
     emit_many(session, _score_events(scores, score_ids, previous_tiers))
     subject = f"batch/{batch_id}" if batch_id is not None else None
     if subject is None and len(smes) == 1:
@@ -85,13 +84,25 @@ def _latest_tiers(session: Session, sme_ids: Iterable[str]) -> dict[str, str]:
     for 20,000 SMEs than through the index.
     """
     postgresql = session.get_bind().dialect.name == "postgresql"
+    query = _LATEST_TIERS_POSTGRESQL if postgresql else _LATEST_TIERS
     tiers: dict[str, str] = {}
     for chunk in chunks(list(sme_ids)):
-        wanted = select(func.unnest(literal(list(chunk), ARRAY(String)))) if postgresql else chunk
-        latest = select(func.max(Score.id)).where(Score.sme_id.in_(wanted)).group_by(Score.sme_id)
-        rows = session.execute(select(Score.sme_id, Score.tier).where(Score.id.in_(latest)))
+        rows = session.execute(query, {"sme_ids": list(chunk)})
         tiers.update((sme_id, tier) for sme_id, tier in rows)
     return tiers
+
+
+def _latest_tiers_query(wanted) -> Select:
+    latest = select(func.max(Score.id)).where(Score.sme_id.in_(wanted)).group_by(Score.sme_id)
+    return select(Score.sme_id, Score.tier).where(Score.id.in_(latest))
+
+
+# Built once: a statement built for every stored score costs more than running it.
+_LATEST_TIERS = _latest_tiers_query(bindparam("sme_ids", expanding=True))
+_LATEST_TIERS_POSTGRESQL = _latest_tiers_query(
+    select(func.unnest(bindparam("sme_ids", type_=ARRAY(String))))
+)
+_INSERT_SCORES = Score.__table__.insert().returning(Score.id, sort_by_parameter_order=True)
 
 
 def _score_events(
