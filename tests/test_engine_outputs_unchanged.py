@@ -64,3 +64,15 @@ def test_a_json_profile_is_read_as_its_canonical_frame_would_be():
         (record,) = profiles_to_records(frame)
         assert list(read.record.items()) == list(record.items())
         assert [type(v) for v in read.record.values()] == [type(v) for v in record.values()]
+
+
+def test_the_score_endpoint_answers_records_as_the_schema_dumps_them(scorer):
+    from api.blueprints.scores import as_documented
+    from api.http.schemas import ScoreRecordSchema
+
+    schema = ScoreRecordSchema()
+    for profile in edge_profiles():
+        for lang in ("en", "id"):
+            record = scorer.score_profile(profile, lang=lang, scored_at=FIXED_TIME)
+            dumped, ours = schema.dump(record), as_documented(record)
+            assert json.dumps(ours) == json.dumps(dumped)
