@@ -60,7 +60,8 @@ def save_scored(
         scores.append(_score_row(record, sector=profile["sector"], batch_id=batch_id))
     previous_tiers = _latest_tiers(session, smes)
     save_profiles(session, smes=list(smes.values()), personal=people.values(), cohort=cohort)
-    score_ids = session.scalars(_INSERT_SCORES, scores).all()
+    # Core statements on the session's connection: no ORM rows are made of them.
+    score_ids = session.connection().execute(_INSERT_SCORES, scores).scalars().all()
     emit_many(session, _score_events(scores, score_ids, previous_tiers))
     subject = f"batch/{batch_id}" if batch_id is not None else None
     if subject is None and len(smes) == 1:
@@ -85,9 +86,10 @@ def _latest_tiers(session: Session, sme_ids: Iterable[str]) -> dict[str, str]:
     """
     postgresql = session.get_bind().dialect.name == "postgresql"
     query = _LATEST_TIERS_POSTGRESQL if postgresql else _LATEST_TIERS
+    connection = session.connection()
     tiers: dict[str, str] = {}
     for chunk in chunks(list(sme_ids)):
-        rows = session.execute(query, {"sme_ids": list(chunk)})
+        rows = connection.execute(query, {"sme_ids": list(chunk)})
         tiers.update((sme_id, tier) for sme_id, tier in rows)
     return tiers
 
