@@ -29,6 +29,26 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // A table wider than the page scrolls in its box: the box becomes a named region in the
+  // tab order, so it can be scrolled with the keyboard too (WCAG 2.1.1). Only boxes that
+  // scroll get a tab stop; a phone turned on its side is measured again.
+  const tableBoxes = document.querySelectorAll(".table-wrap");
+  const reachTables = () => tableBoxes.forEach((box) => {
+    if (box.scrollWidth > box.clientWidth) {
+      const caption = box.querySelector("caption");
+      let heading = box.previousElementSibling;
+      while (heading && !/^H[1-6]$/.test(heading.tagName)) heading = heading.previousElementSibling;
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      const name = caption || heading || document.querySelector("h1");
+      box.setAttribute("aria-label", name.textContent.trim());
+    } else {
+      ["tabindex", "role", "aria-label"].forEach((name) => box.removeAttribute(name));
+    }
+  });
+  reachTables();
+  window.addEventListener("resize", reachTables);
+
   // A queued or running batch: poll its progress, reload when it is finished.
   document.querySelectorAll("[data-progress-url]").forEach((box) => {
     const bar = box.querySelector("progress");
