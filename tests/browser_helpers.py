@@ -8,10 +8,12 @@ audits a page with axe-core (``tests/a11y``, installed by ``make test``).
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +56,10 @@ def serving(folder: Path, url: str) -> Iterator[str]:
         cwd=folder,
     )
     try:
-        yield _wait_for_address(process)
+        address = _wait_for_address(process)
+        # The server logs every request: its output is read on, or a full pipe would stop it.
+        threading.Thread(target=collections.deque, args=(process.stdout, 0), daemon=True).start()
+        yield address
     finally:
         process.terminate()
         try:
