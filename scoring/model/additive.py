@@ -153,7 +153,7 @@ class AdditiveLogit:
         self.intercept = intercept
         self.tables = tables
         self._all = _Lookup.of(tables)
-        self._subsets: dict[tuple[int, ...], _Lookup] = {}
+        self._subsets: dict[bytes, _Lookup] = {}
 
     @classmethod
     def from_estimator(cls, hgb: Any) -> AdditiveLogit:
@@ -197,12 +197,15 @@ class AdditiveLogit:
         X = np.asarray(X, dtype=np.float64)
         if features is None:
             return self._all(X)
-        key = tuple(int(j) for j in features)
+        if len(features) == 1:
+            return self.tables[features[0]].lookup(X[:, 0])[:, None]
+        key = np.asarray(features, dtype=np.intp).tobytes()
         lookup = self._subsets.get(key)
         if lookup is None:
             if len(self._subsets) >= _SUBSETS_KEPT:
                 self._subsets.clear()
-            lookup = self._subsets[key] = _Lookup.of([self.tables[j] for j in key])
+            tables = [self.tables[j] for j in np.frombuffer(key, dtype=np.intp)]
+            lookup = self._subsets[key] = _Lookup.of(tables)
         return lookup(X)
 
     def decision(self, X: np.ndarray) -> np.ndarray:

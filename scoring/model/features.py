@@ -95,9 +95,28 @@ def encode_field(frame: pd.DataFrame | ProfileColumns, name: str) -> np.ndarray:
     return values[:, None]
 
 
+#: Fields that are their own feature (numbers and booleans), and those features' columns.
+_PLAIN = tuple(
+    name
+    for name in FIELD_COLUMNS
+    if name not in _ONE_HOT and name not in ("certifications", "export_markets")
+)
+_PLAIN_COLUMNS = np.array([FIELD_COLUMNS[name][0] for name in _PLAIN], dtype=np.intp)
+_COUNT_COLUMNS = np.array([FIELD_COLUMNS[name][0] for name in _COUNTS_ZERO_IF_UNKNOWN])
+
+
 def encode_features(frame: pd.DataFrame | ProfileColumns) -> np.ndarray:
-    """Encode a canonical profile frame as a float64 matrix in ``FEATURE_NAMES`` order."""
-    X = np.empty((len(frame), len(FEATURES)), dtype=np.float64)
-    for name, columns in FIELD_COLUMNS.items():
-        X[:, columns] = encode_field(frame, name)
+    """Encode canonical profiles as a float64 matrix in ``FEATURE_NAMES`` order (what
+    ``encode_field`` gives for each field; the plain fields in one step)."""
+    n = len(frame)
+    X = np.empty((n, len(FEATURES)), dtype=np.float64)
+    for name in (*_ONE_HOT, "certifications", "export_markets"):
+        X[:, FIELD_COLUMNS[name]] = encode_field(frame, name)
+    if n:
+        plain = [column(frame, name, np.float64) for name in _PLAIN]
+        X[:, _PLAIN_COLUMNS] = np.stack(plain, axis=1)
+        counts = X[:, _COUNT_COLUMNS]
+        missing = np.isnan(counts)
+        if missing.any():  # unknown counts are 0 (a count is never infinite)
+            X[:, _COUNT_COLUMNS] = np.where(missing, 0.0, counts)
     return X
