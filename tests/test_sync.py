@@ -265,7 +265,7 @@ def test_score_history_pages_oldest_first_and_filters_by_scored_at(client, admin
 
 # --- refusals -----------------------------------------------------------------------------------
 
-LISTS = ("/api/v1/smes", "/api/v1/decisions", "/api/v1/processing-log")
+LISTS = ("/api/v1/smes", "/api/v1/decisions", "/api/v1/processing-log", "/api/v1/invitations")
 
 
 @pytest.mark.parametrize("path", LISTS)

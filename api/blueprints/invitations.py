@@ -19,7 +19,7 @@ from api import store
 from api.db import get_session
 from api.http.auth import PERSONAL, SCORE, current_actor, has_scope, require_scope
 from api.http.invitation_schemas import (
-    InvitationListSchema,
+    InvitationPageSchema,
     InvitationQuerySchema,
     InvitationSchema,
     NewInvitationSchema,
@@ -27,6 +27,7 @@ from api.http.invitation_schemas import (
     SmeInvitationSchema,
 )
 from api.http.negotiation import JSON, accepts
+from api.http.paging import LINK_HEADER, Pager
 from api.http.schemas import MAX_ID
 from api.services import self_assessment
 from api.store import invitations as invitation_store
@@ -127,14 +128,41 @@ def create_sme_invitation(body: dict, sme_id: str):
 @blp.route("/invitations", methods=["GET"])
 @require_scope(SCORE)
 @blp.arguments(InvitationQuerySchema, location="query", as_kwargs=True)
-@blp.response(200, InvitationListSchema)
-def list_invitations(limit: int, state: str | None = None, cohort: str | None = None):
-    """The newest invitations, optionally only those in a state or of a cohort"""
-    session = get_session()
-    infos, _ = invitation_store.list_invitations(
-        session, state=state, cohort=cohort, per_page=limit
+@blp.response(200, InvitationPageSchema, headers=LINK_HEADER)
+def list_invitations(
+    page: int | None = None,
+    per_page: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+    **filters,
+):
+    """List invitations (never their tokens) with their submissions
+
+    Newest first (the last made first); filter by `state` (what it is now: `open`,
+    `revoked`, `expired`, `used_up`) and `cohort`. Page by cursor (`limit`, then each
+    page's `next_cursor`) or by number (`page`, `per_page`).
+    """
+    pager = Pager.from_query(
+        "invitations",
+        ("id",),
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+        page=page,
+        per_page=per_page,
     )
-    return {"items": [invitation_body(session, info) for info in infos]}
+    session = get_session()
+    infos, total = invitation_store.list_invitations(
+        session,
+        **filters,
+        page=pager.page or 1,
+        per_page=pager.fetch,
+        after=pager.after[0] if pager.after else None,
+        count=not pager.by_cursor,
+    )
+    listed, paging, headers = pager.body(infos, lambda info: (info.id,), total=total)
+    items = [invitation_body(session, info) for info in listed]
+    return {"items": items, **paging}, 200, headers
 
 
 def _invitation_or_404(session, invitation_id: int) -> InvitationInfo:

@@ -7,6 +7,7 @@ from marshmallow import fields as ma
 from marshmallow import validate as mv
 
 from api.http.outcome_fields import JsonBoolean
+from api.http.paging import PageInfoSchema, PagingQuerySchema
 from api.http.schemas import ResponseSchema
 from api.store.invitations import (
     LANGUAGES,
@@ -132,13 +133,20 @@ class NewInvitationSchema(InvitationSchema):
     )
 
 
-class InvitationListSchema(ResponseSchema):
+class InvitationPageSchema(PageInfoSchema, ResponseSchema):
     items = ma.List(
-        ma.Nested(InvitationSchema), required=True, metadata={"description": "Newest first."}
+        ma.Nested(InvitationSchema),
+        required=True,
+        metadata={"description": "Newest first (the last made first)."},
     )
 
 
-class InvitationQuerySchema(Schema):
-    state = ma.String(validate=mv.OneOf(STATES))
-    cohort = ma.String(validate=mv.Length(min=1, max=MAX_COHORT_LENGTH))
-    limit = ma.Integer(load_default=100, validate=mv.Range(min=1, max=500))
+class InvitationQuerySchema(PagingQuerySchema):
+    state = ma.String(
+        validate=mv.OneOf(STATES),
+        metadata={"description": "Only invitations in this state now."},
+    )
+    cohort = ma.String(
+        validate=mv.Length(min=1, max=MAX_COHORT_LENGTH),
+        metadata={"description": "Only invitations whose SME joins this cohort."},
+    )

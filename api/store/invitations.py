@@ -254,14 +254,22 @@ def list_invitations(
     cohort: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[InvitationInfo], int]:
-    """A page of invitations, newest first, and how many there are in all."""
+    after: int | None = None,
+    count: bool = True,
+) -> tuple[list[InvitationInfo], int | None]:
+    """A page of invitations, newest first (by id), and how many match (None without
+    ``count``). With ``after`` (an invitation's id) the page starts after it, not at an
+    offset."""
     query = select(Invitation)
     if state is not None:
         query = query.where(*_state_filter(state, utcnow()))
     if cohort is not None:
         query = query.where(Invitation.cohort == cohort)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if after is not None:
+        query = query.where(Invitation.id < after)
     rows = session.scalars(
         query.order_by(Invitation.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
