@@ -149,6 +149,19 @@ class DefaultConfig:
     #: Tests only: a pause between claiming a delivery and sending it.
     WEBHOOKS_SEND_PAUSE_SECONDS = 0.0
 
+    # Self-assessment by the SME (api.services.self_assessment; README "Self-assessment by
+    # the SME", docs/data-protection.md).
+    #: Days an invitation's link works when its maker gives none (at most 365).
+    SELF_ASSESSMENT_EXPIRY_DAYS = 30
+    #: Drafts and returned submissions are deleted (``sme-export purge``) this many days
+    #: after their invitation expires, or is withdrawn if sooner.
+    SELF_ASSESSMENT_RETENTION_DAYS = 90
+    #: Requests to one link, and to any link from one client address, in the `limits`
+    #: notation; beyond them a 429 page with Retry-After. Counted in RATELIMIT_STORAGE_URI
+    #: under the token's hash and a keyed hash of the address. None: no limit.
+    SELF_ASSESSMENT_TOKEN_RATE_LIMIT: str | None = "60/minute"  # noqa: S105 - not a secret
+    SELF_ASSESSMENT_ADDRESS_RATE_LIMIT: str | None = "300/minute"
+
     def __init__(self) -> None:
         # A DATABASE_URL in the environment is honoured by the embedded default too.
         self.DATABASE_URL = os.environ.get("DATABASE_URL") or None

@@ -23,6 +23,7 @@ from sqlalchemy import MetaData, select, update
 from web_helpers import csrf_token, form_of, page_text
 
 from api import store
+from api.config import DefaultConfig
 from api.db import get_database, get_session
 from api.http.server_log import PathOnlyRequestHandler
 from api.services import self_assessment as service
@@ -420,6 +421,23 @@ def test_links_are_rate_limited_per_token_and_per_client_address(make_web_app, l
     # The first address has made 5 requests: more, to any link, are refused.
     assert sme.get(link_b).status_code == 429
     assert sme.get("/self/" + "y" * 32).status_code == 429  # unknown tokens count too
+
+
+def test_the_settings_are_the_apps_config_with_defaultconfigs_defaults(make_app):
+    assert {name: service.setting(name) for name in service.DEFAULTS} == {
+        "SELF_ASSESSMENT_EXPIRY_DAYS": 30,
+        "SELF_ASSESSMENT_RETENTION_DAYS": 90,
+        "SELF_ASSESSMENT_TOKEN_RATE_LIMIT": "60/minute",
+        "SELF_ASSESSMENT_ADDRESS_RATE_LIMIT": "300/minute",
+    }
+    assert {name: getattr(DefaultConfig, name) for name in service.DEFAULTS} == service.DEFAULTS
+    app = make_app(SELF_ASSESSMENT_EXPIRY_DAYS=7, SELF_ASSESSMENT_TOKEN_RATE_LIMIT=None)
+    with app.app_context():
+        assert service.setting("SELF_ASSESSMENT_EXPIRY_DAYS") == 7
+        assert service.setting("SELF_ASSESSMENT_RETENTION_DAYS") == 90
+        limits = app.extensions["sme_export.self_assessment_limits"]
+        assert limits["SELF_ASSESSMENT_TOKEN_RATE_LIMIT"] is None
+        assert limits["SELF_ASSESSMENT_ADDRESS_RATE_LIMIT"].spec == "300/minute"
 
 
 # --- the token never reaches a log -------------------------------------------------------------

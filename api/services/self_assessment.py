@@ -9,10 +9,9 @@ link can never write another SME's profile. Accepting a submission scores and st
 through the same path as the staff form (``api.services.ingest``), so the score is an
 ordinary one; the submission keeps its id (``score_id``) as the score's origin.
 
-Configuration (``app.config``, with these defaults): ``SELF_ASSESSMENT_EXPIRY_DAYS`` (30),
-``SELF_ASSESSMENT_RETENTION_DAYS`` (90: drafts and rejected submissions are deleted this
-long after their invitation closes), ``SELF_ASSESSMENT_TOKEN_RATE_LIMIT`` ("60/minute"
-per link) and ``SELF_ASSESSMENT_ADDRESS_RATE_LIMIT`` ("300/minute" per client address).
+Configuration: the ``SELF_ASSESSMENT_*`` settings of ``api.config`` (expiry, retention and
+the link's rate limits), read from the app's config (``DefaultConfig``'s values outside an
+app, for the command line).
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def setting(name: str) -> Any:
     """A configuration value of the app in context (its default outside one: the CLI)."""
     if not has_app_context():
         return DEFAULTS[name]
-    return current_app.config.get(name, DEFAULTS[name])
+    return current_app.config[name]
 
 
 # --- invitations -----------------------------------------------------------------------------
@@ -279,7 +278,7 @@ def init_app(app: Flask) -> None:
     )
     limits = {}
     for name in ("SELF_ASSESSMENT_TOKEN_RATE_LIMIT", "SELF_ASSESSMENT_ADDRESS_RATE_LIMIT"):
-        spec = app.config.get(name, DEFAULTS[name])
+        spec = app.config[name]
         limits[name] = RateLimit(spec, parse(spec), limiter) if spec else None
     app.extensions[_LIMITS] = limits
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from api.config import DefaultConfig
 from api.store.audit_log import audit
 from api.store.common import chunks, format_time
 from api.tables import Invitation, Score, SelfAssessment, utcnow
@@ -39,13 +40,15 @@ LANGUAGES = ("id", "en")
 MAX_USES = 20
 MAX_EXPIRY_DAYS = 365
 MAX_COHORT_LENGTH = 100
-#: Defaults of the service's settings (``app.config`` keys).
-DEFAULTS = {
-    "SELF_ASSESSMENT_EXPIRY_DAYS": 30,
-    "SELF_ASSESSMENT_RETENTION_DAYS": 90,
-    "SELF_ASSESSMENT_TOKEN_RATE_LIMIT": "60/minute",
-    "SELF_ASSESSMENT_ADDRESS_RATE_LIMIT": "300/minute",
-}
+#: The self-assessment's settings (``app.config`` keys) and their defaults, as
+#: ``DefaultConfig`` sets them: what the command line uses outside an app.
+SETTINGS = (
+    "SELF_ASSESSMENT_EXPIRY_DAYS",
+    "SELF_ASSESSMENT_RETENTION_DAYS",
+    "SELF_ASSESSMENT_TOKEN_RATE_LIMIT",
+    "SELF_ASSESSMENT_ADDRESS_RATE_LIMIT",
+)
+DEFAULTS: dict[str, Any] = {name: getattr(DefaultConfig, name) for name in SETTINGS}
 
 
 class InvitationClosed(ValueError):
