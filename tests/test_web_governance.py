@@ -12,7 +12,9 @@ from web_helpers import csrf_token
 
 from api import store
 from api.db import get_session
+from scoring.errors import RulesetError
 from scoring.rules import registry as ruleset_registry
+from scoring.rules.loading import load_ruleset
 
 pytest_plugins = ["api_fixtures", "web_fixtures"]
 
@@ -134,3 +136,22 @@ def test_ruleset_impact_page_lists_the_smes_that_change_tier(web_app, login, pro
     )
     assert 'id="impact"' in html and profile["sme_id"] in html
     assert "tiers" in html  # the diff names the changed setting
+
+
+def test_ruleset_impact_of_the_packaged_default_as_the_page_lists_it(web_app, login, profile):
+    """A fresh install lists only the packaged default, by its version: choosing it works."""
+    default = load_ruleset(None).version_string
+    key = _key(web_app)
+    web_app.test_client().post("/api/v1/scores?cohort=c1", json=profile, headers={"X-API-Key": key})
+    page = login("admin").get("/rulesets/impact", query_string={"ruleset": default, "cohort": "c1"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "0 dari 1 UKM berganti tingkatan" in html  # the active ruleset against itself
+
+
+def test_a_registry_resolves_the_packaged_defaults_version_to_the_default(tmp_path):
+    default = load_ruleset(None).version_string
+    assert ruleset_registry.resolve(tmp_path, default) is None
+    assert ruleset_registry.resolve(tmp_path, "default") is None
+    with pytest.raises(RulesetError, match="no such file or registered version"):
+        ruleset_registry.resolve(tmp_path, "2031.1.1")

@@ -114,6 +114,8 @@ def resolve(directory: Path, ref: str) -> Path | None:
     matches = sorted(directory.glob(f"{ref}+*.yaml")) if _VERSION_FILE.match(ref) else []
     if len(matches) == 1:
         return matches[0]
+    if ref == load_ruleset(None).version_string:  # as list_rulesets names it, unregistered
+        return None
     known = ", ".join(v["version"] for v in list_rulesets(directory)) or "none"
     raise RulesetError(ref, [("ruleset", f"no such file or registered version (known: {known})")])
 
