@@ -16,6 +16,7 @@ import pandas as pd
 
 from scoring.contract import fields as F
 from scoring.contract.columns import ProfileColumns, codes_of, column
+from scoring.rules.condition_set import ConditionSet
 from scoring.rules.conditions import Condition
 
 #: The report's categories, fixed by the contract (SPEC section 2).
@@ -160,6 +161,8 @@ class Ruleset:
     _dependents: tuple[np.ndarray, ...] = field(init=False, repr=False)
     _fix_fields: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
     _family: tuple[int, ...] = field(init=False, repr=False)
+    _conditions: ConditionSet = field(init=False, repr=False)
+    _family_conditions: tuple[ConditionSet, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         crit = self.criteria
@@ -227,6 +230,11 @@ class Ruleset:
             families.setdefault(tuple(deps.tolist()), len(families)) for deps in dependents
         )
         object.__setattr__(self, "_family", family)
+        object.__setattr__(self, "_conditions", ConditionSet([c.condition for c in crit]))
+        family_conditions = tuple(
+            ConditionSet([crit[d].condition for d in deps]) for deps in families
+        )
+        object.__setattr__(self, "_family_conditions", family_conditions)
 
     @property
     def version_string(self) -> str:
@@ -245,9 +253,8 @@ class Ruleset:
         # order for each profile: a row's scores never depend on the rows batched with it.
         bits = self._market_bits[:, None]
         applicable = self._sector_allowed[:, codes] & ((bits == 0) | ((bits & targets) != 0))
-        met = np.empty((len(self.criteria), n), dtype=bool)
-        for c, criterion in enumerate(self.criteria):
-            np.logical_and(criterion.condition.evaluate(frame), applicable[c], out=met[c])
+        met = self._conditions.evaluate(frame)
+        met &= applicable
         possible = self._group_points(applicable)
         scores = _percent(self._group_points(met), possible)
         n_categories = len(self.categories)
@@ -322,12 +329,10 @@ class Ruleset:
                 continue  # the family goes on
             start, end = int(bounds[first]), int(bounds[k + 1])
             family = fixed.slice(start, end)
-            for d in self.dependents(c):
-                np.logical_and(
-                    self.criteria[d].condition.evaluate(family),
-                    before.applicable[rows[start:end], d],
-                    out=met[d, start:end],
-                )
+            dependents = self.dependents(c)
+            flags = self._family_conditions[self._family[c]].evaluate(family)
+            flags &= before.applicable[rows[start:end, None], dependents].T
+            met[dependents, start:end] = flags
             changed = frozenset().union(*(self.criteria[f].fields for f in chosen[first : k + 1]))
             families.append((start, end, changed))
             first = k + 1
