@@ -12,6 +12,11 @@ server or client threads are measured, only what each app does per request:
   the score, its events and the audit entry stored and committed.
 - **POST /api/v1/scores?dry_run=true**: the same without storing.
 
+The bare endpoint is also measured with scikit-learn's OpenMP limited to one thread
+(``threadpoolctl``): on a loaded two-core machine the default threads wait for each
+other, which makes the bare endpoint slower and its times far more spread; the ratio to
+the one-thread figure is the stricter one.
+
 Each round sends ``--requests`` requests to each endpoint in turn (the order alternates
 between rounds); the figure of an endpoint is the median of its per-round mean, the
 spread the lowest and highest round. The ratio is taken round by round (both endpoints
@@ -29,7 +34,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "example_profile.json"
@@ -64,20 +72,24 @@ def bare_client():
     return create_app().test_client(), {"Content-Type": "application/json"}
 
 
-def sender(client, path: str, headers: dict, body: bytes, status: int) -> Callable[[], None]:
-    def send() -> None:
-        response = client.post(path, data=body, headers=headers)
-        if response.status_code != status:
-            raise RuntimeError(f"{path}: {response.status_code} {response.get_data(as_text=True)}")
+def sender(
+    client, path: str, headers: dict, body: bytes, status: int, *, one_thread: bool = False
+) -> Callable[[int], float]:
+    """A function that sends ``requests`` requests and gives the mean time of one (ms);
+    with ``one_thread``, OpenMP (scikit-learn's prediction) runs on one thread meanwhile."""
+
+    def send(requests: int) -> float:
+        limit = threadpool_limits(limits=1, user_api="openmp") if one_thread else nullcontext()
+        with limit:
+            began = time.perf_counter()
+            for _ in range(requests):
+                response = client.post(path, data=body, headers=headers)
+                if response.status_code != status:
+                    text = response.get_data(as_text=True)
+                    raise RuntimeError(f"{path}: {response.status_code} {text}")
+            return (time.perf_counter() - began) / requests * 1000
 
     return send
-
-
-def per_request_ms(send: Callable[[], None], requests: int) -> float:
-    began = time.perf_counter()
-    for _ in range(requests):
-        send()
-    return (time.perf_counter() - began) / requests * 1000
 
 
 def main() -> None:
@@ -93,6 +105,9 @@ def main() -> None:
         bare, bare_headers = bare_client()
         targets = {
             "bare predict_proba": sender(bare, "/bare", bare_headers, body, 200),
+            "bare predict_proba, 1 OpenMP thread": sender(
+                bare, "/bare", bare_headers, body, 200, one_thread=True
+            ),
             "POST /api/v1/scores (stored)": sender(
                 service, "/api/v1/scores", service_headers, body, 201
             ),
@@ -101,25 +116,30 @@ def main() -> None:
             ),
         }
         for send in targets.values():  # load the model, fill caches, warm the database
-            per_request_ms(send, 50)
+            send(50)
         times: dict[str, list[float]] = {name: [] for name in targets}
         names = list(targets)
         for k in range(args.rounds):
             for name in names if k % 2 == 0 else names[::-1]:
-                times[name].append(per_request_ms(targets[name], args.requests))
+                times[name].append(targets[name](args.requests))
 
     load = Path("/proc/loadavg").read_text().split()[:3] if os.path.exists("/proc/loadavg") else []
     print(
         f"{args.rounds} rounds x {args.requests} requests per endpoint, Flask test client, "
         f"Python {sys.version.split()[0]}, load average {' '.join(load)}"
     )
-    print(f"{'endpoint':<34}{'median ms':>10}{'min':>8}{'max':>8}{'vs bare':>9}")
-    bare_times = times["bare predict_proba"]
+    bare = {"vs bare": "bare predict_proba", "vs 1 thread": "bare predict_proba, 1 OpenMP thread"}
+    print(
+        f"{'endpoint':<38}{'median ms':>10}{'min':>8}{'max':>8}" + "".join(f"{b:>13}" for b in bare)
+    )
     for name, values in times.items():
-        ratio = statistics.median(v / b for v, b in zip(values, bare_times, strict=True))
+        ratios = [
+            statistics.median(v / b for v, b in zip(values, times[base], strict=True))
+            for base in bare.values()
+        ]
         print(
-            f"{name:<34}{statistics.median(values):10.2f}{min(values):8.2f}{max(values):8.2f}"
-            f"{ratio:8.2f}x"
+            f"{name:<38}{statistics.median(values):10.2f}{min(values):8.2f}{max(values):8.2f}"
+            + "".join(f"{r:12.2f}x" for r in ratios)
         )
 
 

@@ -77,6 +77,8 @@ def _positions(items: list[tuple]) -> np.ndarray:
 
 def _stacked(frame: pd.DataFrame | ProfileColumns, names: list[str], dtype) -> np.ndarray:
     """(len(names), n) the columns ``names`` as ``dtype``."""
+    if len(names) == 1:
+        return column(frame, names[0], dtype)[None, :]
     if not len(frame):
         return np.empty((len(names), 0), dtype=dtype)
     return np.stack([column(frame, name, dtype) for name in names])
