@@ -90,13 +90,21 @@ def _latest_tiers(session: Session, sme_ids: Iterable[str]) -> dict[str, str]:
     tiers: dict[str, str] = {}
     for chunk in chunks(list(sme_ids)):
         rows = connection.execute(query, {"sme_ids": list(chunk)})
-        tiers.update((sme_id, tier) for sme_id, tier in rows)
+        tiers.update((sme_id, tier) for sme_id, tier in rows if tier is not None)
     return tiers
 
 
 def _latest_tiers_query(wanted) -> Select:
-    latest = select(func.max(Score.id)).where(Score.sme_id.in_(wanted)).group_by(Score.sme_id)
-    return select(Score.sme_id, Score.tier).where(Score.id.in_(latest))
+    # Per SME, its last score through the index on (sme_id, id): one seek, however long
+    # its history (a max() grouped by SME reads every score of the SME).
+    latest = (
+        select(Score.tier)
+        .where(Score.sme_id == Sme.sme_id)
+        .order_by(Score.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(Sme.sme_id, latest).where(Sme.sme_id.in_(wanted))
 
 
 # Built once: a statement built for every stored score costs more than running it.
