@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -70,6 +71,7 @@ class _PartialOutput:
     def __init__(self, paths: OutputPaths, fmt: str, checkpoint: Checkpoint, *, fresh: bool):
         self.paths, self.format, self.checkpoint = paths, fmt, checkpoint
         self._out = None
+        self._joined: _ParquetJoin | None = None
         if fmt == "parquet":
             if fresh and paths.parts.exists():
                 shutil.rmtree(paths.parts)
@@ -82,6 +84,8 @@ class _PartialOutput:
                     f"{paths.parts.name} lacks chunks its checkpoint lists; rerun without --resume"
                 )
             paths.partial.unlink(missing_ok=True)
+            # A fresh run joins the parts as they come; a resumed one at the end.
+            self._joined = _ParquetJoin(paths.partial) if fresh else None
         else:
             self._out = _open_at(paths.partial, 0 if fresh else checkpoint.out_bytes)
         self._rejected = _open_at(paths.rejected_partial, 0 if fresh else checkpoint.rejected_bytes)
@@ -105,6 +109,8 @@ class _PartialOutput:
                     _append(handle, payload)
                 temporary.replace(part)
                 cp.out_parts += 1
+                if self._joined is not None:
+                    self._joined.add(payload)
             else:
                 if self.format == "csv" and cp.out_bytes:
                     payload = payload[payload.index(_CRLF) + len(_CRLF) :]  # header once
@@ -131,7 +137,8 @@ class _PartialOutput:
                     _append(self._out, empty)
                 self._out.close()
             else:
-                _join_parquet(sorted(paths.parts.glob("*.parquet")), paths.partial, empty)
+                parts = sorted(paths.parts.glob("*.parquet"))
+                _join_parquet(parts, paths.partial, empty, joined=self._joined)
             self._rejected.close()
         if paths.out.is_dir():
             raise RescoreError(f"{paths.out} is a directory; remove it or choose another --out")
@@ -149,6 +156,8 @@ class _PartialOutput:
         return rejected_file
 
     def close(self) -> None:
+        if self._joined is not None:
+            self._joined.close()
         for handle in (self._out, self._rejected):
             if handle is not None and not handle.closed:
                 handle.close()
@@ -209,8 +218,40 @@ def _append(handle, data: bytes) -> int:
     return len(data)
 
 
-def _join_parquet(parts: list[Path], dest: Path, empty: bytes) -> None:
-    """One Parquet file with each part's row groups in order, read one row group at a time."""
+class _ParquetJoin:
+    """The output file written as the parts are committed, so that at the end of a run no
+    part is read and encoded again: the same row groups, schema and bytes as
+    ``_join_parquet`` of the parts gives."""
+
+    def __init__(self, dest: Path):
+        self.dest, self.parts = dest, 0
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def add(self, payload: bytes) -> None:
+        source = pq.ParquetFile(pa.BufferReader(payload))
+        if self._writer is None:
+            self._schema = source.schema_arrow
+            self._writer = pq.ParquetWriter(self.dest, self._schema)
+        for group in range(source.num_row_groups):
+            self._writer.write_table(source.read_row_group(group).cast(self._schema))
+        self.parts += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _join_parquet(
+    parts: list[Path], dest: Path, empty: bytes, *, joined: _ParquetJoin | None = None
+) -> None:
+    """One Parquet file with each part's row groups in order, read one row group at a time;
+    already written if ``joined`` took every part."""
+    if joined is not None:
+        joined.close()
+        if parts and joined.parts == len(parts):
+            return
     if not parts:
         dest.write_bytes(empty)
         return

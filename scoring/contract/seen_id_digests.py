@@ -31,17 +31,21 @@ class _Run:
         return len(self.high)
 
     def find(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
-        """The first row of each digest, -1 where this run does not hold it."""
+        """The first row of each digest, -1 where this run does not hold it; ``high``
+        sorted (binary searches in order touch memory in order)."""
         out = np.full(len(high), -1, dtype=np.int64)
-        start = np.searchsorted(self.high, high, side="left")
-        stop = np.searchsorted(self.high, high, side="right")
-        single = np.flatnonzero(stop - start == 1)
-        hit = single[self.low[start[single]] == low[single]]
+        last = len(self.high) - 1
+        if last < 0:
+            return out
+        start = np.minimum(np.searchsorted(self.high, high), last)
+        found = np.flatnonzero(self.high[start] == high)
+        hit = found[self.low[start[found]] == low[found]]
         out[hit] = self.rows[start[hit]]
-        for i in np.flatnonzero(stop - start > 1).tolist():  # a shared high half: rare
-            same = np.flatnonzero(self.low[start[i] : stop[i]] == low[i])
-            if same.size:
-                out[i] = self.rows[start[i] + same[0]]
+        shared = found[self.high[np.minimum(start[found] + 1, last)] == high[found]]
+        for i in shared[start[shared] < last].tolist():  # a shared high half: rare
+            stop = np.searchsorted(self.high, high[i], side="right")
+            same = np.flatnonzero(self.low[start[i] : stop] == low[i])
+            out[i] = self.rows[start[i] + same[0]] if same.size else -1
         return out
 
     def merged(self, other: _Run) -> _Run:
@@ -84,8 +88,9 @@ class SeenIdDigests:
         _, first_at = np.unique(codes, return_index=True)  # first position of each id
         high, low = _digests(np.asarray(uniques, dtype=object))
         earlier = np.full(len(uniques), -1, dtype=np.int64)
+        by_high = np.argsort(high)
         for run in self._runs:
-            unseen = np.flatnonzero(earlier < 0)
+            unseen = by_high[earlier[by_high] < 0]
             earlier[unseen] = run.find(high[unseen], low[unseen])
         new = earlier < 0
         first = np.where(new, rows[first_at], earlier)[codes]
@@ -94,6 +99,8 @@ class SeenIdDigests:
         return out
 
     def _add(self, high: np.ndarray, low: np.ndarray, rows: np.ndarray) -> None:
+        if not len(high):
+            return
         order = np.argsort(high, kind="stable")
         rows = rows[order]
         run = _Run(high[order], low[order], rows.astype(_row_type(rows)))
