@@ -138,7 +138,7 @@ class _PartialOutput:
                 self._out.close()
             else:
                 parts = sorted(paths.parts.glob("*.parquet"))
-                _join_parquet(parts, paths.partial, empty, joined=self._joined)
+                _join_parquet(parts, paths.partial, empty, self._joined)
             self._rejected.close()
         if paths.out.is_dir():
             raise RescoreError(f"{paths.out} is a directory; remove it or choose another --out")
@@ -244,7 +244,7 @@ class _ParquetJoin:
 
 
 def _join_parquet(
-    parts: list[Path], dest: Path, empty: bytes, *, joined: _ParquetJoin | None = None
+    parts: list[Path], dest: Path, empty: bytes, joined: _ParquetJoin | None = None
 ) -> None:
     """One Parquet file with each part's row groups in order, read one row group at a time;
     already written if ``joined`` took every part."""
