@@ -6,10 +6,15 @@ CSV for --csv-rows; each size is a prefix of the same rows) into a temporary fol
 --data-dir where they are kept for the next run, then
 measures, on the same machine and back to back:
 
-  throughput  rows/s of ``scoring.batch.rescore.rescore`` (Parquet or CSV in, Parquet out) at each
-              of --rows (Parquet) and --csv-rows (CSV), with --workers 1 and 2 (2 starts a
-              helper process only from 300,000 rows; its start-up is included), the best
-              of --repeats runs; the scorer is loaded once beforehand
+  throughput  ``scoring.batch.rescore.rescore`` (Parquet or CSV in, Parquet out) at each of
+              --rows (Parquet) and --csv-rows (CSV), with --workers 1 and 2 (2 starts a
+              helper process only from 300,000 rows; its start-up is included), beside its
+              baseline, the model called in 25,000-row slices (the chunk size) on the same
+              rows: ``predict_proba`` of the encoded slices, and ``encode_features`` +
+              ``predict_proba`` of each slice of the validated profiles; each the faster of
+              scikit-learn's default threads and one thread. The contenders take turns in
+              each of --rounds rounds (their order rotates); medians and per-round ratios
+              are reported. The scorer is loaded once beforehand
   stages      the same path taken apart in one process, chunk by chunk (the default 25,000
               rows), at --stage-rows from Parquet and from CSV: reading, contract validation,
               scoring (rules, model, explanations, action plans), the flat table, Parquet
@@ -20,14 +25,14 @@ measures, on the same machine and back to back:
               validating and scoring the whole file at once, at --whole-file-rows
   dask        ``--engine dask`` on a local cluster of 2 worker processes against the pandas
               engine, on --dask-rows rows (cluster start-up included, as a user sees it)
-  bare        the fitted estimator's ``predict_proba`` on the already-encoded matrix of the
-              same rows: the floor every figure is compared with; for throughput also in
-              slices of 25,000 rows (faster per row for large matrices)
+  bare        (stages, dask) the fitted estimator's ``predict_proba`` on the already-encoded
+              matrix of the same rows in 25,000-row slices: the floor every figure is
+              compared with
 
 --sections runs some of these only; with --json naming an existing file, the sections run
 replace theirs in it and the others are kept (so a long run can be done in parts).
 
-Usage: python benchmarks/rescore.py [--rows 10000 100000 1000000] [--csv-rows 1000000] [--repeats 2]
+Usage: python benchmarks/rescore.py [--rows 10000 100000 1000000] [--csv-rows 1000000] [--rounds 3]
            [--stage-rows 1000000] [--memory-rows 500000 1000000 5000000]
            [--whole-file-rows 500000] [--dask-rows 1000000] [--data-dir DIR]
            [--sections throughput stages memory dask] [--json results.json]
@@ -42,6 +47,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,21 +168,70 @@ def _stages(scorer: Scorer, chunks: Iterator, spent: dict[str, float]) -> None:
         spent["encode"] += time.perf_counter() - start
 
 
-def timed_rescore(
-    scorer: Scorer, path: Path, out: Path, *, workers: int, repeats: int = 1
-) -> tuple[float, dict[str, float]]:
-    """Best wall time of ``repeats`` runs (the bare model is timed as a best of runs too), and
-    the CPU seconds that run spent in this process and in the pool process."""
-    best, cpu = np.inf, {}
-    for _ in range(repeats):
-        before = cpu_seconds()
-        start = time.perf_counter()
-        rescore(path, out, scorer=scorer, workers=workers)
-        seconds = time.perf_counter() - start
-        after = cpu_seconds()
-        if seconds < best:
-            best, cpu = seconds, {name: after[name] - before[name] for name in after}
-    return best, cpu
+def timed_rescore(scorer: Scorer, path: Path, out: Path, *, workers: int) -> dict:
+    """Wall time of one run, and the CPU seconds it spent in this process and in the pool
+    process."""
+    before = cpu_seconds()
+    start = time.perf_counter()
+    rescore(path, out, scorer=scorer, workers=workers)
+    seconds = time.perf_counter() - start
+    after = cpu_seconds()
+    return {"seconds": seconds, "cpu": {name: after[name] - before[name] for name in after}}
+
+
+def model_in_slices(scorer: Scorer, X: np.ndarray, profiles=None) -> float:
+    """Seconds of ``predict_proba`` on ``X`` 25,000 rows a call (with ``profiles``, each
+    slice's features encoded from them first), the faster of scikit-learn's default threads
+    and one thread: on a busy machine OpenMP threads that wait for each other can be many
+    times slower than one, and the floor should be the model at its fastest."""
+    step, best = DEFAULT_CHUNK_ROWS, np.inf
+    estimator = scorer.model.estimator
+    for threads in (None, 1):
+        with threadpool_limits(limits=threads):
+            start = time.perf_counter()
+            for first in range(0, len(X), step):
+                if profiles is None:
+                    estimator.predict_proba(X[first : first + step])
+                else:
+                    rows = profiles.iloc[first : first + step]
+                    estimator.predict_proba(encode_features(rows))
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def throughput(scorer: Scorer, path: Path, out: Path, *, rounds: int, workers: list[int]) -> dict:
+    """Rescoring ``path`` and its baselines, taking turns in each of ``rounds`` rounds."""
+    profiles = validate_table(read_table(path)).profiles
+    X = encode_features(profiles)
+    contenders = {
+        "model_slices": lambda: {"seconds": model_in_slices(scorer, X)},
+        "encode_model_slices": lambda: {"seconds": model_in_slices(scorer, X, profiles)},
+        **{
+            f"workers_{w}": (lambda w=w: timed_rescore(scorer, path, out, workers=w))
+            for w in workers
+        },
+    }
+    names = list(contenders)
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            runs[name].append(contenders[name]())
+            print(f"    round {round_ + 1} {name}: {runs[name][-1]}", file=sys.stderr)
+    row = {"rows": len(profiles), "input": path.suffix.lstrip("."), "runs": runs}
+    for name in names:
+        row[f"{name}_seconds"] = statistics.median(r["seconds"] for r in runs[name])
+    for w in workers:
+        for base in ("model_slices", "encode_model_slices"):
+            ratios = [
+                a["seconds"] / b["seconds"]
+                for a, b in zip(runs[f"workers_{w}"], runs[base], strict=True)
+            ]
+            row[f"workers_{w}_vs_{base}"] = {
+                "median": statistics.median(ratios),
+                "min": min(ratios),
+                "max": max(ratios),
+            }
+    return row
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -280,7 +335,7 @@ def main() -> None:
     parser.add_argument("--dask-rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     parser.add_argument(
-        "--repeats", type=int, default=2, help="Throughput: best of this many rescoring runs."
+        "--rounds", type=int, default=3, help="Throughput: rounds of every contender in turn."
     )
     parser.add_argument("--data-dir", type=Path, help="Keep the generated inputs here.")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
@@ -323,20 +378,9 @@ def main() -> None:
             results["throughput"] = []
             runs = [(n, "parquet") for n in args.rows] + [(n, "csv") for n in args.csv_rows]
             for n, fmt in runs:
-                row = {
-                    "rows": n,
-                    "input": fmt,
-                    "bare_seconds": bare_model(scorer, inputs[n, fmt]),
-                    "bare_sliced_seconds": bare_model(
-                        scorer, inputs[n, fmt], slices=DEFAULT_CHUNK_ROWS
-                    ),
-                }
-                for workers in args.workers:
-                    seconds, cpu = timed_rescore(
-                        scorer, inputs[n, fmt], out, workers=workers, repeats=args.repeats
-                    )
-                    row[f"workers_{workers}_seconds"] = seconds
-                    row[f"workers_{workers}_cpu_seconds"] = cpu
+                row = throughput(
+                    scorer, inputs[n, fmt], out, rounds=args.rounds, workers=args.workers
+                )
                 results["throughput"].append(row)
                 print(f"  {row}", file=sys.stderr)
 
@@ -346,7 +390,9 @@ def main() -> None:
             for fmt in ("parquet", "csv"):
                 n = args.stage_rows
                 row = {"rows": n, "input": fmt, "seconds": stages(scorer, inputs[n, fmt])}
-                row["bare_seconds"] = bare_model(scorer, inputs[n, "parquet"])
+                row["bare_seconds"] = bare_model(
+                    scorer, inputs[n, "parquet"], slices=DEFAULT_CHUNK_ROWS
+                )
                 results["stages"].append(row)
                 print(f"  {row}", file=sys.stderr)
 
@@ -370,7 +416,7 @@ def main() -> None:
 
             n = args.dask_rows
             source = inputs[n, "parquet"]
-            pandas_seconds, _ = timed_rescore(scorer, source, out, workers=2)
+            pandas_seconds = timed_rescore(scorer, source, out, workers=2)["seconds"]
             start = time.perf_counter()
             rescore_dask(source, Path(tmp) / "d.parquet", workers=2, scorer=scorer)
             dask_seconds = time.perf_counter() - start
@@ -378,7 +424,7 @@ def main() -> None:
                 "rows": n,
                 "pandas_seconds": pandas_seconds,
                 "dask_seconds": dask_seconds,
-                "bare_seconds": bare_model(scorer, source),
+                "bare_seconds": bare_model(scorer, source, slices=DEFAULT_CHUNK_ROWS),
             }
             print(f"  {results['dask']}", file=sys.stderr)
 
@@ -397,32 +443,41 @@ def report(results: dict) -> None:
     )
     if "throughput" in results:
         print(
-            "\n| rows | input | bare predict_proba | bare, 25,000 rows a call | "
-            "rescore --workers 1 | rescore --workers 2 (default) | 2 vs 1 | best vs bare | "
-            "best vs bare in slices |"
+            "\n| rows | input | model, 25,000 rows a call | encode + model, 25,000 a call | "
+            "rescore --workers 1 | rescore (default, 2) | vs model in slices | "
+            "vs encode + model |"
         )
-        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for row in results["throughput"]:
-            n, bare = row["rows"], row["bare_seconds"]
-            sliced = row.get("bare_sliced_seconds")
-            one, two = row.get("workers_1_seconds"), row.get("workers_2_seconds")
-            best = min(t for t in (one, two) if t)
-            cells = [f"{n / t:,.0f} rows/s ({t:.1f} s)" if t else "-" for t in (one, two)]
-            print(
-                f"| {n:,} | {row.get('input', 'parquet')} | {n / bare:,.0f} rows/s | "
-                f"{f'{n / sliced:,.0f} rows/s' if sliced else '-'} | "
-                f"{cells[0]} | {cells[1]} | {f'{one / two:.2f}x' if one and two else '-'} | "
-                f"{best / bare:.1f}x | {f'{best / sliced:.1f}x' if sliced else '-'} |"
-            )
+            n = row["rows"]
+            if "model_slices_seconds" not in row:
+                continue  # recorded by an earlier version of this script
+            cells = [
+                f"{n / row[key]:,.0f} rows/s ({row[key]:.1f} s)" if key in row else "-"
+                for key in (
+                    "model_slices_seconds",
+                    "encode_model_slices_seconds",
+                    "workers_1_seconds",
+                    "workers_2_seconds",
+                )
+            ]
+            ratios = [
+                "{median:.2f}x ({min:.2f}-{max:.2f})".format(**row[key]) if key in row else "-"
+                for key in ("workers_2_vs_model_slices", "workers_2_vs_encode_model_slices")
+            ]
+            print(f"| {n:,} | {row['input']} | " + " | ".join(cells + ratios) + " |")
+        print("(median of the rounds; ratios: median of each round's ratio, and its range)")
         for row in results["throughput"]:
-            for workers in (1, 2):
-                cpu = row.get(f"workers_{workers}_cpu_seconds")
-                seconds = row.get(f"workers_{workers}_seconds")
-                if cpu and seconds:
+            for key, runs in row.get("runs", {}).items():
+                if key.startswith("workers_"):
+                    cpu = [
+                        f"{r['cpu']['this_process']:.1f} + {r['cpu']['pool']:.1f} s CPU "
+                        f"in {r['seconds']:.1f} s"
+                        for r in runs
+                    ]
                     print(
-                        f"CPU of the --workers {workers} run, {row['rows']:,} rows from "
-                        f"{row.get('input', 'parquet')}: this process {cpu['this_process']:.1f} s, "
-                        f"pool process {cpu['pool']:.1f} s, in {seconds:.1f} s"
+                        f"CPU (this process + pool) of --workers {key[-1]}, {row['rows']:,} "
+                        f"rows from {row['input']}, each round: {'; '.join(cpu)}"
                     )
     for row in results.get("stages", []):
         bare = row["bare_seconds"]
@@ -479,11 +534,15 @@ def plot(results: dict, path: Path) -> None:
         axis.xaxis.set_minor_locator(NullLocator())
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    parquet = [r for r in results["throughput"] if r.get("input", "parquet") == "parquet"]
+    parquet = [
+        r
+        for r in results["throughput"]
+        if r.get("input", "parquet") == "parquet" and "model_slices_seconds" in r
+    ]
     rows = [r["rows"] for r in parquet]
     for key, label in (
-        ("bare_seconds", "bare predict_proba"),
-        ("bare_sliced_seconds", "bare, 25,000 rows a call"),
+        ("model_slices_seconds", "model, 25,000 rows a call"),
+        ("encode_model_slices_seconds", "encode + model, 25,000 rows a call"),
         ("workers_1_seconds", "rescore --workers 1"),
         ("workers_2_seconds", "rescore --workers 2"),
     ):
