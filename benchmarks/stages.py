@@ -15,21 +15,23 @@ The stages, in the order the service runs them:
 - **serialise**: the score records (and, for one request, the response body as the
   endpoint writes it); for the chunk also the flat table written as Parquet.
 - **store**: one request: profile, score, events and audit entry written to SQLite and
-  committed (as ``POST /api/v1/scores`` does, the same SME again each time); chunk: the
-  same for 100,000 SMEs in one transaction, on a fresh database each repeat.
+  committed, as ``POST /api/v1/scores`` does; the example profile is stored under
+  ``--smes`` ids in turn (1,000: each SME has a short history, as in an office's use);
+  chunk: the same for 100,000 SMEs in one transaction, on a fresh database each repeat.
 
 For one request, the whole ``POST /api/v1/scores`` through Flask's test client is measured
 in the same rounds; what it costs beyond the stages is the HTTP layer (routing, API key
 check, rate limit, query arguments, response). Every stage is timed in rounds (the median
 of ``--repeats``; one request: the mean over ``--requests`` calls within a round).
 
-Usage: python benchmarks/stages.py [--repeats 5] [--requests 200] [--rows 100000]
+Usage: python benchmarks/stages.py [--repeats 5] [--requests 200] [--rows 100000] [--smes 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import statistics
@@ -140,8 +142,8 @@ def response_body(app, record: dict) -> bytes:
     """The body ``POST /api/v1/scores`` answers for ``record``."""
     from api.blueprints import scores
 
-    if hasattr(scores, "response_body"):
-        return scores.response_body(record)
+    if hasattr(scores, "as_documented"):
+        return app.json.dumps(scores.as_documented(record)).encode()
     from api.http.schemas import ScoreRecordSchema
 
     return app.json.dumps(ScoreRecordSchema().dump(record)).encode()
@@ -180,7 +182,7 @@ def service_app(folder: Path, name: str):
 # --- one request ------------------------------------------------------------------------------
 
 
-def one_request(scorer, folder: Path, *, repeats: int, number: int) -> dict[str, float]:
+def one_request(scorer, folder: Path, *, repeats: int, number: int, smes: int) -> dict[str, float]:
     from api import store
     from api.db import get_session
 
@@ -198,18 +200,23 @@ def one_request(scorer, folder: Path, *, repeats: int, number: int) -> dict[str,
     stages, table = engine_stages(scorer, columns, assumed)
     record = table().to_records()[0]
     given = {name: value for name, value in personal.items() if name in data}
+    # The example profile under ``smes`` ids, stored in turn: each SME's history stays short.
+    ids = [f"{data['sme_id']}-{k:05d}" for k in range(smes)]
+    saved = itertools.cycle([({**profile, "sme_id": i}, {**record, "sme_id": i}) for i in ids])
+    bodies = itertools.cycle([json.dumps({**data, "sme_id": i}).encode() for i in ids])
 
     def serialise() -> None:
         response_body(app, table().to_records()[0])
 
     def save() -> None:
+        profile_k, record_k = next(saved)
         with app.app_context():  # a session of its own, as each request has
             session = get_session()
             store.save_scored(
                 session,
-                profiles=[profile],
+                profiles=[profile_k],
                 personal=[given],
-                records=[record],
+                records=[record_k],
                 cohort=None,
                 batch_id=None,
                 actor="key:bench",
@@ -217,7 +224,7 @@ def one_request(scorer, folder: Path, *, repeats: int, number: int) -> dict[str,
             session.commit()
 
     def request() -> None:
-        response = client.post("/api/v1/scores", data=body, headers=headers)
+        response = client.post("/api/v1/scores", data=next(bodies), headers=headers)
         assert response.status_code == 201, response.get_data(as_text=True)
 
     calls = {
@@ -305,6 +312,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="calls per stage and round")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--smes", type=int, default=1000, help="SMEs the single requests store in turn"
+    )
     args = parser.parse_args()
     if str(ROOT) not in sys.path:
         sys.path.append(str(ROOT))
@@ -312,7 +322,9 @@ def main() -> None:
 
     scorer = Scorer.load()
     with tempfile.TemporaryDirectory() as tmp:
-        one = one_request(scorer, Path(tmp), repeats=args.repeats, number=args.requests)
+        one = one_request(
+            scorer, Path(tmp), repeats=args.repeats, number=args.requests, smes=args.smes
+        )
         many = chunk(scorer, Path(tmp), rows=args.rows, repeats=args.repeats)
 
     load = Path("/proc/loadavg").read_text().split()[:3] if os.path.exists("/proc/loadavg") else []
