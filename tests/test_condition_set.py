@@ -63,3 +63,24 @@ def test_the_shipped_ruleset_evaluates_as_criterion_by_criterion(ruleset):
     np.testing.assert_array_equal(
         ConditionSet(conditions).evaluate(frame), _one_by_one(conditions, frame)
     )
+
+
+@pytest.mark.parametrize("n", [1, 40])
+def test_fixing_failing_rows_in_place_is_fix(ruleset, n):
+    frame = ProfileColumns.of(random_profiles(n, seed=3))
+    for criterion in ruleset.criteria:
+        if not criterion.actionable:
+            continue
+        condition = criterion.condition
+        failing = np.flatnonzero(~condition.evaluate(frame))
+        if not failing.size:
+            continue
+        names = sorted(condition.fields)
+        expected = frame.take(failing, names)
+        condition.fix(expected, np.ones(failing.size, dtype=bool))
+        got = frame.take(failing, names)
+        condition.fix_failing(got, 0, failing.size)
+        for name in names:
+            assert got[name].dtype == expected[name].dtype
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=criterion.id)
+        assert condition.evaluate(got).all(), criterion.id

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fields as F
-from scoring.contract.columns import column, matches
+from scoring.contract.columns import ProfileColumns, column, matches
 
 #: Direction in which each input is "better" (+1 more, -1 less). No condition may turn false
 #: when one of these improves, and fixes only ever improve them, so that a new certificate,
@@ -84,6 +84,15 @@ class Condition(ABC):
         if todo.any():
             self._fix(frame, todo)
 
+    def fix_failing(self, columns: ProfileColumns, start: int, end: int) -> None:
+        """``fix`` on rows ``start:end`` of ``columns``, all of which fail the condition
+        (the profiles an action plan fixes): their arrays are changed in place."""
+        names = self.fields
+        segment = columns.slice(start, end, names)
+        self.fix(segment, np.ones(end - start, dtype=bool))
+        for name in names:
+            columns[name][start:end] = segment[name]
+
     def _fix(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         raise TypeError(f"{self.to_data()} has no fix")
 
@@ -96,7 +105,7 @@ class Leaf(Condition):
     field: str
     direction: int
 
-    @property
+    @cached_property
     def fields(self) -> frozenset[str]:
         return frozenset({self.field})
 
@@ -132,6 +141,11 @@ class Truth(Leaf):
 
     def _fix(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         _assign(frame, self.field, rows, True)
+
+    def fix_failing(self, columns: ProfileColumns, start: int, end: int) -> None:
+        if not self.has_fix:
+            raise TypeError(f"{self.to_data()} has no fix")
+        columns[self.field][start:end] = True
 
 
 _COMPARE = {
@@ -185,10 +199,18 @@ class Compare(Leaf):
 
     def _fix(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         # Only rows below the threshold (or missing) get here, so the threshold is the max.
+        _assign(frame, self.field, rows, self._fixed_value)
+
+    def fix_failing(self, columns: ProfileColumns, start: int, end: int) -> None:
+        if not self.has_fix:
+            raise TypeError(f"{self.to_data()} has no fix")
+        columns[self.field][start:end] = self._fixed_value
+
+    @property
+    def _fixed_value(self) -> Any:
         if self.kind is F.Kind.BOOL:
-            _assign(frame, self.field, rows, True)
-        else:
-            _assign(frame, self.field, rows, self.value + 1 if self.op == "gt" else self.value)
+            return True
+        return self.value + 1 if self.op == "gt" else self.value
 
 
 @dataclass(frozen=True)
@@ -235,11 +257,19 @@ class Contains(Leaf):
         return BETTER.get(self.field) == 1
 
     def _fix(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
-        # contains_any gains the first listed value: rulesets list the cheapest first.
-        bits = F.bit(self.field, self.values[0]) if self.op == "contains_any" else self.mask
         masks = _masks(frame, self.field).copy()
-        masks[rows] |= bits
+        masks[rows] |= self._fix_bits
         frame[self.field] = masks
+
+    def fix_failing(self, columns: ProfileColumns, start: int, end: int) -> None:
+        if not self.has_fix:
+            raise TypeError(f"{self.to_data()} has no fix")
+        columns[self.field][start:end] |= self._fix_bits
+
+    @cached_property
+    def _fix_bits(self) -> int:
+        # contains_any gains the first listed value: rulesets list the cheapest first.
+        return F.bit(self.field, self.values[0]) if self.op == "contains_any" else self.mask
 
 
 @dataclass(frozen=True)
@@ -247,7 +277,7 @@ class _Combination(Condition):
     children: tuple[Condition, ...]
     op: ClassVar[str]
 
-    @property
+    @cached_property
     def fields(self) -> frozenset[str]:
         return frozenset().union(*(c.fields for c in self.children))
 

@@ -320,7 +320,8 @@ class Ruleset:
         names = sorted(set().union(*(self._fix_fields[c] for c in chosen)))
         fixed = profiles.take(rows, names)
         for c, start, end in zip(chosen, bounds[:-1], bounds[1:], strict=True):
-            self._fix_in_place(c, fixed, start, end)
+            # a candidate's rows all fail its condition
+            self.criteria[c].condition.fix_failing(fixed, int(start), int(end))
         met = np.ascontiguousarray(before.met[rows].T)  # (C, pairs)
         families = []
         first = 0
@@ -344,14 +345,6 @@ class Ruleset:
             families=families,
             rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
         )
-
-    def _fix_in_place(self, c: int, profiles: ProfileColumns, start: int, end: int) -> None:
-        """Apply criterion ``c``'s fix to rows ``start:end`` of ``profiles``."""
-        names = self.criteria[c].fields
-        segment = profiles.slice(start, end, names)
-        self.criteria[c].condition.fix(segment, np.ones(end - start, dtype=bool))
-        for name in names:
-            profiles[name][start:end] = segment[name]
 
     def apply_fix(self, c: int, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``frame`` in which every row meets criterion ``c``'s condition."""
