@@ -3,8 +3,6 @@ again (``SECTOR_AVERAGES_SECONDS``)."""
 
 from __future__ import annotations
 
-import pytest
-
 from api.db import get_session
 from api.services import sector_averages as module
 from api.services.sector_averages import SectorAverages
