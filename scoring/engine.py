@@ -405,6 +405,9 @@ def _reasons(
     return top, np.where(top >= 0, top_effect, 0.0)
 
 
+_FIELD_POSITION = {name: k for k, name in enumerate(FIELD_COLUMNS)}
+
+
 def _action_gains(
     profiles: ProfileColumns,
     rules: RuleResult,
@@ -430,11 +433,10 @@ def _action_gains(
     rows = fixes.rows
     fixed_decision = decision[rows]
     for start, end, changed in fixes.families:
-        family = fixes.profiles.slice(start, end, changed & FIELD_COLUMNS.keys())
+        names = sorted(changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
+        family = fixes.profiles.slice(start, end, names)
         family_rows = rows[start:end, None]
-        for name in FIELD_COLUMNS:  # field by field and feature by feature, in feature order
-            if name not in changed:
-                continue
+        for name in names:  # field by field and feature by feature, in feature order
             features = FIELD_COLUMNS[name]
             change = model.additive.contributions(encode_field(family, name), features=features)
             change -= contributions[family_rows, features]

@@ -84,3 +84,14 @@ def test_fixing_failing_rows_in_place_is_fix(ruleset, n):
             assert got[name].dtype == expected[name].dtype
             np.testing.assert_array_equal(got[name], expected[name], err_msg=criterion.id)
         assert condition.evaluate(got).all(), criterion.id
+
+
+def test_a_set_of_one_condition_is_that_condition_in_a_new_array():
+    frame = ProfileColumns.of(random_profiles(50, seed=5))
+    for condition in EVERY_KIND:
+        flags = ConditionSet([condition]).evaluate(frame)
+        np.testing.assert_array_equal(flags[0], condition.evaluate(frame))
+        flags[:] = False  # the set's own array: the profiles are untouched
+        np.testing.assert_array_equal(
+            ConditionSet([condition]).evaluate(frame)[0], condition.evaluate(frame)
+        )

@@ -23,6 +23,7 @@ class ConditionSet:
 
     def __init__(self, conditions: Sequence[Condition]):
         self.size = len(conditions)
+        self._first = conditions[0] if conditions else None
         #: want -> (positions, fields) of ``true:`` / ``false:`` tests
         self._truths: dict[bool, tuple[np.ndarray, list[str]]] = {}
         #: (field, all of the values?) -> (positions, masks) of list tests
@@ -54,8 +55,11 @@ class ConditionSet:
             self._compares[op] = (_positions(items), [name for _, name, _ in items], values)
 
     def evaluate(self, frame: pd.DataFrame | ProfileColumns) -> np.ndarray:
-        """(conditions, n) bool: row k is condition k's ``evaluate(frame)``."""
+        """(conditions, n) bool, a new array: row k is condition k's ``evaluate(frame)``."""
         out = np.empty((self.size, len(frame)), dtype=bool)
+        if self.size == 1:  # (stacking costs more than it saves)
+            out[0] = self._first.evaluate(frame)
+            return out
         for want, (positions, names) in self._truths.items():
             flags = _stacked(frame, names, bool)
             out[positions] = flags if want else ~flags

@@ -329,11 +329,12 @@ class Ruleset:
             if k + 1 < len(chosen) and self._family[chosen[k + 1]] == self._family[c]:
                 continue  # the family goes on
             start, end = int(bounds[first]), int(bounds[k + 1])
-            family = fixed.slice(start, end)
+            family = fixed.slice(start, end, self._fix_fields[c])
             dependents = self.dependents(c)
             flags = self._family_conditions[self._family[c]].evaluate(family)
-            flags &= before.applicable[rows[start:end, None], dependents].T
-            met[dependents, start:end] = flags
+            met[dependents, start:end] = (
+                flags & before.applicable[rows[start:end, None], dependents].T
+            )
             changed = frozenset().union(*(self.criteria[f].fields for f in chosen[first : k + 1]))
             families.append((start, end, changed))
             first = k + 1
