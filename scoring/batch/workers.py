@@ -123,7 +123,9 @@ class ChunkScorer:
                     initializer=_start_worker,
                     initargs=(self.scorer.portable(),),
                 )
-            future = self._pool.submit(_score_in_worker, table, self.format, self.scored_at)
+            future = self._pool.submit(
+                _score_in_worker, table.portable(), self.format, self.scored_at
+            )
             self._in_pool.add(future)
             return future
         done: Future = Future()

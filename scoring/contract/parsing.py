@@ -7,6 +7,7 @@ import decimal
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from scoring.contract.cells import (
     to_float,
 )
 from scoring.contract.choices import CHOICE_NOISE, choice_lookup, choice_positions
-from scoring.contract.fields import FALSE_WORDS, TRUE_WORDS, Field, Kind
+from scoring.contract.fields import FALSE_WORDS, FIELD_BY_NAME, TRUE_WORDS, Field, Kind
 from scoring.contract.messages import (
     DUPLICATES,
     MISSING,
@@ -232,6 +233,18 @@ def _as_arrow(column: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | None
     return None
 
 
+def arrow_text(column: pd.Series) -> pd.Series:
+    """A column of text cells (and missing ones, as CSV gives) as a pandas Arrow column, read
+    by ``parse_column`` as the same cells and sent to another process as one buffer instead of
+    a Python object per cell; any other column as it is."""
+    if not pd.api.types.is_object_dtype(column.dtype):
+        return column
+    array = _as_arrow(column)
+    if array is None:
+        return column
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=column.index, copy=False)
+
+
 def _arrow_cells(array: pa.Array) -> _Cells | None:
     """``_Cells`` of an Arrow array of text, numbers, booleans or lists; None for any other
     type (dates, decimals, structs), which are read from their Python values instead."""
@@ -334,11 +347,16 @@ def _texts(cells: _Cells) -> _Texts:
 
 
 def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each text's value in ``spec.choices`` (-1 if unknown), and unknown messages."""
-    keys = pc.replace_substring_regex(pc.ascii_lower(texts.text), CHOICE_NOISE, "")
-    known = pa.array(list(choice_lookup(spec.name)), type=pa.large_string())
-    index = _numpy(pc.fill_null(pc.index_in(keys, value_set=known), -1)).astype(np.int64)
-    index = np.where(index < 0, -1, choice_positions(spec.name)[index])
+    """Index of each text's value in ``spec.choices`` (-1 if unknown), and unknown messages.
+    Texts that are a value as the contract spells it (nearly all) are found as they are; the
+    others by ``choice_key`` (case, spaces, '_' and '-' ignored; names on the staff pages)."""
+    index = _index_in(texts.text, _spelled_choices(spec.name))
+    rest = np.flatnonzero(index < 0)
+    if rest.size:
+        other = texts.text.take(pa.array(rest, type=pa.int64()))
+        keys = pc.replace_substring_regex(pc.ascii_lower(other), CHOICE_NOISE, "")
+        known = _index_in(keys, _choice_keys(spec.name))
+        index[rest] = np.where(known < 0, -1, choice_positions(spec.name)[known])
     unknown = np.flatnonzero(index < 0)
     choices = ", ".join(spec.choices)
     if spec.personal:
@@ -346,6 +364,20 @@ def _choices(texts: _Texts, spec: Field) -> tuple[np.ndarray, np.ndarray]:
     given = _numpy(texts.text.take(pa.array(unknown, type=pa.int64())))
     messages = [UNKNOWN_VALUE.format(input=value, choices=choices) for value in given]
     return index, messages
+
+
+def _index_in(text: pa.Array, values: pa.Array) -> np.ndarray:
+    return _numpy(pc.fill_null(pc.index_in(text, value_set=values), -1)).astype(np.int64)
+
+
+@cache
+def _spelled_choices(name: str) -> pa.Array:
+    return pa.array(FIELD_BY_NAME[name].choices, type=pa.large_string())
+
+
+@cache
+def _choice_keys(name: str) -> pa.Array:
+    return pa.array(list(choice_lookup(name)), type=pa.large_string())
 
 
 def _parse_string(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from scoring.contract.fields import (
 )
 from scoring.contract.frames import array_frame, personal_frame, profile_frame
 from scoring.contract.messages import DUPLICATE_ID, EXPORT_YEARS_WITHOUT_EXPORTS, NOT_OBJECT
-from scoring.contract.parsing import ParsedColumn, is_empty_column, parse_column
+from scoring.contract.parsing import ParsedColumn, arrow_text, is_empty_column, parse_column
 from scoring.contract.seen_ids import SeenIds
 from scoring.contract.sheets import SkippedRow, locate_errors, non_data_rows
 from scoring.errors import FileFormatError
@@ -144,6 +144,15 @@ class PreparedTable:
     skipped: list[SkippedRow] = field(default_factory=list)
     #: Spreadsheets: the column letter of each column, to point at a bad cell.
     columns: dict[str, str] | None = None
+
+    def portable(self) -> PreparedTable:
+        """The same table with its text columns as Arrow arrays (``arrow_text``): another
+        process gets them as buffers, not as a Python object per cell to pickle."""
+        frame = pd.DataFrame(
+            {name: arrow_text(self.frame[name]) for name in self.frame.columns},
+            index=self.frame.index,
+        )
+        return replace(self, frame=frame)
 
 
 def _specs(require_label: bool) -> tuple[Field, ...]:
