@@ -11,6 +11,8 @@ server or client threads are measured, only what each app does per request:
   validation, rules, model, blend, reasons, action plan, the JSON answer, and the profile,
   the score, its events and the audit entry stored and committed.
 - **POST /api/v1/scores?dry_run=true**: the same without storing.
+- both again on an app without a rate limit (``RATE_LIMIT`` off), to show what the
+  limiter's in-memory storage costs (it starts a timer thread to expire its entries).
 
 The bare endpoint is also measured with scikit-learn's OpenMP limited to one thread
 (``threadpoolctl``): on a loaded two-core machine the default threads wait for each
@@ -49,16 +51,18 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "example_profile.json"
 
 
-def service_client(folder: Path):
-    """A test client of the real app on a fresh SQLite database, and a key's headers."""
+def service_client(folder: Path, *, rate_limit: str | None = "1000000/minute"):
+    """A test client of the real app on a fresh SQLite database, and a key's headers; the
+    rate limit is checked on every request and never reached (None: no limit)."""
     from api import create_app, store
     from api.db import get_session, sqlite_url
 
+    folder.mkdir(parents=True, exist_ok=True)
     app = create_app(
         {
             "DATABASE_URL": sqlite_url(folder / "bench.db"),
             "RULESETS_DIR": str(folder / "rulesets"),
-            "RATE_LIMIT": "1000000/minute",  # checked on every request, never reached
+            "RATE_LIMIT": rate_limit,
             "BATCH_RUNNER": False,  # no background thread polling the database
         }
     )
@@ -116,7 +120,8 @@ def main() -> None:
     ]
 
     with tempfile.TemporaryDirectory() as tmp:
-        service, service_headers = service_client(Path(tmp))
+        service, service_headers = service_client(Path(tmp) / "limited")
+        unlimited, unlimited_headers = service_client(Path(tmp) / "unlimited", rate_limit=None)
         bare, bare_headers = bare_client()
         targets = {
             "bare predict_proba": sender(bare, "/bare", bare_headers, body, 200),
@@ -128,6 +133,12 @@ def main() -> None:
             ),
             "POST /api/v1/scores?dry_run=true": sender(
                 service, "/api/v1/scores?dry_run=true", service_headers, body, 200
+            ),
+            "POST /api/v1/scores, no rate limit": sender(
+                unlimited, "/api/v1/scores", unlimited_headers, body, 201
+            ),
+            "POST ...?dry_run=true, no rate limit": sender(
+                unlimited, "/api/v1/scores?dry_run=true", unlimited_headers, body, 200
             ),
         }
         for send in targets.values():  # load the model, fill caches, warm the database
