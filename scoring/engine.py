@@ -10,9 +10,11 @@ contributions reused for the features the fix leaves alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +116,16 @@ class ScoreTable:
             self.assumed.tolist(),
             strict=True,
         )
+        with _collection_paused():
+            return self._assemble_records(texts, categories, markets, columns)
+
+    def _assemble_records(
+        self,
+        texts: _CriterionTexts,
+        categories: list[str],
+        markets: list[str],
+        columns: Iterator[tuple],
+    ) -> list[dict]:
         records = []
         for (
             sme_id,
@@ -290,6 +302,20 @@ class _CriterionTexts:
 def _criterion_texts(ruleset: Ruleset, lang: str) -> _CriterionTexts:
     """The texts of a loaded ruleset, worked out once per language."""
     return _CriterionTexts.of(ruleset, lang)
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while records are made: they hold no cycles, and
+    a batch's records would otherwise have it walk the growing heap again and again (half
+    the time of ``to_records`` on 20,000 rows)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _tenths_text(values: np.ndarray) -> pa.Array:
