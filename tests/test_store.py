@@ -480,6 +480,7 @@ def test_a_new_batch_is_running_and_empty(db_session):
         "rejected": 0,
         "row_errors": [],
         "skipped": [],
+        "notices": [],
         "finished_at": None,
         "failure_reason": None,
         "progress": {"rows_done": 0, "rows_total": None},

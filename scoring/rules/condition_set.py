@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract.columns import ProfileColumns, column
-from scoring.rules.conditions import _COMPARE, NUMERIC_KINDS, Compare, Condition, Contains, Truth
+from scoring.rules.conditions import COMPARISONS, NUMERIC_KINDS, Compare, Condition, Contains, Truth
 
 
 class ConditionSet:
@@ -68,7 +68,7 @@ class ConditionSet:
             out[positions] = held == masks[:, None] if every else held != 0
         for op, (positions, names, thresholds) in self._compares.items():
             values = _stacked(frame, names, np.float64)
-            result = _COMPARE[op](values, thresholds[:, None])
+            result = COMPARISONS[op](values, thresholds[:, None])
             out[positions] = result & ~np.isnan(values) if op == "ne" else result
         for k, condition in self._others:
             out[k] = condition.evaluate(frame)

@@ -148,7 +148,7 @@ class Truth(Leaf):
         columns[self.field][start:end] = True
 
 
-_COMPARE = {
+COMPARISONS = {
     "eq": np.equal,
     "ne": np.not_equal,
     "gt": np.greater,
@@ -178,10 +178,10 @@ class Compare(Leaf):
 
     def evaluate(self, frame: pd.DataFrame) -> np.ndarray:
         if self.kind is F.Kind.BOOL:
-            return _COMPARE[self.op](_flags(frame, self.field), self.value)
+            return COMPARISONS[self.op](_flags(frame, self.field), self.value)
         if self.kind in NUMERIC_KINDS:
             values = _numbers(frame, self.field)
-            result = _COMPARE[self.op](values, self.value)
+            result = COMPARISONS[self.op](values, self.value)
             return result & ~np.isnan(values) if self.op == "ne" else result
         hit, present = matches(frame, self.field, [self.value])
         return hit if self.op == "eq" else present & ~hit
