@@ -49,7 +49,7 @@ from scoring.batch.results import (
     output_format,
     rejected_frame,
 )
-from scoring.batch.workers import ChunkScorer, fewer_collections
+from scoring.batch.workers import ChunkScorer, arrow_on_malloc, fewer_collections
 from scoring.contract.validate import RowError
 from scoring.engine import Scorer, now_utc
 from scoring.errors import FileFormatError, RescoreError
@@ -316,7 +316,7 @@ def rescore(
         pool_worth=lambda: (chunks.rows or 0) - checkpoint.received >= POOL_MIN_ROWS,
     )
     try:
-        with fewer_collections():
+        with fewer_collections(), arrow_on_malloc():
             for chunk, payload in scoring.map(chunks):
                 output.commit(chunk, payload)
                 bar.total = chunks.rows
