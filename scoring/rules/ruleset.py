@@ -107,6 +107,10 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+#: Up to this many profiles, group points are one matrix product (too small for threads).
+_PRODUCT_PROFILES = 256
+#: Profiles whose group points are summed together, criterion by criterion.
+_POINTS_BLOCK = 16_384
 #: Points that are multiples of this, and whose total stays below 2**53 of it, add up
 #: exactly in double precision: every partial sum is representable, in any order.
 _POINT_QUANTUM = 2.0**-20
@@ -277,19 +281,23 @@ class Ruleset:
         (only the first ``first`` groups when given).
 
         Each sum runs over the criteria in ruleset order, whatever the rows batched
-        together. Points that any order of addition sums exactly (whole or half points)
-        are summed by one matrix product, which then gives the same bits; others one
-        criterion at a time.
+        together. For a few profiles, points that any order of addition sums exactly
+        (whole or half points) are summed by one matrix product, which then gives the same
+        bits; otherwise one criterion at a time, in blocks of profiles (a matrix product
+        over many profiles would run on BLAS threads, which a busy machine stalls).
         """
-        if self._group_weights is not None:
+        n = flags.shape[1]
+        if self._group_weights is not None and n <= _PRODUCT_PROFILES:
             weights = self._group_weights if first is None else self._group_weights[:first]
             return weights @ flags.astype(np.float64)
         groups = self._groups if first is None else self._groups[:first]
-        weighted = flags * self.points[:, None]
-        sums = np.zeros((len(groups), flags.shape[1]))
-        for g, members in enumerate(groups):
-            for c in members:
-                sums[g] += weighted[c]
+        sums = np.zeros((len(groups), n))
+        for start in range(0, n, _POINTS_BLOCK):
+            block = slice(start, start + _POINTS_BLOCK)
+            weighted = flags[:, block] * self.points[:, None]
+            for g, members in enumerate(groups):
+                for c in members:
+                    sums[g, block] += weighted[c]
         return sums
 
     def dependents(self, c: int) -> np.ndarray:
@@ -322,7 +330,7 @@ class Ruleset:
         for c, start, end in zip(chosen, bounds[:-1], bounds[1:], strict=True):
             # a candidate's rows all fail its condition
             self.criteria[c].condition.fix_failing(fixed, int(start), int(end))
-        met = np.ascontiguousarray(before.met[rows].T)  # (C, pairs)
+        met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
         families = []
         first = 0
         for k, c in enumerate(chosen):
