@@ -458,19 +458,19 @@ def _action_gains(
     fixes = ruleset.score_fixes(profiles, rules, candidates)
     rows = fixes.rows
     fixed_decision = decision[rows]
-    for start, end, changed in fixes.families:
-        names = sorted(changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
-        family = fixes.profiles.slice(start, end, names)
-        family_rows = rows[start:end, None]
+    for family in fixes.families:
+        names = sorted(family.changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
+        pairs = slice(family.start, family.end)
         for name in names:  # field by field and feature by feature, in feature order
             features = FIELD_COLUMNS[name]
-            change = model.additive.contributions(encode_field(family, name), features=features)
-            change -= contributions[family_rows, features]
+            encoded = encode_field(family.profiles, name)
+            change = model.additive.contributions(encoded, features=features)
+            change -= contributions[rows[pairs, None], features]
             # A feature that no fix of the family changes adds exactly 0: it is left out.
             for k in (
                 range(len(features)) if len(features) == 1 else change.any(axis=0).nonzero()[0]
             ):
-                fixed_decision[start:end] += change[:, k]
+                fixed_decision[pairs] += change[:, k]
     fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
     gains[rows, fixes.criteria] = np.round(fixed_score - score[rows], 1)
     return gains

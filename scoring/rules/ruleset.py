@@ -91,14 +91,23 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
+class FixFamily:
+    """The pairs ``start:end`` of ``Fixes``: fixes of criteria whose conditions read the same
+    fields, so that they are followed by the same evaluations."""
+
+    start: int
+    end: int
+    changed: frozenset[str]  # the fields the family's fixes may change
+    profiles: ProfileColumns  # the pairs' fixed profiles: every field the family reads
+
+
+@dataclass(frozen=True)
 class Fixes:
-    """Candidate fixes applied: one row per (profile, criterion) pair."""
+    """Candidate fixes applied: one pair per (profile, criterion), in families."""
 
     rows: np.ndarray  # (pairs,) the profile of each pair, an index into the scored profiles
     criteria: np.ndarray  # (pairs,) the criterion whose fix the pair's profile has
-    profiles: ProfileColumns  # (pairs rows) the fixed profiles: every field a fix reads or writes
-    #: (start, end, fields): pairs start:end are fixes of one family, which may change fields
-    families: list[tuple[int, int, frozenset[str]]]
+    families: list[FixFamily]
     rules_score: np.ndarray  # (pairs,) rules_score of each fixed profile
 
 
@@ -324,33 +333,33 @@ class Ruleset:
         rows_of = [np.flatnonzero(candidates[:, c]) for c in chosen]
         sizes = np.array([len(rows) for rows in rows_of], dtype=np.intp)
         rows = np.concatenate(rows_of) if rows_of else np.zeros(0, dtype=np.intp)
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        names = sorted(set().union(*(self._fix_fields[c] for c in chosen)))
-        fixed = profiles.take(rows, names)
-        for c, start, end in zip(chosen, bounds[:-1], bounds[1:], strict=True):
-            # a candidate's rows all fail its condition
-            self.criteria[c].condition.fix_failing(fixed, int(start), int(end))
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
         families = []
         first = 0
         for k, c in enumerate(chosen):
             if k + 1 < len(chosen) and self._family[chosen[k + 1]] == self._family[c]:
                 continue  # the family goes on
-            start, end = int(bounds[first]), int(bounds[k + 1])
-            family = fixed.slice(start, end, self._fix_fields[c])
+            members = chosen[first : k + 1]
+            start, end = bounds[first], bounds[k + 1]
+            # The fields the family's evaluations read (its fixes write some of them).
+            fixed = profiles.take(rows[start:end], self._fix_fields[c])
+            for j, member in enumerate(members, start=first):
+                # a candidate's rows all fail its condition
+                fix = self.criteria[member].condition.fix_failing
+                fix(fixed, bounds[j] - start, bounds[j + 1] - start)
             dependents = self.dependents(c)
-            flags = self._family_conditions[self._family[c]].evaluate(family)
+            flags = self._family_conditions[self._family[c]].evaluate(fixed)
             met[dependents, start:end] = (
                 flags & before.applicable[rows[start:end, None], dependents].T
             )
-            changed = frozenset().union(*(self.criteria[f].fields for f in chosen[first : k + 1]))
-            families.append((start, end, changed))
+            changed = frozenset().union(*(self.criteria[m].fields for m in members))
+            families.append(FixFamily(start, end, changed, fixed))
             first = k + 1
         earned = self._group_points(met, first=1)[0]
         return Fixes(
             rows=rows,
             criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
-            profiles=fixed,
             families=families,
             rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
         )
