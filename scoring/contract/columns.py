@@ -58,7 +58,7 @@ def column(frame: pd.DataFrame | ProfileColumns, name: str, dtype=None) -> np.nd
     """One column as an array (missing numbers as NaN when ``dtype`` is float)."""
     values = frame[name]
     if isinstance(values, np.ndarray):
-        return values if dtype is None else values.astype(dtype, copy=False)
+        return values if dtype is None or values.dtype == dtype else values.astype(dtype)
     if dtype is np.float64:
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     return values.to_numpy(dtype=dtype)

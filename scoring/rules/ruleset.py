@@ -176,6 +176,7 @@ class Ruleset:
     _family: tuple[int, ...] = field(init=False, repr=False)
     _conditions: ConditionSet = field(init=False, repr=False)
     _family_conditions: tuple[ConditionSet, ...] = field(init=False, repr=False)
+    _market_target_bits: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         crit = self.criteria
@@ -248,6 +249,8 @@ class Ruleset:
             ConditionSet([crit[d].condition for d in deps]) for deps in families
         )
         object.__setattr__(self, "_family_conditions", family_conditions)
+        target_bits = [F.bit("target_markets", m.id) for m in self.markets]
+        object.__setattr__(self, "_market_target_bits", np.array(target_bits, dtype=np.int64))
 
     @property
     def version_string(self) -> str:
@@ -259,7 +262,6 @@ class Ruleset:
         missing = sorted(self._columns - set(frame.columns))
         if missing:
             raise ValueError(f"profile frame lacks column(s): {', '.join(missing)}")
-        n = len(frame)
         codes = codes_of(frame, "sector", F.SECTORS)
         targets = column(frame, "target_markets", np.int64)
         # Work criterion-major, (C, n), so that every sum below runs over the criteria in file
@@ -271,8 +273,7 @@ class Ruleset:
         possible = self._group_points(applicable)
         scores = _percent(self._group_points(met), possible)
         n_categories = len(self.categories)
-        targeted = np.array([F.has_value(targets, "target_markets", m.id) for m in self.markets])
-        targeted = targeted.reshape(len(self.markets), n)
+        targeted = (targets[None, :] & self._market_target_bits[:, None]) != 0  # (M, n)
         market_scores = np.where(targeted, scores[1 + n_categories :], np.nan)
         return RuleResult(
             applicable=np.ascontiguousarray(applicable.T),
@@ -330,9 +331,9 @@ class Ruleset:
         together, so that each of those is one call for all of them.
         """
         chosen = sorted(np.flatnonzero(candidates.any(axis=0)), key=lambda c: (self._family[c], c))
-        rows_of = [np.flatnonzero(candidates[:, c]) for c in chosen]
-        sizes = np.array([len(rows) for rows in rows_of], dtype=np.intp)
-        rows = np.concatenate(rows_of) if rows_of else np.zeros(0, dtype=np.intp)
+        # each chosen criterion's candidate rows, in that order
+        which, rows = np.nonzero(candidates.T[chosen])
+        sizes = np.bincount(which, minlength=len(chosen))
         bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
         families = []
