@@ -242,6 +242,8 @@ def arrow_text(column: pd.Series) -> pd.Series:
     array = _as_arrow(column)
     if array is None:
         return column
+    if array.nbytes < 2**30:  # 32-bit offsets: half the bytes to send of a column of short texts
+        array = array.cast(pa.string())
     return pd.Series(pd.arrays.ArrowExtensionArray(array), index=column.index, copy=False)
 
 
