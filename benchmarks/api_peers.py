@@ -216,6 +216,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
     parser.add_argument("--mlflow-venv", type=Path, default=DEFAULT_MLFLOW_VENV)
     parser.add_argument("--mlflow-version", default=MLFLOW_VERSION)
+    parser.add_argument(
+        "--omp-threads",
+        type=int,
+        help="OMP_NUM_THREADS of every server: scikit-learn's predict_proba (bare, MLflow) with "
+        "two OpenMP threads per worker waits for the other's core on a loaded two-core machine",
+    )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
     gunicorn = {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"}
@@ -226,6 +232,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="api-peers-") as tmp_name:
         tmp = Path(tmp_name)
         model_dir = save_mlflow_model(python, tmp, row)
+        if args.omp_threads:
+            os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # every server inherits it
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
@@ -315,6 +323,7 @@ def measure(contenders: dict[str, Contender], args: argparse.Namespace) -> dict:
             "duration": args.duration,
             "rounds": args.rounds,
             "mlflow": args.mlflow_version,
+            "omp_threads": args.omp_threads,
             "scikit_learn": sklearn.__version__,
         },
         "summary": summary,
@@ -327,7 +336,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
     print(
         f"{results['started']}; {s['workers']} worker processes each (gunicorn gthread x "
         f"{s['threads']} threads; MLflow {s['mlflow']}: uvicorn); wrk, {s['duration']:g} s "
-        f"per cell, {s['rounds']} rounds, interleaved; /proc/loadavg before: "
+        f"per cell, {s['rounds']} rounds, interleaved; OMP_NUM_THREADS "
+        f"{s.get('omp_threads') or 'unset'}; /proc/loadavg before: "
         f"{results['loadavg_before']}, after: {results['loadavg_after']}"
     )
     print(
