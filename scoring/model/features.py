@@ -107,16 +107,19 @@ _COUNT_COLUMNS = np.array([FIELD_COLUMNS[name][0] for name in _COUNTS_ZERO_IF_UN
 
 def encode_features(frame: pd.DataFrame | ProfileColumns) -> np.ndarray:
     """Encode canonical profiles as a float64 matrix in ``FEATURE_NAMES`` order (what
-    ``encode_field`` gives for each field; the plain fields in one step)."""
+    ``encode_field`` gives for each field; the plain fields in one step).
+
+    The matrix is laid out feature by feature (Fortran order): each feature's column is
+    written, and read by the model's lookup, as one contiguous run.
+    """
     n = len(frame)
-    X = np.empty((n, len(FEATURES)), dtype=np.float64)
+    by_feature = np.empty((len(FEATURES), n), dtype=np.float64)
     for name in (*_ONE_HOT, "certifications", "export_markets"):
-        X[:, FIELD_COLUMNS[name]] = encode_field(frame, name)
+        by_feature[FIELD_COLUMNS[name]] = encode_field(frame, name).T
     if n:
-        plain = [column(frame, name, np.float64) for name in _PLAIN]
-        X[:, _PLAIN_COLUMNS] = np.stack(plain, axis=1)
-        counts = X[:, _COUNT_COLUMNS]
+        by_feature[_PLAIN_COLUMNS] = np.stack([column(frame, name, np.float64) for name in _PLAIN])
+        counts = by_feature[_COUNT_COLUMNS]
         missing = np.isnan(counts)
         if missing.any():  # unknown counts are 0 (a count is never infinite)
-            X[:, _COUNT_COLUMNS] = np.where(missing, 0.0, counts)
-    return X
+            by_feature[_COUNT_COLUMNS] = np.where(missing, 0.0, counts)
+    return by_feature.T
