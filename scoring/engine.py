@@ -388,19 +388,13 @@ def score_frame(
 
 def _assumed_flags(assumed: pd.DataFrame | np.ndarray | None, n: int) -> np.ndarray:
     """(n, len(ASSUMED_FIELDS)) bool; a column left out (or not given): nothing assumed."""
-    if isinstance(assumed, pd.DataFrame):
-        given = assumed.columns
-        flags = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
-        for k, name in enumerate(ASSUMED_FIELDS):
-            if name in given:
-                flags[:, k] = assumed[name].to_numpy(dtype=bool)
-        return flags
-    if assumed is not None:
-        given = np.asarray(assumed, dtype=bool)
-        if given.shape == (n, len(ASSUMED_FIELDS)):
-            return given
     flags = np.zeros((n, len(ASSUMED_FIELDS)), dtype=bool)
-    if assumed is not None:
+    if isinstance(assumed, pd.DataFrame):
+        for k, name in enumerate(ASSUMED_FIELDS):
+            if name in assumed.columns:
+                flags[:, k] = assumed[name].to_numpy(dtype=bool)
+    elif assumed is not None:
+        given = np.asarray(assumed, dtype=bool)
         flags[:, : given.shape[1]] = given
     return flags
 
