@@ -80,10 +80,12 @@ def _wait_for_address(process: subprocess.Popen) -> str:
     raise RuntimeError("the server did not start:\n" + "".join(lines))
 
 
-def new_page(browser: Browser, base: str, *, phone: bool = False) -> Page:
-    """A page in a fresh browser context that records script errors and CSP violations."""
-    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-    context = browser.new_context(base_url=base, viewport=size, accept_downloads=True)
+def new_page(browser: Browser, base: str, *, phone: bool = False, touch: bool = False) -> Page:
+    """A page in a fresh browser context that records script errors and CSP violations;
+    ``touch``: a phone-sized touch screen, as a phone's browser reports itself."""
+    size = {"width": 390, "height": 844} if phone or touch else {"width": 1280, "height": 900}
+    device = {"is_mobile": True, "has_touch": True, "device_scale_factor": 3} if touch else {}
+    context = browser.new_context(base_url=base, viewport=size, accept_downloads=True, **device)
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.console_errors = []

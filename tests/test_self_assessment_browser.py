@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser_helpers import assert_accessible, log_in_page, screenshot, serving
+from browser_helpers import assert_accessible, log_in_page, new_page, screenshot, serving
 from playwright.sync_api import Browser, Page, expect
 from web_helpers import PASSWORD
 
@@ -55,20 +55,8 @@ def server(tmp_path_factory) -> Iterator[dict]:
 
 
 def phone_page(browser: Browser, base: str) -> Page:
-    """A page in a fresh phone-sized touch context that records script errors and CSP
-    violations (as ``browser_helpers.new_page`` does)."""
-    context = browser.new_context(
-        base_url=base, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=3
-    )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-    page.on(
-        "console",
-        lambda m: "Content Security Policy" in m.text and page.console_errors.append(m.text),
-    )
-    return page
+    """A page on a phone-sized touch screen (``browser_helpers.new_page``)."""
+    return new_page(browser, base, touch=True)
 
 
 def check_page(page: Page, label: str) -> None:
