@@ -176,6 +176,7 @@ class Score(Base):
     __table_args__ = (
         Index(None, "sme_id", "id"),
         Index(None, "batch_id", "id"),
+        Index(None, "sector", "sme_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +191,8 @@ class Score(Base):
     ruleset_version: Mapped[str] = mapped_column(String(100))
     scored_at: Mapped[dt.datetime]
     record: Mapped[dict[str, Any]]
+    #: ``record["category_scores"]`` again: what a sector's averages read
+    category_scores: Mapped[dict[str, Any] | None]
 
 
 class ScoreAggregate(Base):

@@ -141,7 +141,7 @@ def test_a_backup_restores_every_row_and_the_registries(new_database, tmp_path, 
 
     manifest = json.loads((path / B.MANIFEST).read_text())
     assert path.name.startswith(B.PREFIX) and not list((tmp_path / "backups").glob("*.partial"))
-    assert manifest["database"]["revision"] == "0009"
+    assert manifest["database"]["revision"] == "0010"
     assert manifest["database"]["tables"]["scores"] == 2
     assert manifest["database"]["tables"]["support_decisions"] == 2
     assert manifest["database"]["tables"]["export_followups"] == 2
@@ -164,7 +164,7 @@ def test_verify_restores_into_a_scratch_database(new_database, tmp_path):
     path = B.create_backup(tmp_path / "backups", B.Sources(source))
     checked = B.verify_backup(path, like=source)
     assert checked["tables"] == json.loads((path / B.MANIFEST).read_text())["database"]["tables"]
-    assert checked["revision"] == "0009"
+    assert checked["revision"] == "0010"
 
 
 @pytest.mark.parametrize("damage", ["changed", "missing", "added"])
@@ -286,7 +286,7 @@ def test_the_commands(tmp_path, models):
     result = _cli("backup", "--to", str(root), *common)
     assert result.exit_code == 0, result.output
     [path] = B.list_backups(root)
-    assert f"written to {path}: revision 0009" in result.output
+    assert f"written to {path}: revision 0010" in result.output
     assert (path / "staging" / "batch-7.csv").read_text() == "sme_id;name\n"
 
     result = _cli("backup", "--verify", str(path), "--database-url", url)

@@ -63,7 +63,7 @@ def test_upgrade_is_idempotent_and_reports_the_head(empty_url):
         assert not is_up_to_date(engine)
         upgrade(empty_url)
         upgrade(empty_url)
-        assert current_revision(engine) == head_revision() == "0009"
+        assert current_revision(engine) == head_revision() == "0010"
         assert is_up_to_date(engine)
         assert set(inspect(engine).get_table_names()) == {
             *Base.metadata.tables,

@@ -112,6 +112,7 @@ ROWS: dict[str, list[dict]] = {
             "ruleset_version": "2026.11.2",
             "scored_at": AT,
             "record": RECORD,
+            "category_scores": RECORD["category_scores"],
         }
     ],
     "score_aggregates": [
@@ -404,6 +405,7 @@ DEFAULTS = {
     ("batches", "idempotency_key"): None,
     ("batches", "request_sha256"): None,
     ("users", "session_generation"): 0,
+    ("scores", "category_scores"): RECORD["category_scores"],  # copied from the record
 }
 
 

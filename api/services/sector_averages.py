@@ -20,26 +20,42 @@ EXTENSION = "sme_export.sector_averages"
 
 
 class SectorAverages:
-    """Averages and SME count per sector, each read at most every ``seconds``."""
+    """Averages and SME count per sector, each read at most every ``seconds``.
+
+    One request of a process reads a sector's figures again when they are due; requests
+    arriving meanwhile get the figures it is replacing rather than each starting the same
+    read (only the very first read of a sector is waited for).
+    """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self._lock = threading.Lock()
+        self._reading: dict[str, threading.Lock] = {}
         self._known: dict[str, tuple[float, dict[str, float], int]] = {}
 
     def get(self, session: Session, sector: str) -> tuple[dict[str, float], int]:
         """The sector's mean category scores and how many SMEs they rest on."""
-        now = time.monotonic()
+        if self.seconds <= 0:
+            return store.sector_category_averages(session, sector)
         with self._lock:
             known = self._known.get(sector)
-        if known is not None and now - known[0] < self.seconds:
+            reading = self._reading.setdefault(sector, threading.Lock())
+        if known is not None and time.monotonic() - known[0] < self.seconds:
             return known[1], known[2]
-        averages = store.sector_category_averages(session, sector)
-        count = store.sector_scored_count(session, sector)
-        if self.seconds > 0:
+        if not reading.acquire(blocking=known is None):
+            return known[1], known[2]  # another request is reading them
+        try:
+            with self._lock:
+                latest = self._known.get(sector)
+            if latest is not None and latest is not known:
+                return latest[1], latest[2]  # read while this request waited
+            now = time.monotonic()
+            averages, count = store.sector_category_averages(session, sector)
             with self._lock:
                 self._known[sector] = (now, averages, count)
-        return averages, count
+            return averages, count
+        finally:
+            reading.release()
 
 
 def sector_averages(session: Session, sector: str) -> tuple[dict[str, float], int]:

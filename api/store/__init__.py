@@ -91,7 +91,6 @@ from api.store.scores import (
     score_history,
     score_history_page,
     sector_category_averages,
-    sector_scored_count,
 )
 from api.store.smes import (
     cohort_members,
@@ -213,7 +212,6 @@ __all__ = [  # noqa: RUF022 - grouped by module, like the imports
     "score_history",
     "score_history_page",
     "sector_category_averages",
-    "sector_scored_count",
     # smes: profiles, personal data, cohorts
     "cohort_members",
     "cohort_names",

@@ -167,6 +167,7 @@ def _score_row(record: dict, *, sector: str, batch_id: int | None) -> dict:
         "ruleset_version": record["ruleset_version"],
         "scored_at": parse_time(record["scored_at"]),
         "record": dict(record),
+        "category_scores": record.get("category_scores"),
     }
 
 
@@ -269,34 +270,40 @@ def fold_into_aggregates(session: Session, sme_id: str) -> None:
         )
 
 
-def sector_category_averages(session: Session, sector: str) -> dict[str, float]:
+def sector_category_averages(session: Session, sector: str) -> tuple[dict[str, float], int]:
     """The mean category scores of the latest scores of every SME in ``sector`` (categories
-    that apply to none of them are left out)."""
-    latest = select(func.max(Score.id)).where(Score.sector == sector).group_by(Score.sme_id)
+    that apply to none of them are left out), and how many SMEs they rest on.
+
+    Each SME's latest score in the sector is found in the index on ``(sector, sme_id,
+    id)``, and only its ``category_scores`` column is read, streamed: time and memory stay
+    small however many SMEs and scores the sector has.
+    """
     sums: dict[str, list[float]] = {}
-    # Only the category scores are read, not whole records, and streamed: memory stays flat
-    # however many SMEs the sector has. In a fixed order: a float sum depends on the order
-    # of its terms.
-    categories = (
-        select(Score.record["category_scores"])
-        .where(Score.id.in_(latest))
-        .order_by(Score.id)
-        .execution_options(yield_per=2_000)
-    )
-    for scores in session.scalars(categories):
-        for category, value in scores.items():
+    count = 0
+    # In a fixed order: a float sum depends on the order of its terms.
+    for scores in session.scalars(_SECTOR_CATEGORIES, {"sector": sector}):
+        count += 1
+        for category, value in (scores or {}).items():
             if value is not None:
                 total = sums.setdefault(category, [0.0, 0])
                 total[0] += value
                 total[1] += 1
-    return {category: round(total / count, 1) for category, (total, count) in sums.items()}
+    averages = {category: round(total / n, 1) for category, (total, n) in sums.items()}
+    return averages, count
 
 
-def sector_scored_count(session: Session, sector: str) -> int:
-    """How many SMEs ``sector_category_averages`` rests on: those scored in ``sector``."""
-    return session.scalar(
-        select(func.count(func.distinct(Score.sme_id))).where(Score.sector == sector)
+_SECTOR_CATEGORIES = (
+    select(Score.category_scores)
+    .where(
+        Score.id.in_(
+            select(func.max(Score.id))
+            .where(Score.sector == bindparam("sector"))
+            .group_by(Score.sme_id)
+        )
     )
+    .order_by(Score.id)
+    .execution_options(yield_per=2_000)
+)
 
 
 #: The columns of ``iter_latest_scores``, in order; personal ones only when asked for.
