@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from api.config import DefaultConfig, TestConfig
+from api.http import rate_limit
 
 pytest_plugins = ["api_fixtures"]
 
@@ -64,3 +68,27 @@ def test_the_openapi_document_lists_429_for_keyed_routes(app):
     operation = document["paths"]["/api/v1/smes"]["get"]
     assert "429" in operation["responses"]
     assert "429" not in document["paths"]["/healthz"]["get"]["responses"]
+
+
+def test_counting_requests_starts_no_thread_and_expired_entries_are_swept(
+    make_app, make_key, monkeypatch
+):
+    monkeypatch.setattr(rate_limit, "SWEEP_SECONDS", 0.0)
+    app = make_app(RATE_LIMIT="2/second")
+    client = app.test_client()
+    headers = {"X-API-Key": make_key(app, "read")}
+    storage = app.extensions["sme_export.rate_limit"].limiter.storage
+    assert isinstance(storage, rate_limit.SweptMemoryStorage)
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name))
+
+    assert [client.get("/api/v1/smes", headers=headers).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    time.sleep(1.05)
+    assert client.get("/api/v1/smes", headers=headers).status_code == 200
+    assert started == []
+    # the request after the window swept the two expired entries: one is left, its own
+    assert [len(entries) for entries in storage.events.values()] == [1]

@@ -26,11 +26,11 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from limits import parse
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
 from api import store
+from api.http import rate_limit
 from api.http.rate_limit import RateLimit
 from api.services import ingest
 from api.store import invitations as invitation_store
@@ -273,9 +273,7 @@ def reject(session: Session, submission: SelfAssessmentInfo, *, reason: str, act
 
 def init_app(app: Flask) -> None:
     """Open the limiter of the public link (in the API's rate-limit storage)."""
-    limiter = MovingWindowRateLimiter(
-        storage_from_string(app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-    )
+    limiter = MovingWindowRateLimiter(rate_limit.open_storage(app))
     limits = {}
     for name in ("SELF_ASSESSMENT_TOKEN_RATE_LIMIT", "SELF_ASSESSMENT_ADDRESS_RATE_LIMIT"):
         spec = app.config[name]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,10 @@ def format_time(value: dt.datetime) -> str:
 
 def upsert(session: Session, table):
     """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
+    return _upsert(session.get_bind().dialect.name, table)
+
+
+def _upsert(dialect: str, table):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
@@ -32,6 +36,22 @@ def upsert(session: Session, table):
     else:
         raise NotImplementedError(f"no upsert for database {dialect!r}")
     return insert(table)
+
+
+#: Upsert statements already built, by dialect and the caller's key (``built_upsert``).
+_BUILT: dict[tuple, Any] = {}
+
+
+def built_upsert(session: Session, table, key: Hashable, build: Callable):
+    """``build(insert)`` of the dialect's upsert ``insert`` of ``table``, built once per
+    dialect and ``key`` and reused: building an ON CONFLICT statement (its ``excluded``
+    columns) costs more than running it for one row."""
+    dialect = session.get_bind().dialect.name
+    cache_key = (dialect, table.name, key)
+    statement = _BUILT.get(cache_key)
+    if statement is None:
+        statement = _BUILT[cache_key] = build(_upsert(dialect, table))
+    return statement
 
 
 def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:

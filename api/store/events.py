@@ -87,19 +87,28 @@ def number_events(session: Session) -> None:
     """
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(NUMBERING_LOCK)))
-    base = session.scalar(select(func.coalesce(func.max(Event.commit_seq), 0)))
-    numbered = (
-        select(Event.id, func.row_number().over(order_by=Event.id).label("n"))
-        .where(Event.commit_seq.is_(None))
-        .subquery()
+        session.execute(_LOCK)
+    session.execute(_NUMBER)
+
+
+_LOCK = select(func.pg_advisory_xact_lock(NUMBERING_LOCK))
+_events, _numbered_before = Event.__table__, Event.__table__.alias("numbered_before")
+_unnumbered = (
+    select(_events.c.id, func.row_number().over(order_by=_events.c.id).label("n"))
+    .where(_events.c.commit_seq.is_(None))
+    .subquery()
+)
+#: One statement, built once: the unnumbered events get the numbers after the highest.
+_NUMBER = (
+    update(_events)
+    .where(_events.c.id == _unnumbered.c.id)
+    .values(
+        commit_seq=select(
+            func.coalesce(func.max(_numbered_before.c.commit_seq), 0)
+        ).scalar_subquery()
+        + _unnumbered.c.n
     )
-    session.execute(
-        update(Event)
-        .where(Event.id == numbered.c.id)
-        .values(commit_seq=base + numbered.c.n)
-        .execution_options(synchronize_session=False)
-    )
+)
 
 
 @orm_event.listens_for(Session, "before_commit")

@@ -7,12 +7,11 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import StaticPool
 
 from api.tables import ApiKey, utcnow
@@ -44,8 +43,9 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _key_info(row: ApiKey) -> ApiKeyInfo:
-    return ApiKeyInfo(
+def _key_info(row, **changed) -> ApiKeyInfo:
+    """The info of a key's row (an ORM object or a Core row), with ``changed`` fields."""
+    info = ApiKeyInfo(
         key_id=row.key_id,
         name=row.name,
         scopes=tuple(row.scopes),
@@ -53,6 +53,7 @@ def _key_info(row: ApiKey) -> ApiKeyInfo:
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
     )
+    return replace(info, **changed) if changed else info
 
 
 def _split_key(presented: str) -> tuple[str, str] | None:
@@ -91,34 +92,42 @@ def find_api_key(session: Session, presented: str) -> ApiKeyInfo | None:
     The secret's hash is compared in constant time, also when the key id is unknown.
     ``last_used_at`` is recorded at most once a minute, in its own short transaction
     (bookkeeping that must not make every read request a writer holding the key's row).
+    Read with a Core statement built once: this runs on every API request.
     """
     parts = _split_key(presented)
     row = None
     if parts is not None:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_id == parts[0]))
+        row = session.execute(_FIND, {"key_id": parts[0]}).first()
     expected = row.secret_sha256 if row is not None else _DUMMY_DIGEST
     matches = hmac.compare_digest(expected, _digest(parts[1] if parts else ""))
     if row is None or not matches or row.revoked_at is not None:
         return None
-    _record_use(session, row)
-    return _key_info(row)
+    return _key_info(row, last_used_at=_record_use(session, row))
 
 
-def _record_use(session: Session, row: ApiKey) -> None:
+_keys = ApiKey.__table__
+_FIND = select(_keys).where(_keys.c.key_id == bindparam("key_id"))
+_TOUCH = (
+    update(_keys).where(_keys.c.id == bindparam("row_id")).values(last_used_at=bindparam("now"))
+)
+
+
+def _record_use(session: Session, row) -> dt.datetime | None:
+    """The key's ``last_used_at`` after this use (written if a minute has passed)."""
     now = utcnow()
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
-        return
+        return row.last_used_at
     bind = session.get_bind()
     if not isinstance(bind, Engine) or isinstance(bind.pool, StaticPool):
-        row.last_used_at = now  # one shared connection: only the caller's transaction exists
-        return
-    table = ApiKey.__table__
+        # one shared connection: only the caller's transaction exists
+        session.execute(_TOUCH, {"row_id": row.id, "now": now})
+        return now
     try:
         with bind.begin() as connection:
-            connection.execute(update(table).where(table.c.id == row.id).values(last_used_at=now))
+            connection.execute(_TOUCH, {"row_id": row.id, "now": now})
     except OperationalError:
-        return  # best effort: a busy database does not refuse a valid key
-    set_committed_value(row, "last_used_at", now)
+        return row.last_used_at  # best effort: a busy database does not refuse a valid key
+    return now
 
 
 def may_write_personal(session: Session, actor: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from api.store.common import chunks, format_time, upsert
+from api.store.common import built_upsert, chunks, format_time
 from api.tables import CohortMember, PersonalData, Score, Sme
 from scoring.contract import fields as F
 
@@ -57,16 +57,28 @@ def _upsert_personal(session: Session, rows: Iterable[dict]) -> None:
     for row in rows:
         fields = tuple(name for name in F.PERSONAL_COLUMNS if name in row)
         by_fields.setdefault(fields, []).append(row)
-    table = PersonalData.__table__
     for fields, group in by_fields.items():
-        insert = upsert(session, table)
-        if fields:
-            statement = insert.on_conflict_do_update(
-                index_elements=["sme_id"], set_={c: insert.excluded[c] for c in fields}
-            )
-        else:
-            statement = insert.on_conflict_do_nothing(index_elements=["sme_id"])
-        session.execute(statement, group)
+        session.execute(
+            built_upsert(session, PersonalData.__table__, fields, _personal_upsert(fields)), group
+        )
+
+
+def _personal_upsert(fields: tuple[str, ...]):
+    def build(insert):
+        if not fields:
+            return insert.on_conflict_do_nothing(index_elements=["sme_id"])
+        return insert.on_conflict_do_update(
+            index_elements=["sme_id"], set_={c: insert.excluded[c] for c in fields}
+        )
+
+    return build
+
+
+def _sme_upsert(insert):
+    return insert.on_conflict_do_update(
+        index_elements=["sme_id"],
+        set_={c: insert.excluded[c] for c in ("name", "sector", "profile", "updated_at")},
+    )
 
 
 def sme_row(profile: dict, now: dt.datetime) -> dict:
@@ -86,20 +98,17 @@ def save_profiles(
 ) -> None:
     """Upsert SME rows (``sme_row``: the latest profile wins), their personal rows
     (``personal_row``) and, with ``cohort``, their membership of it."""
-    insert = upsert(session, Sme.__table__)
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["sme_id"],
-            set_={c: insert.excluded[c] for c in ("name", "sector", "profile", "updated_at")},
-        ),
-        list(smes),
-    )
+    session.execute(built_upsert(session, Sme.__table__, "profile", _sme_upsert), list(smes))
     _upsert_personal(session, personal)
     if cohort is not None:
         session.execute(
-            upsert(session, CohortMember.__table__).on_conflict_do_nothing(),
+            built_upsert(session, CohortMember.__table__, "member", _member_upsert),
             [{"cohort": cohort, "sme_id": row["sme_id"]} for row in smes],
         )
+
+
+def _member_upsert(insert):
+    return insert.on_conflict_do_nothing()
 
 
 def cohorts_of(session: Session, sme_ids: Sequence[str]) -> dict[str, list[str]]:
