@@ -78,6 +78,7 @@ class StaffSession:
         self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookie = ""
+        self.failure = ""
         page = self.get("/login")[1].decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode(
@@ -95,9 +96,10 @@ class StaffSession:
             self.connection.request(method, path, body=body, headers=sent)
             response = self.connection.getresponse()
             data = response.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as error:
             self.connection.close()
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.failure = f"{type(error).__name__}: {error}"
             return None, b""
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
@@ -115,6 +117,8 @@ class Client:
         self.staff = StaffSession(port, username)
         self.outcomes: Counter = Counter()
         self.latency: dict[str, list[float]] = defaultdict(list)
+        self.failures: list[dict] = []  # each unexpected answer: what, where, how long
+        self.failure = ""
 
     def call(self, method: str, path: str, body=None, headers=None) -> int | None:
         sent = {"X-API-Key": self.key, "Content-Type": "application/json", **(headers or {})}
@@ -123,9 +127,10 @@ class Client:
             response = self.api.getresponse()
             response.read()
             return response.status
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as error:
             self.api.close()
             self.api = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.failure = f"{type(error).__name__}: {error}"
             return None
 
     def one(self, n: int) -> None:
@@ -136,13 +141,17 @@ class Client:
             kind, expected = "background_batch", 202
             rows = [{**PROFILE, "sme_id": f"BG{self.index:02d}-{n}-{i}"} for i in range(2100)]
             headers = {"Idempotency-Key": uuid.uuid4().hex}
-            status = self.call("POST", "/api/v1/batches", json.dumps(rows), headers)
+            path = "/api/v1/batches"
+            status = self.call("POST", path, json.dumps(rows), headers)
         elif kind == "score":
-            status = self.call("POST", "/api/v1/scores", json.dumps({**PROFILE, "sme_id": sme_id}))
+            path = "/api/v1/scores"
+            status = self.call("POST", path, json.dumps({**PROFILE, "sme_id": sme_id}))
         elif kind == "read_list":
-            status = self.call("GET", "/api/v1/smes?per_page=20")
+            path = "/api/v1/smes?per_page=20"
+            status = self.call("GET", path)
         elif kind == "read_one":
-            status = self.call("GET", f"/api/v1/smes/S{self.index:02d}-00000")
+            path = f"/api/v1/smes/S{self.index:02d}-00000"
+            status = self.call("GET", path)
         elif kind == "page":
             path = ("/", "/cohorts", f"/smes/S{self.index:02d}-00000")[n % 3]
             status = self.staff.get(path)[0]
@@ -151,9 +160,18 @@ class Client:
                 {**PROFILE, "sme_id": f"B{self.index:02d}-{n}-{i}"}
                 for i in range(self.args.batch_rows)
             ]
-            status = self.call("POST", "/api/v1/batches", json.dumps(rows))
-        self.latency[kind].append(time.perf_counter() - began)
+            path = "/api/v1/batches"
+            status = self.call("POST", path, json.dumps(rows))
+        seconds = time.perf_counter() - began
+        self.latency[kind].append(seconds)
         self.outcomes[(kind, "expected" if status == expected else str(status))] += 1
+        if status != expected:
+            failure = (self.staff if kind == "page" else self).failure
+            if status is not None:
+                failure = f"status {status}"
+            self.failures.append(
+                {"kind": kind, "path": path, "answer": failure, "seconds": round(seconds, 2)}
+            )
 
 
 def database_size(deployment: TwoInstances) -> tuple[int, int]:
@@ -244,6 +262,7 @@ def soak(deployment: TwoInstances, args) -> dict:
             "answers": answers,
             "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "max_ms": round(float(ms.max()), 1),
         }
     memory = memory_report(sampler, seconds)
     stored = scores_after - scores_before
@@ -256,6 +275,7 @@ def soak(deployment: TwoInstances, args) -> dict:
         "per_second": round(sum(k["requests"] for k in kinds.values()) / seconds, 1),
         "kinds": kinds,
         "unexpected": unexpected,
+        "failures": [failure for client in clients for failure in client.failures][:100],
         "memory": memory,
         "scores_stored": stored,
         "database_growth_mb": round((size_after - size_before) / 2**20, 1),
