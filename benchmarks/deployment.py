@@ -38,6 +38,9 @@ PROFILE = {
     if k not in _PERSONAL
 }
 
+#: gunicorn's keep-alive: longer than HAProxy's ``timeout server`` below (60 s).
+KEEP_ALIVE_SECONDS = 75
+
 HAPROXY = """
 global
     maxconn 512
@@ -187,6 +190,10 @@ class TwoInstances:
         run(str(BIN / "sme-export"), "db", "upgrade", env=self.env)
         gunicorn = [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread"]
         gunicorn += ["--threads", str(self.threads), "--log-level", "warning"]
+        # An idle connection from HAProxy is kept open longer than HAProxy keeps it for
+        # reuse: else gunicorn (2 s by default) may close one just as HAProxy sends a
+        # request on it, and that request is cut off without an answer.
+        gunicorn += ["--keep-alive", str(KEEP_ALIVE_SECONDS)]
         self.instances = {
             name: Process(
                 name, [*gunicorn, "-b", f"127.0.0.1:{port}", "api:create_app()"], self.env

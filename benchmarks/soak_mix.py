@@ -79,6 +79,7 @@ class StaffSession:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookie = ""
         self.failure = ""
+        self.resent = 0  # GETs sent again after an idle connection was closed
         page = self.get("/login")[1].decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode(
@@ -93,8 +94,18 @@ class StaffSession:
     def send(self, method: str, path: str, body=None, headers=None) -> tuple[int | None, bytes]:
         sent = {**(headers or {}), "Cookie": self.cookie} if self.cookie else dict(headers or {})
         try:
-            self.connection.request(method, path, body=body, headers=sent)
-            response = self.connection.getresponse()
+            try:
+                self.connection.request(method, path, body=body, headers=sent)
+                response = self.connection.getresponse()
+            except http.client.RemoteDisconnected:
+                if method != "GET":
+                    raise
+                # As a browser does: a GET on a keep-alive connection the other end closed
+                # while it was idle is sent again, once, on a new connection.
+                self.connection.close()
+                self.resent += 1
+                self.connection.request(method, path, body=body, headers=sent)
+                response = self.connection.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as error:
             self.connection.close()
@@ -276,6 +287,7 @@ def soak(deployment: TwoInstances, args) -> dict:
         "kinds": kinds,
         "unexpected": unexpected,
         "failures": [failure for client in clients for failure in client.failures][:100],
+        "pages_resent_after_idle_close": sum(client.staff.resent for client in clients),
         "memory": memory,
         "scores_stored": stored,
         "database_growth_mb": round((size_after - size_before) / 2**20, 1),
