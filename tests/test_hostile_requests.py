@@ -89,6 +89,35 @@ def test_a_lone_surrogate_is_422_naming_the_field(hostile_app, headers, profile,
     assert client.get("/api/v1/smes", headers=headers).get_json()["total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("encode", "message"),
+    [
+        # a surrogate written as UTF-8 bytes: json.loads decodes it (surrogatepass)
+        (
+            lambda text: text.replace("SURROGATE", "\ud800").encode("utf-8", "surrogatepass"),
+            "Text with a lone surrogate (not a Unicode character).",
+        ),
+        (
+            lambda text: text.replace("SURROGATE", "\\uDFFF").encode(),
+            "Text with a lone surrogate (not a Unicode character).",
+        ),
+        # UTF-16 and UTF-32 bodies: JSON in any of its encodings is read
+        (
+            lambda text: text.replace("SURROGATE", "\\u0000").encode("utf-16"),
+            "Text with a NUL character.",
+        ),
+        (
+            lambda text: text.replace("SURROGATE", "\\ud800").encode("utf-32"),
+            "Text with a lone surrogate (not a Unicode character).",
+        ),
+    ],
+)
+def test_every_encoding_of_a_bad_character_is_found(hostile_app, headers, profile, encode, message):
+    body = encode(with_field(profile, "name", '"Ud SURROGATE Jaya"'))
+    response = post_json(hostile_app.test_client(), "/api/v1/scores", body, headers)
+    assert problem_of(response, 422)["errors"] == [{"field": "name", "message": message}]
+
+
 @pytest.mark.parametrize("field", ["name", "owner_name", "contact_email"])
 def test_a_nul_character_in_a_json_field_is_422_naming_it(hostile_app, headers, profile, field):
     client = hostile_app.test_client()

@@ -33,6 +33,14 @@ MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NUL = "\x00"
+# What a body needs for any of the problems: a NUL or surrogate escape, a surrogate
+# encoded as UTF-8 bytes (``json.loads`` decodes them), a run of too many digits, a NUL
+# byte (a raw NUL is not JSON; UTF-16 and UTF-32 text has them), or enough brackets to
+# nest past the parser. A body with none of them is not parsed here.
+_SUSPECT = re.compile(
+    rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]|[0-9]{%d}" % (MAX_INT_DIGITS + 1)
+)
+_SAFE_BRACKETS = 200
 
 NESTED_TOO_DEEPLY = "The JSON body is nested too deeply."
 NUL_TEXT = "Text with a NUL character."
@@ -78,6 +86,12 @@ def _check_path() -> None:
 
 
 def _check_json(body: bytes) -> None:
+    if (
+        not _SUSPECT.search(body)
+        and body.count(b"[") + body.count(b"{") < _SAFE_BRACKETS
+        and b"\x00" not in body
+    ):
+        return
     try:
         data = json.loads(body, parse_int=_parse_int)
     except RecursionError:

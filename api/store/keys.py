@@ -112,6 +112,16 @@ _TOUCH = (
 )
 
 
+_USE_TO_COMMIT = "sme_export.key_use_to_commit"
+
+
+def key_use_to_commit(session: Session) -> bool:
+    """Whether ``find_api_key`` wrote the key's use in ``session``'s own transaction (only
+    with one shared connection), which the caller then commits; otherwise nothing of it
+    waits in the session. Asking clears the mark."""
+    return bool(session.info.pop(_USE_TO_COMMIT, False))
+
+
 def _record_use(session: Session, row) -> dt.datetime | None:
     """The key's ``last_used_at`` after this use (written if a minute has passed)."""
     now = utcnow()
@@ -119,8 +129,10 @@ def _record_use(session: Session, row) -> dt.datetime | None:
         return row.last_used_at
     bind = session.get_bind()
     if not isinstance(bind, Engine) or isinstance(bind.pool, StaticPool):
-        # one shared connection: only the caller's transaction exists
+        # one shared connection: only the caller's transaction exists, so the caller
+        # commits the write (``key_use_to_commit``)
         session.execute(_TOUCH, {"row_id": row.id, "now": now})
+        session.info[_USE_TO_COMMIT] = True
         return now
     try:
         with bind.begin() as connection:
