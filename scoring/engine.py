@@ -180,8 +180,10 @@ class ScoreTable:
             )
         return records
 
-    def _top_actions(self, top: int, ids: np.ndarray) -> np.ndarray:
+    def _top_actions(self, top: int, ids: np.ndarray):
         """'criterion (+gain); ...' for each row's first ``top`` actions."""
+        if not len(self):
+            return np.array([], dtype=object)  # as every text column of no rows
         # The same order as action_order(), as one integer key, for a cheap top-k.
         candidate = ~np.isnan(self.gains)
         tenths = np.round(np.nan_to_num(self.gains) * 10).astype(np.int64)
@@ -204,7 +206,7 @@ class ScoreTable:
             item = pc.binary_join_element_wise(criterion, " (+", gain, ")", "")
             joined = item if k == 0 else pc.binary_join_element_wise(text, item, "; ")
             text = pc.if_else(valid, joined, text)
-        return text.to_numpy(zero_copy_only=False).astype(object)
+        return _text_column(text)
 
     def to_frame(self, *, top_actions: int = 3) -> pd.DataFrame:
         """A flat table (one row per profile) for CSV, XLSX and Parquet output."""
@@ -330,7 +332,7 @@ def _number(value: float) -> float | int:
     return int(value) if value.is_integer() else value
 
 
-def _join_flags(flags: np.ndarray, names: np.ndarray) -> np.ndarray:
+def _join_flags(flags: np.ndarray, names: np.ndarray):
     """'a; b' per row of a bool matrix, decoding each distinct pattern once."""
     n, width = flags.shape
     if n == 0:
@@ -343,8 +345,18 @@ def _join_flags(flags: np.ndarray, names: np.ndarray) -> np.ndarray:
         first = np.unique(codes, return_index=True)[1]
     else:
         _, first, codes = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    texts = np.array(["; ".join(names[row]) for row in flags[first]], dtype=object)
-    return texts[np.asarray(codes).ravel()]
+    texts = pa.array(["; ".join(names[row]) for row in flags[first]], type=pa.large_string())
+    return _text_column(texts.take(pa.array(np.asarray(codes).ravel())))
+
+
+#: The type pandas gives a column of text (``str``, held by Arrow).
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _text_column(text: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """An Arrow array of text as the column pandas would make of the same Python strings,
+    without making them."""
+    return pd.array(text.cast(pa.large_string()), dtype=_TEXT)
 
 
 def score_frame(
@@ -403,8 +415,8 @@ def _top_k(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np
     """Per row, the columns of the k largest keys (ties: lower column first) and their values.
 
     k passes of argmax: faster than sorting each row when k is small, and independent of the
-    other rows in the batch."""
-    keys = keys.astype(np.float64, copy=True)
+    other rows in the batch. ``keys`` is overwritten when it is already float64."""
+    keys = keys.astype(np.float64, copy=False)
     rows = np.arange(keys.shape[0])
     top = np.empty((keys.shape[0], k), dtype=np.int64)
     for j in range(k):
