@@ -13,7 +13,8 @@ Every contender runs on loopback with the same number of worker processes
                           ``dataframe_split`` format. scikit-learn's warning that the
                           estimator was fitted without column names is silenced: printed
                           for every request, it would slow MLflow down
-  service, stored         ``POST /api/v1/scores`` under gunicorn on a fresh SQLite database,
+  service, stored         ``POST /api/v1/scores`` under gunicorn on a fresh SQLite database
+                          (or the empty one ``--database-url`` names, PostgreSQL say),
                           a key with the ``score`` and ``personal`` scopes: validated,
                           scored with rules, model, reasons and action plan, and stored
                           (profile, personal data, score, processing-log event): 201
@@ -32,7 +33,7 @@ errors, summed), and throughput against MLflow and against the bare endpoint: th
 over rounds of the ratio within each round.
 
 Usage: python benchmarks/api_peers.py [--duration 10] [--rounds 3] [--workers 2]
-           [--threads 4] [--connections 1 8 32] [--json peers.json]
+           [--threads 4] [--connections 1 8 32] [--database-url URL] [--json peers.json]
 """
 
 from __future__ import annotations
@@ -214,6 +215,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=2, help="processes of every contender")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads")
+    parser.add_argument(
+        "--database-url",
+        help="the service's database (default: a fresh SQLite file); give an empty one, "
+        "e.g. a PostgreSQL database made with createdb for this run",
+    )
     parser.add_argument("--mlflow-venv", type=Path, default=DEFAULT_MLFLOW_VENV)
     parser.add_argument("--mlflow-version", default=MLFLOW_VERSION)
     parser.add_argument(
@@ -236,7 +242,7 @@ def main() -> None:
             os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # every server inherits it
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
             "SME_EXPORT_RATE_LIMIT": "off",  # measure scoring, not the per-key limit
         }
         key = migrated_database_with_key(env, name="bench", scopes=("score", "personal"))
