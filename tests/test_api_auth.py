@@ -6,10 +6,10 @@ import hashlib
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from api import store
-from api.db import get_session
+from api.db import get_database, get_session
 from api.http.errors import PROBLEM_JSON
 from api.tables import ApiKey
 
@@ -110,6 +110,35 @@ def test_keys_are_stored_hashed(app, api_keys):
 def test_a_used_key_records_when_it_was_last_used(app, client, api_keys):
     key = api_keys["read"]
     assert call(client, "GET", "/api/v1/smes", {"X-API-Key": key}).status_code == 200
+    with app.app_context():
+        infos = {info.key_id: info for info in store.list_api_keys(get_session())}
+    assert infos[key.split("_")[1]].last_used_at is not None
+
+
+def test_a_request_checks_out_one_database_connection(app, client, make_key, profile):
+    """The key check keeps its connection for the view: a stored score (the key's use
+    already recorded this minute) takes one connection from the pool, not two."""
+    headers = {"X-API-Key": make_key(app, "score", "personal")}
+    first_use = client.post("/api/v1/scores?dry_run=true", json=profile, headers=headers)
+    assert first_use.status_code == 200
+    checkouts = []
+    engine = get_database(app).engine
+    listener = lambda *args: checkouts.append(1)  # noqa: E731
+    event.listen(engine, "checkout", listener)
+    try:
+        response = client.post("/api/v1/scores", json=profile, headers=headers)
+    finally:
+        event.remove(engine, "checkout", listener)
+    assert response.status_code == 201
+    assert len(checkouts) == 1
+
+
+def test_a_key_use_is_kept_with_one_shared_connection(make_app, make_key):
+    """In memory, the key's use is written in the request's own transaction and committed
+    by the key check, also when the view only reads."""
+    app = make_app(DATABASE_URL="sqlite://")
+    key = make_key(app, "read")
+    assert call(app.test_client(), "GET", "/api/v1/smes", {"X-API-Key": key}).status_code == 200
     with app.app_context():
         infos = {info.key_id: info for info in store.list_api_keys(get_session())}
     assert infos[key.split("_")[1]].last_used_at is not None
