@@ -20,6 +20,8 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from api.sqlite_writers import Checkpointer, WriterQueueConnection
+
 DEFAULT_SQLITE_FILENAME = "sme_export.db"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _EXTENSION = "sme_export_db"
@@ -37,7 +39,9 @@ def make_engine(url: str | URL) -> Engine:
     shared connection so every session sees the same database. Pooled connections that
     no longer reach the database are replaced when checked out: PostgreSQL ones by a
     ping, SQLite ones when the file was replaced, removed or made unreadable. Statement
-    parameters (which carry personal data) are kept out of logs and error messages.
+    parameters (which carry personal data) are kept out of logs and error messages. A
+    SQLite file's writers, in every thread and process, queue on one lock file
+    (``api.sqlite_writers``).
     """
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
@@ -53,9 +57,16 @@ def make_engine(url: str | URL) -> Engine:
     else:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+            url,
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                # writers wait their turn on a lock file, not in SQLite's busy handler
+                "factory": WriterQueueConnection,
+            },
+            hide_parameters=True,
         )
         _replace_connections_to_a_lost_file(engine, url.database)
+        _checkpoint_in_the_background(engine, url.database)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
@@ -64,6 +75,8 @@ def make_engine(url: str | URL) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # the log is copied into the database by a background thread, not by a commit
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
             # Deleted rows (erased personal data) are overwritten, not left in free pages.
             cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
@@ -98,6 +111,12 @@ def _replace_connections_to_a_lost_file(engine: Engine, path: str) -> None:
         identity = _file_identity(path)
         if identity is None or identity != connection_record.info.get("sqlite_file"):
             raise DisconnectionError("the SQLite database file was replaced or is unreadable")
+
+
+def _checkpoint_in_the_background(engine: Engine, path: str) -> None:
+    """The write-ahead log copied into the database off the request path (``Checkpointer``)."""
+    checkpointer = Checkpointer(path)
+    event.listen(engine, "commit", lambda connection: checkpointer.committed())
 
 
 _CHECKPOINT_AFTER_COMMIT = "sme_export.checkpoint_after_commit"

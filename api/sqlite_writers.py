@@ -1,0 +1,262 @@
+"""One queue for every writer of a SQLite file, across threads and worker processes.
+
+SQLite lets one connection write at a time. A writer that finds the file busy waits
+in SQLite's busy handler, which sleeps 1, 2, 5, 10 ... up to 100 ms between tries: under
+concurrent writes (two gunicorn workers of four threads, say) a waiting writer often
+sleeps right past the short transaction it waited for, and the tail of stored scores
+grows to hundreds of milliseconds while the median stays at a few.
+
+``WriterQueueConnection`` (the ``factory`` of ``sqlite3.connect``) makes writers wait
+their turn on an exclusive ``flock`` of a lock file beside the database instead: taken
+before the first writing statement of a transaction and given back once the
+transaction ends (commit, rollback, or a statement that left no transaction open). Its
+holder is the only connection that writes, so it does not meet SQLite's busy handler;
+the others see the lock free within a fraction of a millisecond after it is given back.
+Reads (``SELECT``, ``PRAGMA`` other than a checkpoint) never wait here: in WAL mode they
+do not wait for writers at all.
+
+Every process that writes the file through ``api.db.make_engine`` takes part; another
+program writing the same file meets the writers in SQLite's own busy handler, as before.
+A writer that cannot have the lock within the connection's busy timeout fails as SQLite
+would, with ``sqlite3.OperationalError("database is locked")``, which the service
+answers 503. The lock is an advisory lock of an open file, so the kernel releases it
+when its holder's process dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from urllib.request import pathname2url
+
+#: The lock file is the database file's name with this suffix (as SQLite's ``-wal``).
+LOCK_SUFFIX = "-writers"
+#: Waits between tries for a busy lock: short first, then never longer than 1 ms, so a
+#: writer starts at most about a millisecond after the lock is given back.
+_WAITS = (0.0001, 0.0002, 0.0005)
+_LONGEST_WAIT = 0.001
+
+_READS = ("SELECT", "EXPLAIN")
+
+
+def lock_path(database: str) -> str:
+    return database + LOCK_SUFFIX
+
+
+def _writes(statement: str) -> bool:
+    """Whether ``statement`` may write: anything but a query, ``EXPLAIN`` or a ``PRAGMA``
+    that is not a checkpoint."""
+    head = statement.lstrip()[:16].upper()
+    if head.startswith(_READS):
+        return False
+    if head.startswith("PRAGMA"):
+        return "WAL_CHECKPOINT" in statement.upper()
+    return True
+
+
+class WriterQueueConnection(sqlite3.Connection):
+    """A SQLite connection whose writing transactions wait their turn on the lock file."""
+
+    def __init__(self, database, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        timeout = kwargs.get("timeout", args[0] if args else 5.0)
+        self._queue_timeout = float(timeout)
+        self._lock_path = lock_path(os.fspath(database))
+        self._lock_fd: int | None = None
+        self._lock_pid = 0
+        self._holding = False
+
+    def cursor(self, factory=None):
+        return super().cursor(factory or WriterQueueCursor)
+
+    # sqlite3's shortcuts make their cursor without calling ``cursor()``
+    def execute(self, sql, parameters=(), /):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, sql_script, /):
+        return self.cursor().executescript(sql_script)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_unless_in_transaction()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_unless_in_transaction()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- the queue -------------------------------------------------------------------
+
+    def _before(self, statement: str) -> None:
+        if not self._holding and _writes(statement):
+            self._acquire()
+
+    def _after(self) -> None:
+        if self._holding:
+            self._release_unless_in_transaction()
+
+    def _descriptor(self) -> int:
+        # a descriptor inherited through fork shares its lock with the parent: reopen
+        if self._lock_fd is None or self._lock_pid != os.getpid():
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._lock_pid = os.getpid()
+        return self._lock_fd
+
+    def _acquire(self) -> None:
+        descriptor = self._descriptor()
+        deadline = time.monotonic() + self._queue_timeout
+        tries = 0
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(_WAITS[tries] if tries < len(_WAITS) else _LONGEST_WAIT)
+                tries += 1
+                continue
+            self._holding = True
+            return
+
+    def _release_unless_in_transaction(self) -> None:
+        if self._holding and not self.in_transaction:
+            self._release()
+
+    def _release(self) -> None:
+        if self._holding:
+            self._holding = False
+            if self._lock_fd is not None and self._lock_pid == os.getpid():
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
+class WriterQueueCursor(sqlite3.Cursor):
+    """Takes the connection's place in the writers' queue before a writing statement."""
+
+    def execute(self, sql, parameters=(), /):
+        connection: WriterQueueConnection = self.connection
+        connection._before(sql)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            connection._after()
+
+    def executemany(self, sql, seq_of_parameters, /):
+        connection: WriterQueueConnection = self.connection
+        connection._before(sql)
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        finally:
+            connection._after()
+
+    def executescript(self, sql_script, /):
+        connection: WriterQueueConnection = self.connection
+        connection._before("script")
+        try:
+            return super().executescript(sql_script)
+        finally:
+            connection._after()
+
+
+# -- checkpoints off the request path --------------------------------------------------
+
+#: How often the checkpointer looks for new commits, and how long it waits idle before
+#: it stops (the next commit starts it again).
+CHECKPOINT_INTERVAL_SECONDS = 0.5
+CHECKPOINTER_IDLE_SECONDS = 10.0
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database file in a background thread.
+
+    By default SQLite's commit that makes the log pass 1,000 pages copies the log into
+    the database and syncs the file itself: about one stored score in a hundred took
+    20 ms more than the others, holding the writers' queue meanwhile. The service's
+    connections turn that off (``PRAGMA wal_autocheckpoint = 0``) and this thread, one
+    per process and database, checkpoints instead, at most every half second when
+    something was committed. Its ``PASSIVE`` checkpoints never wait for readers or
+    writers (what they cannot copy yet, the next one does), so durability is as before:
+    a commit is in the log; the log is synced before its pages are copied. The thread
+    stops after ten idle seconds and the next commit starts it again.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._database = database
+        self._lock = threading.Lock()
+        self._commits = 0
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def committed(self) -> None:
+        """Tell of a commit (cheap: a counter, and the thread started if it is not running)."""
+        self._commits += 1
+        thread = self._thread
+        if thread is None or not thread.is_alive() or self._pid != os.getpid():
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            thread = self._thread
+            if thread is not None and thread.is_alive() and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(
+                target=self._run, name="sqlite-checkpoints", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        seen, idle_since = -1, time.monotonic()
+        while True:
+            time.sleep(CHECKPOINT_INTERVAL_SECONDS)
+            commits = self._commits
+            if commits == seen:
+                if time.monotonic() - idle_since >= CHECKPOINTER_IDLE_SECONDS:
+                    with self._lock:
+                        if self._commits == seen:
+                            self._thread = None
+                            return
+                continue
+            seen, idle_since = commits, time.monotonic()
+            if not self.checkpoint():
+                with self._lock:
+                    self._thread = None
+                return
+
+    def checkpoint(self) -> bool:
+        """One passive checkpoint; False if the database file is gone or unreadable."""
+        try:
+            connection = sqlite3.connect(
+                f"file:{pathname2url(self._database)}?mode=rw",
+                uri=True,
+                timeout=0,
+                check_same_thread=False,
+            )
+        except sqlite3.Error:
+            return False
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass  # another process's checkpoint, say: the next one catches up
+        except sqlite3.Error:
+            return False
+        finally:
+            connection.close()
+        return True

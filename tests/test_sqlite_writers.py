@@ -1,0 +1,220 @@
+"""SQLite writers queue on one lock file beside the database (``api.sqlite_writers``)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from api import db
+from api.sqlite_writers import LOCK_SUFFIX, WriterQueueConnection
+
+
+@contextmanager
+def holding_the_queue(database: str):
+    """Hold the writers' lock as another process's writer would."""
+    descriptor = os.open(database + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = db.make_engine(db.sqlite_url(tmp_path / "queue.db"))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    yield engine
+    engine.dispose()
+
+
+def _insert_in_thread(engine, finished: list[float], errors: list[BaseException]):
+    def insert() -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES (1)"))
+            finished.append(time.monotonic())
+        except BaseException as error:  # handed to the test
+            errors.append(error)
+
+    thread = threading.Thread(target=insert)
+    thread.start()
+    return thread
+
+
+def test_a_write_waits_for_the_queue_and_starts_as_soon_as_it_is_free(engine, tmp_path):
+    database = str(tmp_path / "queue.db")
+    finished: list[float] = []
+    errors: list[BaseException] = []
+    with holding_the_queue(database):
+        thread = _insert_in_thread(engine, finished, errors)
+        time.sleep(0.3)
+        assert finished == [] and errors == []
+        released = time.monotonic()
+    thread.join(5)
+    assert errors == []
+    assert len(finished) == 1
+    # the writer polls at most every millisecond; SQLite's own handler sleeps up to 100 ms
+    assert finished[0] - released < 0.05
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+
+
+def test_reads_do_not_wait_for_the_writers_queue(engine, tmp_path):
+    with holding_the_queue(str(tmp_path / "queue.db")):
+        started = time.monotonic()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        assert time.monotonic() - started < 1
+
+
+def test_a_writer_that_cannot_have_its_turn_fails_as_a_locked_database(tmp_path):
+    database = str(tmp_path / "queue.db")
+    connection = sqlite3.connect(database, timeout=0.2, factory=WriterQueueConnection)
+    connection.execute("CREATE TABLE t (n INTEGER)")
+    with holding_the_queue(database):
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            connection.execute("INSERT INTO t VALUES (1)")
+        assert 0.2 <= time.monotonic() - started < 2
+    assert not connection.in_transaction
+    connection.execute("INSERT INTO t VALUES (2)")  # its turn comes once the lock is free
+    connection.commit()
+    assert connection.execute("SELECT n FROM t").fetchall() == [(2,)]
+    connection.close()
+
+
+def test_the_queue_is_held_from_the_first_write_to_the_end_of_the_transaction(tmp_path):
+    database = str(tmp_path / "queue.db")
+    first = sqlite3.connect(database, timeout=5, factory=WriterQueueConnection)
+    second = sqlite3.connect(database, timeout=0.1, factory=WriterQueueConnection)
+    first.execute("CREATE TABLE t (n INTEGER)")
+    first.execute("SELECT * FROM t")  # a read takes no turn
+    second.execute("INSERT INTO t VALUES (1)")
+    second.rollback()
+    first.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        second.execute("INSERT INTO t VALUES (2)")
+    first.commit()
+    second.execute("INSERT INTO t VALUES (2)")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        first.execute("UPDATE t SET n = 3")
+    second.rollback()  # a rollback gives the turn back as well
+    first.execute("UPDATE t SET n = 3")
+    first.commit()
+    assert second.execute("SELECT n FROM t").fetchall() == [(3,)]
+    first.close()
+    second.close()
+
+
+def test_writers_in_other_processes_take_turns_with_this_one(engine, tmp_path):
+    """A writer in another process holds its turn for its whole transaction."""
+    database = str(tmp_path / "queue.db")
+    script = (
+        "import sys, time\n"
+        "from sqlalchemy import text\n"
+        "from api import db\n"
+        "engine = db.make_engine(db.sqlite_url(sys.argv[1]))\n"
+        "with engine.begin() as connection:\n"
+        "    connection.execute(text('INSERT INTO t VALUES (7)'))\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(0.5)\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script, database], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "writing"
+        finished: list[float] = []
+        errors: list[BaseException] = []
+        thread = _insert_in_thread(engine, finished, errors)
+        assert other.wait(10) == 0
+        ended = time.monotonic()
+        thread.join(5)
+    finally:
+        other.kill()
+    assert errors == []
+    assert len(finished) == 1 and finished[0] - ended < 0.1
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text("SELECT n FROM t")).scalars()) == [1, 7]
+
+
+def _main_file_pages(database: str) -> int:
+    return os.path.getsize(database) // 4096
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_commit_leaves_the_log_to_the_background_checkpointer(engine, tmp_path):
+    """A commit that takes the log past SQLite's 1,000 pages does not copy it into the
+    database itself; the background thread does, within a second or so."""
+    database = str(tmp_path / "queue.db")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE blobs (b BLOB)"))
+    assert _wait_for(lambda: _main_file_pages(database) >= 2, 5)
+    before = _main_file_pages(database)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO blobs VALUES (:b)"), [{"b": os.urandom(3000)} for _ in range(2000)]
+        )
+    assert os.path.getsize(database + "-wal") > 1500 * 4096
+    assert _main_file_pages(database) == before  # not copied by the commit
+    assert _wait_for(lambda: _main_file_pages(database) > before + 1400, 5)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM blobs")).scalar_one() == 2000
+
+
+def test_a_small_commit_is_checkpointed_too(engine, tmp_path):
+    database = str(tmp_path / "queue.db")
+    assert _wait_for(lambda: _main_file_pages(database) >= 2, 5)
+    before = _main_file_pages(database)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE blobs (b BLOB)"))
+        connection.execute(
+            text("INSERT INTO blobs VALUES (:b)"), [{"b": os.urandom(3000)} for _ in range(50)]
+        )
+    assert _wait_for(lambda: _main_file_pages(database) > before + 40, 5)
+
+
+def test_the_checkpointer_stops_when_idle_and_starts_again_on_the_next_commit(engine, monkeypatch):
+    from api import sqlite_writers
+
+    monkeypatch.setattr(sqlite_writers, "CHECKPOINT_INTERVAL_SECONDS", 0.05)
+    monkeypatch.setattr(sqlite_writers, "CHECKPOINTER_IDLE_SECONDS", 0.2)
+
+    def running() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "sqlite-checkpoints"]
+
+    assert _wait_for(lambda: running() == [], 15)  # the fixture's own commit's thread ends
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    assert len(running()) == 1
+    assert _wait_for(lambda: running() == [], 5)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (2)"))
+    assert len(running()) == 1
+
+
+def test_the_checkpointer_gives_up_on_a_removed_database(tmp_path):
+    from api.sqlite_writers import Checkpointer
+
+    database = tmp_path / "gone.db"
+    assert Checkpointer(str(database)).checkpoint() is False
+    assert not database.exists()  # never created by the checkpointer
