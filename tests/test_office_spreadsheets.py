@@ -417,3 +417,30 @@ def test_rescore_skips_title_and_footer_rows(scorer, tmp_path):
     out = tmp_path / "out.csv"
     summary = rescore(path, out, scorer=scorer, chunk_rows=3)
     assert (summary.received, summary.scored, summary.rejected) == (2, 2, 0)
+
+
+def test_the_option_names_are_read_once_a_process(monkeypatch):
+    """Every enum and list field's look-up reads the label files and the ruleset once in
+    all (each process read them once for every such field before)."""
+    from scoring.contract import choices
+    from scoring.contract.fields import FIELD_BY_NAME
+
+    reads: list[str] = []
+    parse = yaml.safe_load
+
+    def counted(text):
+        reads.append(text[:20])
+        return parse(text)
+
+    monkeypatch.setattr(choices.yaml, "safe_load", counted)
+    choices.choice_names.cache_clear()
+    choices.choice_lookup.cache_clear()
+    try:
+        fields = [name for name, field in FIELD_BY_NAME.items() if field.choices]
+        assert len(fields) == 6
+        lookups = {name: choices.choice_lookup(name) for name in fields}
+        assert lookups["sector"][choices.choice_key("Kerajinan")] == "handicraft"
+        assert len(reads) == len(list(choices.CHOICE_LABELS_DIR.glob("choices.*.yaml"))) + 1
+    finally:
+        choices.choice_names.cache_clear()
+        choices.choice_lookup.cache_clear()

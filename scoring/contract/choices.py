@@ -41,9 +41,11 @@ def choice_labels(lang: str) -> dict[str, dict[str, str]]:
     }
 
 
+@cache
 def choice_names() -> dict[str, dict[str, list[str]]]:
     """``{field: {value: [names shown on the staff pages]}}`` for every enum and list field
-    whose values have names (certificates are shown as they are)."""
+    whose values have names (certificates are shown as they are). Read once a process and
+    shared: callers must not change it."""
     names: dict[str, dict[str, list[str]]] = {}
     for path in sorted(CHOICE_LABELS_DIR.glob("choices.*.yaml")):
         for name, values in yaml.safe_load(path.read_text(encoding="utf-8")).items():
