@@ -20,12 +20,16 @@ program writing the same file meets the writers in SQLite's own busy handler, as
 A writer that cannot have the lock within the connection's busy timeout fails as SQLite
 would, with ``sqlite3.OperationalError("database is locked")``, which the service
 answers 503. The lock is an advisory lock of an open file, so the kernel releases it
-when its holder's process dies.
+when its holder's process dies. A lock file that cannot be opened or locked (its
+permissions, a file system without locks) is logged once, and writers then wait in
+SQLite's busy handler as they would without the queue: the queue never refuses a write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -41,6 +45,8 @@ _LONGEST_WAIT = 0.001
 
 _READS = ("SELECT", "EXPLAIN")
 
+log = logging.getLogger(__name__)
+
 
 def lock_path(database: str) -> str:
     return database + LOCK_SUFFIX
@@ -55,6 +61,43 @@ def _writes(statement: str) -> bool:
     if head.startswith("PRAGMA"):
         return "WAL_CHECKPOINT" in statement.upper()
     return True
+
+
+def _open_lock_file(path: str) -> int:
+    """Open (or create) the lock file. A new one gets the database file's permissions and,
+    made by root, its owner, as SQLite does for its ``-wal`` and ``-shm`` files: a command
+    run by root must not leave a lock file the service's user cannot open."""
+    database = path.removesuffix(LOCK_SUFFIX)
+    try:
+        status = os.stat(database)
+    except OSError:
+        status = None
+    mode = status.st_mode & 0o666 if status is not None else 0o600
+    flags = os.O_RDWR | os.O_CLOEXEC
+    try:
+        return os.open(path, flags)
+    except FileNotFoundError:
+        pass
+    descriptor = os.open(path, flags | os.O_CREAT, mode)
+    if status is not None and os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            os.fchown(descriptor, status.st_uid, status.st_gid)
+    return descriptor
+
+
+_warned: set[str] = set()
+
+
+def _cannot_queue(path: str, error: OSError) -> None:
+    """Say once per lock file that writers wait in SQLite's busy handler instead."""
+    if path not in _warned:
+        _warned.add(path)
+        log.warning(
+            "cannot use the SQLite writers' lock file %s (%s); writes wait in SQLite's busy "
+            "handler instead: give the service's user read and write access to it",
+            path,
+            error.strerror or error,
+        )
 
 
 class WriterQueueConnection(sqlite3.Connection):
@@ -113,15 +156,22 @@ class WriterQueueConnection(sqlite3.Connection):
         if self._holding:
             self._release_unless_in_transaction()
 
-    def _descriptor(self) -> int:
+    def _descriptor(self) -> int | None:
+        """The lock file, opened once per connection and process; None if it cannot be
+        used, and then writers wait in SQLite's busy handler as without the queue."""
         # a descriptor inherited through fork shares its lock with the parent: reopen
-        if self._lock_fd is None or self._lock_pid != os.getpid():
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._lock_pid = os.getpid()
+        if self._lock_pid != os.getpid():
+            self._lock_fd, self._lock_pid = None, os.getpid()
+            try:
+                self._lock_fd = _open_lock_file(self._lock_path)
+            except OSError as error:
+                _cannot_queue(self._lock_path, error)
         return self._lock_fd
 
     def _acquire(self) -> None:
         descriptor = self._descriptor()
+        if descriptor is None:
+            return
         deadline = time.monotonic() + self._queue_timeout
         tries = 0
         while True:
@@ -133,6 +183,9 @@ class WriterQueueConnection(sqlite3.Connection):
                 time.sleep(_WAITS[tries] if tries < len(_WAITS) else _LONGEST_WAIT)
                 tries += 1
                 continue
+            except OSError as error:  # a file system without locks
+                _cannot_queue(self._lock_path, error)
+                return
             self._holding = True
             return
 

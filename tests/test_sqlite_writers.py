@@ -218,3 +218,44 @@ def test_the_checkpointer_gives_up_on_a_removed_database(tmp_path):
     database = tmp_path / "gone.db"
     assert Checkpointer(str(database)).checkpoint() is False
     assert not database.exists()  # never created by the checkpointer
+
+
+def test_a_lock_file_that_cannot_be_used_leaves_writers_to_sqlite(tmp_path, caplog):
+    """The queue never refuses a write: without a usable lock file (here a folder in its
+    place) writers wait in SQLite's busy handler, and the log says how to fix it."""
+    database = tmp_path / "queue.db"
+    (tmp_path / ("queue.db" + LOCK_SUFFIX)).mkdir()
+    engine = db.make_engine(db.sqlite_url(database))
+    try:
+        with caplog.at_level("WARNING", logger="api.sqlite_writers"):
+            for n in range(3):
+                with engine.begin() as connection:
+                    if n == 0:
+                        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+                    connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 3
+    finally:
+        engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "api.sqlite_writers"]
+    assert len(warnings) == 1
+    assert "queue.db-writers" in warnings[0] and "read and write access" in warnings[0]
+
+
+def test_the_lock_file_gets_the_database_files_permissions(tmp_path):
+    database = tmp_path / "queue.db"
+    sqlite3.connect(database).close()
+    database.chmod(0o640)
+    previous = os.umask(0o022)
+    try:
+        connection = sqlite3.connect(str(database), factory=WriterQueueConnection)
+        connection.execute("CREATE TABLE t (n INTEGER)")
+        connection.close()
+    finally:
+        os.umask(previous)
+    lock = tmp_path / ("queue.db" + LOCK_SUFFIX)
+    assert lock.stat().st_mode & 0o777 == 0o640
+    assert (lock.stat().st_uid, lock.stat().st_gid) == (
+        database.stat().st_uid,
+        database.stat().st_gid,
+    )
