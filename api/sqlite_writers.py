@@ -34,6 +34,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from urllib.request import pathname2url
 
 #: The lock file is the database file's name with this suffix (as SQLite's ``-wal``).
@@ -63,11 +64,11 @@ def _writes(statement: str) -> bool:
     return True
 
 
-def _open_lock_file(path: str) -> int:
-    """Open (or create) the lock file. A new one gets the database file's permissions and,
-    made by root, its owner, as SQLite does for its ``-wal`` and ``-shm`` files: a command
-    run by root must not leave a lock file the service's user cannot open."""
-    database = path.removesuffix(LOCK_SUFFIX)
+def _open_lock_file(database: str) -> int:
+    """Open (or create) ``database``'s lock file. A new one gets the database file's
+    permissions and, made by root, its owner, as SQLite does for its ``-wal`` and ``-shm``
+    files: a command run by root must not leave a lock file the service's user cannot open."""
+    path = lock_path(database)
     try:
         status = os.stat(database)
     except OSError:
@@ -107,7 +108,7 @@ class WriterQueueConnection(sqlite3.Connection):
         super().__init__(database, *args, **kwargs)
         timeout = kwargs.get("timeout", args[0] if args else 5.0)
         self._queue_timeout = float(timeout)
-        self._lock_path = lock_path(os.fspath(database))
+        self._database = os.fspath(database)
         self._lock_fd: int | None = None
         self._lock_pid = 0
         self._holding = False
@@ -148,12 +149,15 @@ class WriterQueueConnection(sqlite3.Connection):
 
     # -- the queue -------------------------------------------------------------------
 
-    def _before(self, statement: str) -> None:
+    @contextlib.contextmanager
+    def _turn(self, statement: str) -> Iterator[None]:
+        """Run ``statement`` in this connection's turn if it may write; the turn is given
+        back after it if no transaction is left open (autocommit, or a failed statement)."""
         if not self._holding and _writes(statement):
             self._acquire()
-
-    def _after(self) -> None:
-        if self._holding:
+        try:
+            yield
+        finally:
             self._release_unless_in_transaction()
 
     def _descriptor(self) -> int | None:
@@ -163,9 +167,9 @@ class WriterQueueConnection(sqlite3.Connection):
         if self._lock_pid != os.getpid():
             self._lock_fd, self._lock_pid = None, os.getpid()
             try:
-                self._lock_fd = _open_lock_file(self._lock_path)
+                self._lock_fd = _open_lock_file(self._database)
             except OSError as error:
-                _cannot_queue(self._lock_path, error)
+                _cannot_queue(lock_path(self._database), error)
         return self._lock_fd
 
     def _acquire(self) -> None:
@@ -184,7 +188,7 @@ class WriterQueueConnection(sqlite3.Connection):
                 tries += 1
                 continue
             except OSError as error:  # a file system without locks
-                _cannot_queue(self._lock_path, error)
+                _cannot_queue(lock_path(self._database), error)
                 return
             self._holding = True
             return
@@ -204,28 +208,16 @@ class WriterQueueCursor(sqlite3.Cursor):
     """Takes the connection's place in the writers' queue before a writing statement."""
 
     def execute(self, sql, parameters=(), /):
-        connection: WriterQueueConnection = self.connection
-        connection._before(sql)
-        try:
+        with self.connection._turn(sql):
             return super().execute(sql, parameters)
-        finally:
-            connection._after()
 
     def executemany(self, sql, seq_of_parameters, /):
-        connection: WriterQueueConnection = self.connection
-        connection._before(sql)
-        try:
+        with self.connection._turn(sql):
             return super().executemany(sql, seq_of_parameters)
-        finally:
-            connection._after()
 
     def executescript(self, sql_script, /):
-        connection: WriterQueueConnection = self.connection
-        connection._before("script")
-        try:
+        with self.connection._turn("script"):  # may write: takes a turn
             return super().executescript(sql_script)
-        finally:
-            connection._after()
 
 
 # -- checkpoints off the request path --------------------------------------------------

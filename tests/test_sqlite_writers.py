@@ -259,3 +259,55 @@ def test_the_lock_file_gets_the_database_files_permissions(tmp_path):
         database.stat().st_uid,
         database.stat().st_gid,
     )
+
+
+def test_a_file_system_without_locks_leaves_writers_to_sqlite(tmp_path, monkeypatch, caplog):
+    import errno
+
+    from api import sqlite_writers
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    database = str(tmp_path / "nolocks.db")
+    connection = sqlite3.connect(database, timeout=1, factory=WriterQueueConnection)
+    monkeypatch.setattr(sqlite_writers.fcntl, "flock", no_locks)
+    with caplog.at_level("WARNING", logger="api.sqlite_writers"):
+        connection.execute("CREATE TABLE t (n INTEGER)")
+        connection.execute("INSERT INTO t VALUES (1)")
+        connection.commit()
+    assert connection.execute("SELECT n FROM t").fetchall() == [(1,)]
+    connection.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "api.sqlite_writers"]
+    assert len(warnings) == 1 and "No locks available" in warnings[0]
+
+
+def test_a_connection_in_a_forked_process_does_not_release_its_parents_turn(tmp_path):
+    """A forked child shares the parent's open lock file (and so its lock): it must open
+    its own, and giving its turn back must leave the parent's in place."""
+    database = str(tmp_path / "fork.db")
+    parent = sqlite3.connect(database, timeout=5, factory=WriterQueueConnection)
+    parent.execute("CREATE TABLE t (n INTEGER)")
+    parent.execute("INSERT INTO t VALUES (1)")  # the parent holds its turn
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            parent._release()  # what a child's connection would do on close or commit
+            descriptor = os.open(database + LOCK_SUFFIX, os.O_RDWR)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                code = 3  # free: the parent's turn was released
+            except BlockingIOError:
+                code = 0  # still the parent's turn
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    result = os.read(read, 1)
+    os.waitpid(child, 0)
+    os.close(read)
+    parent.commit()
+    parent.close()
+    assert result == bytes([0])
