@@ -20,6 +20,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from api import json_columns
 from api.sqlite_writers import Checkpointer, WriterQueueConnection
 
 DEFAULT_SQLITE_FILENAME = "sme_export.db"
@@ -30,6 +31,15 @@ _EXTENSION = "sme_export_db"
 def sqlite_url(path: str | os.PathLike) -> str:
     """The URL of a SQLite database file (made absolute, so the working directory can change)."""
     return f"sqlite:///{Path(path).resolve()}"
+
+
+# Statement parameters (personal data) kept out of logs and errors; JSON columns through
+# orjson (``api.json_columns``).
+_COMMON = {
+    "hide_parameters": True,
+    "json_serializer": json_columns.dump,
+    "json_deserializer": json_columns.load,
+}
 
 
 def make_engine(url: str | URL) -> Engine:
@@ -45,14 +55,14 @@ def make_engine(url: str | URL) -> Engine:
     """
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return create_engine(url, pool_pre_ping=True, **_COMMON)
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
         engine = create_engine(
             url,
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
-            hide_parameters=True,
+            **_COMMON,
         )
     else:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +73,7 @@ def make_engine(url: str | URL) -> Engine:
                 # writers wait their turn on a lock file, not in SQLite's busy handler
                 "factory": WriterQueueConnection,
             },
-            hide_parameters=True,
+            **_COMMON,
         )
         _replace_connections_to_a_lost_file(engine, url.database)
         _checkpoint_in_the_background(engine, url.database)

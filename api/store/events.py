@@ -73,7 +73,8 @@ def emit_many(session: Session, events: Iterable[tuple[str, dict]]) -> int:
             }
         )
     if rows:
-        session.execute(Event.__table__.insert(), rows)
+        # on the session's connection: the ORM adds nothing to a Core insert but its cost
+        session.connection().execute(_INSERT, rows)
         session.info[_PENDING] = True
     return len(rows)
 
@@ -86,11 +87,13 @@ def number_events(session: Session) -> None:
     transaction numbers its events before its commit.
     """
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK)
-    session.execute(_NUMBER)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK)
+    connection.execute(_NUMBER)
 
 
+_INSERT = Event.__table__.insert()
 _LOCK = select(func.pg_advisory_xact_lock(NUMBERING_LOCK))
 _events, _numbered_before = Event.__table__, Event.__table__.alias("numbered_before")
 _unnumbered = (
