@@ -212,6 +212,115 @@ def test_the_checkpointer_stops_when_idle_and_starts_again_on_the_next_commit(en
     assert len(running()) == 1
 
 
+@contextmanager
+def _log_database(path, rows: int = 2000):
+    """A database in WAL mode whose log holds ``rows`` rows of 3,000 bytes (about 1,500
+    pages for 2,000), and its writer, kept open (closing the last connection would empty
+    the log), written without the engine's background checkpointer."""
+    database = str(path)
+    connection = sqlite3.connect(database, factory=WriterQueueConnection, timeout=5)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        _add_blobs(connection, rows)
+        yield database, connection
+    finally:
+        connection.close()
+
+
+def _add_blobs(connection: sqlite3.Connection, rows: int) -> None:
+    connection.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB)")
+    connection.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(3000),)] * rows)
+    connection.commit()
+
+
+def _log_bytes(database: str) -> int:
+    return os.path.getsize(database + "-wal")
+
+
+@pytest.fixture
+def small_log_limit(monkeypatch):
+    from api import sqlite_writers
+
+    monkeypatch.setattr(sqlite_writers, "WAL_LIMIT_BYTES", 1024 * 1024)
+    return sqlite_writers
+
+
+def test_a_log_grown_past_its_limit_is_emptied(small_log_limit, tmp_path):
+    """Checkpoints copy pages but never shorten the log; past the limit it is truncated,
+    and every row is in the database file."""
+    with _log_database(tmp_path / "log.db") as (database, writer):
+        assert _log_bytes(database) > 1500 * 4096
+        assert small_log_limit.Checkpointer(database).checkpoint() is True
+        assert _log_bytes(database) == 0
+        assert _main_file_pages(database) > 1500
+        _add_blobs(writer, 1)
+        assert writer.execute("SELECT count(*) FROM blobs").fetchone() == (2001,)
+
+
+def test_a_log_within_its_limit_is_checkpointed_and_kept(small_log_limit, tmp_path):
+    with _log_database(tmp_path / "log.db", rows=100) as (database, _):
+        size = _log_bytes(database)
+        assert 0 < size < 1024 * 1024
+        assert small_log_limit.Checkpointer(database).checkpoint() is True
+        assert _log_bytes(database) == size  # copied in, not truncated
+        assert _main_file_pages(database) > 70
+
+
+def test_the_log_is_not_emptied_while_a_writer_holds_its_turn(
+    small_log_limit, tmp_path, monkeypatch
+):
+    """Emptying the log waits a tenth of a second for the writers' turn, then gives up and
+    does not try again for a while; once the turn is free it is done."""
+    tries: list[bool] = []
+    empty_log = small_log_limit.Checkpointer._empty_log
+
+    def counted(self, connection) -> bool:
+        tries.append(empty_log(self, connection))
+        return tries[-1]
+
+    monkeypatch.setattr(small_log_limit.Checkpointer, "_empty_log", counted)
+    with _log_database(tmp_path / "log.db") as (database, _):
+        checkpointer = small_log_limit.Checkpointer(database)
+        with holding_the_queue(database):
+            began = time.monotonic()
+            assert checkpointer.checkpoint() is True
+            assert 0.1 <= time.monotonic() - began < 2.0
+            assert tries == [False]
+            assert _log_bytes(database) > 1500 * 4096
+        assert checkpointer.checkpoint() is True
+        assert tries == [False]  # backing off: not tried again yet
+        assert _log_bytes(database) > 1500 * 4096
+        monkeypatch.setattr(small_log_limit, "_EMPTYING_BACKOFF_SECONDS", 0.0)
+        checkpointer._emptying_after = 0.0
+        assert checkpointer.checkpoint() is True
+        assert tries == [False, True]
+        assert _log_bytes(database) == 0
+
+
+def test_the_log_is_emptied_once_a_long_read_has_ended(small_log_limit, tmp_path, monkeypatch):
+    """A reader still using the log keeps it: emptying gives up after a tenth of a second,
+    writers go on meanwhile, and the next try after the read has ended empties it."""
+    monkeypatch.setattr(small_log_limit, "_EMPTYING_BACKOFF_SECONDS", 0.0)
+    with _log_database(tmp_path / "log.db", rows=10) as (database, writer):
+        reader = sqlite3.connect(database, isolation_level=None)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM blobs").fetchone() == (10,)  # a snapshot
+        _add_blobs(writer, 2000)
+        checkpointer = small_log_limit.Checkpointer(database)
+        began = time.monotonic()
+        assert checkpointer.checkpoint() is True
+        assert time.monotonic() - began < 2.0
+        assert _log_bytes(database) > 1500 * 4096
+        _add_blobs(writer, 1)  # the writers' turn was given back
+        reader.execute("COMMIT")
+        reader.close()
+        assert checkpointer.checkpoint() is True
+        assert _log_bytes(database) == 0
+        _add_blobs(writer, 1)
+        assert writer.execute("SELECT count(*) FROM blobs").fetchone() == (2012,)
+
+
 def test_the_checkpointer_gives_up_on_a_removed_database(tmp_path):
     from api.sqlite_writers import Checkpointer
 
