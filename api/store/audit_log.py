@@ -21,9 +21,9 @@ def audit(
 ) -> None:
     """Append an audit event. ``details`` must never hold personal data.
 
-    A Core insert in the session's transaction: the ORM's unit of work costs more than
-    the insert, and nothing reads the event back as an object."""
-    session.execute(
+    A Core insert on the session's connection, in its transaction: the ORM's unit of work
+    costs more than the insert, and nothing reads the event back as an object."""
+    session.connection().execute(
         _INSERT, {"actor": actor, "action": action, "subject": subject, "details": details}
     )
 

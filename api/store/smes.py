@@ -57,8 +57,9 @@ def _upsert_personal(session: Session, rows: Iterable[dict]) -> None:
     for row in rows:
         fields = tuple(name for name in F.PERSONAL_COLUMNS if name in row)
         by_fields.setdefault(fields, []).append(row)
+    connection = session.connection()  # Core statements: the ORM adds only its cost
     for fields, group in by_fields.items():
-        session.execute(
+        connection.execute(
             built_upsert(session, PersonalData.__table__, fields, _personal_upsert(fields)), group
         )
 
@@ -98,10 +99,11 @@ def save_profiles(
 ) -> None:
     """Upsert SME rows (``sme_row``: the latest profile wins), their personal rows
     (``personal_row``) and, with ``cohort``, their membership of it."""
-    session.execute(built_upsert(session, Sme.__table__, "profile", _sme_upsert), list(smes))
+    connection = session.connection()  # Core statements: the ORM adds only its cost
+    connection.execute(built_upsert(session, Sme.__table__, "profile", _sme_upsert), list(smes))
     _upsert_personal(session, personal)
     if cohort is not None:
-        session.execute(
+        connection.execute(
             built_upsert(session, CohortMember.__table__, "member", _member_upsert),
             [{"cohort": cohort, "sme_id": row["sme_id"]} for row in smes],
         )
