@@ -117,10 +117,7 @@ _LATEST_TIERS_POSTGRESQL = _latest_tiers_query(
     select(func.unnest(bindparam("sme_ids", type_=ARRAY(String))))
 )
 _LATEST_TIER = (
-    select(Score.tier)
-    .where(Score.sme_id == bindparam("sme_id"))
-    .order_by(Score.id.desc())
-    .limit(1)
+    select(Score.tier).where(Score.sme_id == bindparam("sme_id")).order_by(Score.id.desc()).limit(1)
 )
 _INSERT_SCORES = Score.__table__.insert().returning(Score.id, sort_by_parameter_order=True)
 
