@@ -97,7 +97,7 @@ def find_api_key(session: Session, presented: str) -> ApiKeyInfo | None:
     parts = _split_key(presented)
     row = None
     if parts is not None:
-        row = session.execute(_FIND, {"key_id": parts[0]}).first()
+        row = session.connection().execute(_FIND, {"key_id": parts[0]}).first()
     expected = row.secret_sha256 if row is not None else _DUMMY_DIGEST
     matches = hmac.compare_digest(expected, _digest(parts[1] if parts else ""))
     if row is None or not matches or row.revoked_at is not None:
