@@ -19,6 +19,7 @@ from api.tables import (
     AppendOnlyError,
     AuditEvent,
     Base,
+    Event,
     PersonalData,
     Score,
     ScoreAggregate,
@@ -321,6 +322,36 @@ def test_records_from_the_real_scorer_round_trip(db_session, scorer):
         sme = store.get_sme(db_session, given_profile["sme_id"])
         assert sme["latest_score"] == given_record
         assert sme["profile"] == {**given_profile, **person()}
+
+
+def tier_changes(session) -> list[tuple[str, str, str]]:
+    """``(sme_id, previous_tier, tier)`` of every ``tier.changed`` event, in insert order."""
+    rows = session.scalars(
+        select(Event.payload).where(Event.type == "tier.changed").order_by(Event.id)
+    )
+    return [(p["sme_id"], p["previous_tier"], p["tier"]) for p in rows]
+
+
+def test_a_tier_change_is_told_against_the_smes_latest_score_one_sme_or_many(db_session):
+    """The previous tier is read for one SME alone (a score through the API) and for many
+    at once (a batch): the same events either way."""
+    save_one(db_session, "T-1", 80.0, tier="ready")  # first score: nothing to compare
+    save_one(db_session, "T-1", 81.0, tier="ready")  # same tier
+    save_one(db_session, "T-1", 50.0, tier="near_ready")
+    assert tier_changes(db_session) == [("T-1", "ready", "near_ready")]
+
+    save_one(db_session, "T-2", 20.0, tier="not_ready")
+    batch = [
+        (profile("T-1"), person(), record("T-1", 85.0, tier="ready")),
+        (profile("T-2"), person(), record("T-2", 25.0, tier="not_ready")),
+        (profile("T-3"), person(), record("T-3", 60.0, tier="near_ready")),
+    ]
+    save(db_session, batch)
+    db_session.commit()
+    assert tier_changes(db_session) == [
+        ("T-1", "ready", "near_ready"),
+        ("T-1", "near_ready", "ready"),
+    ]
 
 
 # --- lists ---------------------------------------------------------------------------------
