@@ -1,5 +1,7 @@
 """CSV files (any of ";", tab and "," as separator): the header found, the text checked as
-it streams, and the rows read by pandas in chunks; blank rows skipped and counted."""
+it streams, and the rows read in chunks, by pandas (a Python string per cell) or, for a
+reader that validates Arrow arrays as they are, by Arrow's CSV reader (the same cells, no
+Python string made); blank rows skipped and counted."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from scoring.errors import FileFormatError
 from scoring.files.layout import (
@@ -159,19 +163,68 @@ def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
 
 
 def iter_csv(
-    stream: BinaryIO, source: str, head: bytes, chunk_rows: int, limits: ReadLimits
+    stream: BinaryIO,
+    source: str,
+    head: bytes,
+    chunk_rows: int,
+    limits: ReadLimits,
+    *,
+    arrow: bool = False,
 ) -> Iterator[RawTable]:
     """The chunks of a CSV file; blank rows are dropped (told in the chunk that follows
-    them, or the last), row numbers kept."""
+    them, or the last), row numbers kept. With ``arrow`` the cells are read by Arrow's CSV
+    reader and kept as Arrow arrays of text (``pd.ArrowDtype``): the same cells, chunks,
+    row numbers, notices and errors as pandas gives."""
     header = _csv_header(head, source, max_columns=limits.max_columns)
     decimal = "," if header.separator == ";" else "."
-    positional = [f"c{i}" for i in range(len(header.names))]
     checked = io.BufferedReader(
         CheckedText(stream, source, max_line=limits.max_line_bytes), buffer_size=SCAN_BYTES
     )
+    read = _arrow_blocks if arrow else _pandas_blocks
     next_row = header.header_row + 1
     yielded = False
     blank = BlankRows()
+    for chunk, numbers, empty in read(checked, header, source, chunk_rows, limits):
+        next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
+        blank.add(numbers[empty])
+        frame = named_columns(chunk[~empty], header.names, numbers[~empty], source, header.note)
+        if len(frame):
+            told = [] if yielded else header.notices
+            yielded = True
+            yield raw_table(
+                frame,
+                numbers[~empty],
+                decimal=decimal,
+                source=source,
+                next_row=next_row,
+                header_row=header.header_row,
+                columns=header.letters,
+                notices=[*told, *blank.take()],
+            )
+    if not yielded or blank.runs:  # no rows, or blank rows after the last chunk's
+        empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in header.names if name})
+        yield raw_table(
+            empty,
+            np.empty(0, np.int64),
+            decimal=decimal,
+            source=source,
+            next_row=header.header_row + 1 if not yielded else next_row,
+            header_row=header.header_row,
+            columns=header.letters,
+            notices=[*([] if yielded else header.notices), *blank.take()],
+        )
+
+
+#: What a CSV reader hands ``iter_csv``: a chunk's records (positional columns ``c0``...,
+#: None or NA for an empty cell), their row numbers, and which of them are blank.
+_Block = tuple[pd.DataFrame, np.ndarray, np.ndarray]
+
+
+def _pandas_blocks(
+    checked: BinaryIO, header: _CsvHeader, source: str, chunk_rows: int, limits: ReadLimits
+) -> Iterator[_Block]:
+    positional = [f"c{i}" for i in range(len(header.names))]
+    next_row = header.header_row + 1
     try:
         reader = pd.read_csv(
             checked,
@@ -192,46 +245,245 @@ def iter_csv(
             for chunk in reader:
                 if not isinstance(chunk.index, pd.RangeIndex):
                     # pandas turns extra leading cells of the first row into an index.
-                    raise FileFormatError(
-                        f"{source}: row {next_row} has more cells than the header "
-                        f"({len(positional)}); check the separator and the quotes in that row"
-                    )
+                    raise _first_row_too_long(source, next_row, len(positional))
                 numbers = np.arange(next_row, next_row + len(chunk), dtype=np.int64)
                 next_row += len(chunk)
                 missing = chunk.isna()
-                filled = ~missing.all(axis=1).to_numpy()
-                blank.add(numbers[~filled])
-                chunk = chunk.mask(missing, None)
-                frame = named_columns(
-                    chunk[filled], header.names, numbers[filled], source, header.note
-                )
-                if len(frame):
-                    told = [] if yielded else header.notices
-                    yielded = True
-                    yield raw_table(
-                        frame,
-                        numbers[filled],
-                        decimal=decimal,
-                        source=source,
-                        next_row=next_row,
-                        header_row=header.header_row,
-                        columns=header.letters,
-                        notices=[*told, *blank.take()],
-                    )
+                yield chunk.mask(missing, None), numbers, missing.all(axis=1).to_numpy()
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _csv_parse_error(source, exc) from exc
-    if not yielded or blank.runs:  # no rows, or blank rows after the last chunk's
-        empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in header.names if name})
-        yield raw_table(
-            empty,
-            np.empty(0, np.int64),
-            decimal=decimal,
-            source=source,
-            next_row=header.header_row + 1 if not yielded else next_row,
-            header_row=header.header_row,
-            columns=header.letters,
-            notices=[*([] if yielded else header.notices), *blank.take()],
+
+
+def _first_row_too_long(source: str, row: int, cells: int) -> FileFormatError:
+    return FileFormatError(
+        f"{source}: row {row} has more cells than the header "
+        f"({cells}); check the separator and the quotes in that row"
+    )
+
+
+def _too_many_cells(source: str, row: int, saw: int, expected: int) -> FileFormatError:
+    return FileFormatError(
+        f"{source}: row {row} has {saw} cells but the header has {expected}; "
+        "check the separator and the quotes in that row"
+    )
+
+
+class _UnevenRows:
+    """Records whose number of cells is not the header's, as Arrow's reader meets them: a
+    short one is kept, its missing cells empty (as pandas reads it); a long one is refused
+    when its chunk is reached (as pandas refuses it)."""
+
+    def __init__(self, source: str, separator: str, width: int, first: int):
+        self.source, self.separator, self.width, self.first = source, separator, width, first
+        self.short: dict[int, list[str | None]] = {}
+        self.long: dict[int, int] = {}  # row number -> its cells
+        self.unclosed: int | None = None  # the row whose quote the file ends in
+
+    def __call__(self, row) -> str:  # a ``pyarrow.csv.InvalidRow``
+        if row.number is None:  # never with one thread
+            return "error"
+        if row.actual_columns > row.expected_columns:
+            self.long[row.number] = row.actual_columns
+            return "skip"
+        cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.separator), [])
+        cells = [cell if cell != "" else None for cell in cells]
+        self.short[row.number] = cells + [None] * (self.width - len(cells))
+        return "skip"
+
+    def refuse_below(self, end: int) -> None:
+        """Raise what pandas raises for a chunk whose records are numbered below ``end``: the
+        first record it cannot read (a quote never closed, more cells than expected), where
+        a first row with more cells than the header sets how many are expected (pandas reads
+        its extra cells as an index, and refuses that only once the chunk is read)."""
+        expected = max(self.width, self.long.get(self.first, 0))
+        rows = [n for n, cells in self.long.items() if n < end and cells > expected]
+        if self.unclosed is not None and self.unclosed < end:
+            rows.append(self.unclosed)
+        if rows:
+            row = min(rows)
+            if row == self.unclosed:  # a quote left open hides the row's end: cells not counted
+                raise FileFormatError(
+                    f"{self.source}: row {row} opens a quote that is never closed; "
+                    'expected quotes in pairs ("...")'
+                )
+            raise _too_many_cells(self.source, row, self.long[row], expected)
+        if self.first in self.long and self.first < end:
+            raise _first_row_too_long(self.source, self.first, self.width)
+
+    def numbers_of(self, valid: int, after: int) -> np.ndarray:
+        """Row numbers of the next ``valid`` records Arrow kept, the last one numbered
+        ``after``: the numbers from there on that are not uneven rows'."""
+        uneven = sorted(n for n in (*self.short, *self.long) if n > after)
+        candidates = np.arange(after + 1, after + 1 + valid + len(uneven), dtype=np.int64)
+        if uneven:
+            candidates = candidates[~np.isin(candidates, uneven)]
+        return candidates[:valid]
+
+    def take_short(self, up_to: int) -> tuple[list[int], list[list[str | None]]]:
+        numbers = sorted(n for n in self.short if n <= up_to)
+        return numbers, [self.short.pop(n) for n in numbers]
+
+
+def _arrow_blocks(
+    checked: BinaryIO, header: _CsvHeader, source: str, chunk_rows: int, limits: ReadLimits
+) -> Iterator[_Block]:
+    """``_pandas_blocks`` with Arrow's reader: records cut into chunks of ``chunk_rows``
+    row numbers as pandas cuts them, short records filled out, long ones refused."""
+    positional = [f"c{i}" for i in range(len(header.names))]
+    first = header.header_row + 1
+    uneven = _UnevenRows(source, header.separator, len(positional), first)
+    try:
+        reader = pa_csv.open_csv(
+            _EndMarked(checked),
+            read_options=pa_csv.ReadOptions(
+                skip_rows=header.header_row,
+                column_names=positional,
+                use_threads=False,
+                # a record is at most max_line_bytes (CheckedText): it always fits in a block
+                block_size=max(4 * 2**20, 4 * limits.max_line_bytes),
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=header.separator,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=uneven,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(positional, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
         )
+    except pa.ArrowInvalid as exc:
+        raise _arrow_parse_error(source, exc) from exc
+    pending: list[pa.Table] = []
+    pending_numbers: list[np.ndarray] = []
+    last = header.header_row  # the last row number read so far
+    chunk_end = first + chunk_rows  # the first row number of the next chunk
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            batch = None
+        except pa.ArrowInvalid as exc:
+            raise _arrow_parse_error(source, exc) from exc
+        if batch is not None:
+            numbers = uneven.numbers_of(batch.num_rows, last)
+            last = int(numbers[-1]) if len(numbers) else last
+            table = pa.Table.from_batches([batch])
+        else:  # the records after Arrow's last kept one are all uneven ones
+            numbers, table = (
+                np.empty(0, np.int64),
+                pa.table({name: pa.array([], pa.string()) for name in positional}),
+            )
+            last = max([last, *uneven.short, *uneven.long])
+        short_numbers, short_rows = uneven.take_short(last)
+        if short_rows:
+            cells = {
+                name: pa.array([row[i] for row in short_rows], pa.string())
+                for i, name in enumerate(positional)
+            }
+            table = pa.concat_tables([table, pa.table(cells)])
+            numbers = np.concatenate([numbers, np.asarray(short_numbers, np.int64)])
+            order = np.argsort(numbers, kind="stable")
+            table, numbers = table.take(pa.array(order)), numbers[order]
+        if batch is None:
+            table, numbers, last = _without_end_mark(table, numbers, last, uneven)
+        pending.append(table)
+        pending_numbers.append(numbers)
+        while last >= chunk_end or (batch is None and last >= chunk_end - chunk_rows):
+            block = _arrow_chunk(pending, pending_numbers, chunk_end, uneven)
+            chunk_end += chunk_rows
+            if len(block[1]):
+                yield block
+        if batch is None:
+            return
+
+
+#: What ``_EndMarked`` adds after the last byte of a file: a record of its own, unless the
+#: file ends inside a quoted cell, which then takes it in.
+_END_MARK = "\x02"
+
+
+class _EndMarked(io.RawIOBase):
+    """A CSV stream with a line holding ``_END_MARK`` added at its end. Arrow's reader ends a
+    quoted cell left open at the end of the file without a word (pandas refuses it); with the
+    mark, the last record tells which it was: the mark alone, or a cell that took it in."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._last = b"\n"
+        self._tail: bytes | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        """Fill ``buffer`` as far as the stream goes: Arrow takes each read as a block, and
+        the rows it skips (the header and any above it) must be in the first one."""
+        filled = 0
+        while filled < len(buffer) and self._tail is None:
+            data = self._stream.read(len(buffer) - filled)
+            if not data:
+                ending = b"" if self._last in (b"\n", b"\r") else b"\n"
+                self._tail = ending + _END_MARK.encode() + b"\n"
+                break
+            self._last = data[-1:]
+            buffer[filled : filled + len(data)] = data
+            filled += len(data)
+        if self._tail is not None:
+            data = self._tail[: len(buffer) - filled]
+            self._tail = self._tail[len(data) :]
+            buffer[filled : filled + len(data)] = data
+            filled += len(data)
+        return filled
+
+
+def _without_end_mark(
+    table: pa.Table, numbers: np.ndarray, last: int, uneven: _UnevenRows
+) -> tuple[pa.Table, np.ndarray, int]:
+    """The last records without the ``_END_MARK`` record; if a quoted cell took the mark in,
+    its record is refused (as pandas refuses a quote never closed)."""
+    ends_here = len(numbers) and int(numbers[-1]) == last
+    cells = table.slice(table.num_rows - 1).to_pylist()[0] if ends_here else {}
+    if list(cells.values()) == [_END_MARK] + [None] * (len(cells) - 1):
+        return table.slice(0, table.num_rows - 1), numbers[:-1], last - 1
+    uneven.unclosed = last
+    return table, numbers, last
+
+
+def _arrow_chunk(
+    pending: list[pa.Table], pending_numbers: list[np.ndarray], end: int, uneven: _UnevenRows
+) -> _Block:
+    """The records numbered below ``end`` taken out of ``pending``, or the refusal of one of
+    them (pandas refuses a chunk holding a record it cannot read)."""
+    uneven.refuse_below(end)
+    table = pa.concat_tables(pending)
+    numbers = np.concatenate(pending_numbers)
+    cut = int(np.searchsorted(numbers, end))
+    pending[:] = [table.slice(cut)]
+    pending_numbers[:] = [numbers[cut:]]
+    chunk = table.slice(0, cut).combine_chunks()
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(pd.arrays.ArrowExtensionArray(chunk.column(name)), copy=False)
+            for name in chunk.column_names
+        },
+        index=pd.RangeIndex(chunk.num_rows),
+    )
+    empty = np.ones(chunk.num_rows, dtype=bool)
+    for column in chunk.columns:
+        empty &= column.is_null().to_numpy(zero_copy_only=False)
+    return frame, numbers[:cut], empty
+
+
+def _arrow_parse_error(source: str, exc: Exception) -> FileFormatError:
+    reason = str(exc).replace("CSV parse error: ", "").strip()
+    return FileFormatError(f"{source}: cannot read as CSV ({reason}); expected a CSV table")
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,9 @@ def iter_tables(
     Row numbers stay those of the source file across chunks. At least one table is
     yielded: a file with a header and no rows gives one empty frame with its columns.
     A file beyond ``limits`` is refused with a ``FileFormatError`` naming the limit.
-    With ``arrow``, Parquet columns keep their Arrow arrays (``pd.ArrowDtype``) instead of
-    becoming Python values: validation reads them as they are, and they travel to other
-    processes as Arrow buffers.
+    With ``arrow``, Parquet columns keep their Arrow arrays and CSV cells are read into Arrow
+    arrays of text (``pd.ArrowDtype``) instead of becoming Python values: validation reads
+    them as they are, and they travel to other processes as Arrow buffers.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -139,7 +139,7 @@ def iter_tables(
         head, stream = peek(stream, HEAD_BYTES)
         fmt = format or detect_format(filename or name, head)
         seen_ids = SeenIds()
-        reader = partial(iter_parquet, arrow=True) if arrow and fmt == "parquet" else _READERS[fmt]
+        reader = partial(_READERS[fmt], arrow=True) if arrow and fmt in _ARROW else _READERS[fmt]
         for table in reader(stream, name, head, chunk_rows, limits):
             table.seen_ids = seen_ids
             yield table
@@ -151,6 +151,9 @@ def _first_line_is_object(text: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
 
+
+#: The formats whose reader can keep the cells as Arrow arrays (``iter_tables(arrow=True)``).
+_ARROW = ("csv", "parquet")
 
 _READERS = {
     "csv": iter_csv,
