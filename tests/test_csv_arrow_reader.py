@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoring.batch.chunks import InputChunks
 from scoring.errors import FileFormatError
 from scoring.files.limits import ReadLimits
 from scoring.files.readers import iter_tables
@@ -207,3 +208,26 @@ def test_both_readers_agree_across_arrow_blocks():
 def test_a_refusal_at_the_end_of_a_file_of_several_blocks_is_the_same(ending):
     refused = assert_same(big_file(200_000, seed=2)[0] + ending, 25_000)
     assert refused[0] == "refused" and "row 200002 " in refused[1]
+
+
+def test_the_rows_of_a_csv_file_are_estimated_from_its_first_chunk(tmp_path):
+    """Arrow reads tens of MB ahead of the rows it hands over: the estimate (the progress
+    bar's total; whether starting a pool process is worth it) counts the bytes read for the
+    rows, not the stream's position."""
+    data, blank = big_file(200_000, seed=3)
+    path = tmp_path / "profiles.csv"
+    path.write_bytes(data)
+    chunks = InputChunks(path, chunk_rows=25_000, skip=0)
+    first = next(iter(chunks))
+    assert first.index == 0
+    assert abs(chunks.rows - (200_000 - blank)) < 0.05 * 200_000
+
+
+def test_a_row_over_two_of_arrows_blocks_is_refused_with_the_limit():
+    cell = '"' + "y" * 900_000 + '\n"'
+    data = lines(HEADER, "a;x;1;2", f"b;{cell};{cell};{cell}", "c;z;5;6", "")
+    assert read(data, 1000, arrow=True) == (
+        "refused",
+        "x.csv: a row after row 2 is longer than 1.06 MiB with the line ends inside its quoted "
+        "cells; expected rows shorter than that (check the quotes)",
+    )

@@ -65,8 +65,9 @@ class InputChunks:
             )
             for index, raw in enumerate(tables):
                 seen += len(raw.frame)
-                if estimate and handle.tell() > 0:
-                    self.rows = max(seen, round(seen * size / handle.tell()))
+                read = min(raw.bytes_read or handle.tell(), size)
+                if estimate and read > 0:
+                    self.rows = max(seen, round(seen * size / read))
                 elif self.rows is not None and seen > self.rows:  # a stored range too small
                     self.rows = seen
                 # every chunk's ids are remembered: a repeated id in a later chunk is still one

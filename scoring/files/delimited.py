@@ -28,7 +28,14 @@ from scoring.files.layout import (
     named_columns,
     sheet_header,
 )
-from scoring.files.limits import DEFAULT_LIMITS, SCAN_BYTES, CheckedText, ReadLimits, decode_utf8
+from scoring.files.limits import (
+    DEFAULT_LIMITS,
+    SCAN_BYTES,
+    CheckedText,
+    ReadLimits,
+    decode_utf8,
+    size_text,
+)
 from scoring.files.notices import BlankRows, Notice, header_row_notice
 from scoring.files.streams import HEAD_BYTES
 from scoring.files.table import RawTable, raw_table
@@ -184,7 +191,7 @@ def iter_csv(
     next_row = header.header_row + 1
     yielded = False
     blank = BlankRows()
-    for chunk, numbers, empty in read(checked, header, source, chunk_rows, limits):
+    for chunk, numbers, empty, read_to in read(checked, header, source, chunk_rows, limits):
         next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
         blank.add(numbers[empty])
         frame = named_columns(chunk[~empty], header.names, numbers[~empty], source, header.note)
@@ -200,6 +207,7 @@ def iter_csv(
                 header_row=header.header_row,
                 columns=header.letters,
                 notices=[*told, *blank.take()],
+                bytes_read=read_to,
             )
     if not yielded or blank.runs:  # no rows, or blank rows after the last chunk's
         empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in header.names if name})
@@ -216,8 +224,9 @@ def iter_csv(
 
 
 #: What a CSV reader hands ``iter_csv``: a chunk's records (positional columns ``c0``...,
-#: None or NA for an empty cell), their row numbers, and which of them are blank.
-_Block = tuple[pd.DataFrame, np.ndarray, np.ndarray]
+#: None or NA for an empty cell), their row numbers, which of them are blank, and about how
+#: many bytes of the file the reader had used for them (None: the stream's position says).
+_Block = tuple[pd.DataFrame, np.ndarray, np.ndarray, int | None]
 
 
 def _pandas_blocks(
@@ -249,7 +258,7 @@ def _pandas_blocks(
                 numbers = np.arange(next_row, next_row + len(chunk), dtype=np.int64)
                 next_row += len(chunk)
                 missing = chunk.isna()
-                yield chunk.mask(missing, None), numbers, missing.all(axis=1).to_numpy()
+                yield chunk.mask(missing, None), numbers, missing.all(axis=1).to_numpy(), None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _csv_parse_error(source, exc) from exc
 
@@ -332,6 +341,10 @@ def _arrow_blocks(
     positional = [f"c{i}" for i in range(len(header.names))]
     first = header.header_row + 1
     uneven = _UnevenRows(source, header.separator, len(positional), first)
+    # A line, or a quoted cell over lines, is at most max_line_bytes (CheckedText), so one
+    # fits in a block. Arrow reads about 32 blocks ahead of the rows it hands over: the
+    # blocks are kept small for that.
+    block_size = limits.max_line_bytes + 2**16
     try:
         reader = pa_csv.open_csv(
             _EndMarked(checked),
@@ -339,8 +352,7 @@ def _arrow_blocks(
                 skip_rows=header.header_row,
                 column_names=positional,
                 use_threads=False,
-                # a record is at most max_line_bytes (CheckedText): it always fits in a block
-                block_size=max(4 * 2**20, 4 * limits.max_line_bytes),
+                block_size=block_size,
             ),
             parse_options=pa_csv.ParseOptions(
                 delimiter=header.separator,
@@ -364,14 +376,17 @@ def _arrow_blocks(
     pending_numbers: list[np.ndarray] = []
     last = header.header_row  # the last row number read so far
     chunk_end = first + chunk_rows  # the first row number of the next chunk
+    blocks = rows = handed = 0  # Arrow makes one batch of each block it reads
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             batch = None
         except pa.ArrowInvalid as exc:
-            raise _arrow_parse_error(source, exc) from exc
+            raise _arrow_parse_error(source, exc, after=last, limit=block_size) from exc
         if batch is not None:
+            blocks += 1
+            rows += batch.num_rows
             numbers = uneven.numbers_of(batch.num_rows, last)
             last = int(numbers[-1]) if len(numbers) else last
             table = pa.Table.from_batches([batch])
@@ -398,8 +413,9 @@ def _arrow_blocks(
         while last >= chunk_end or (batch is None and last >= chunk_end - chunk_rows):
             block = _arrow_chunk(pending, pending_numbers, chunk_end, uneven)
             chunk_end += chunk_rows
-            if len(block[1]):
-                yield block
+            handed += len(block[1])
+            if len(block[1]):  # the bytes read for the records handed over, about
+                yield *block, blocks * block_size * handed // max(rows, handed)
         if batch is None:
             return
 
@@ -458,7 +474,7 @@ def _without_end_mark(
 
 def _arrow_chunk(
     pending: list[pa.Table], pending_numbers: list[np.ndarray], end: int, uneven: _UnevenRows
-) -> _Block:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The records numbered below ``end`` taken out of ``pending``, or the refusal of one of
     them (pandas refuses a chunk holding a record it cannot read)."""
     uneven.refuse_below(end)
@@ -481,7 +497,14 @@ def _arrow_chunk(
     return frame, numbers[:cut], empty
 
 
-def _arrow_parse_error(source: str, exc: Exception) -> FileFormatError:
+def _arrow_parse_error(
+    source: str, exc: Exception, *, after: int | None = None, limit: int | None = None
+) -> FileFormatError:
+    if "straddl" in str(exc) and limit is not None:  # one record over two of Arrow's blocks
+        return FileFormatError(
+            f"{source}: a row after row {after} is longer than {size_text(limit)} with the line "
+            "ends inside its quoted cells; expected rows shorter than that (check the quotes)"
+        )
     reason = str(exc).replace("CSV parse error: ", "").strip()
     return FileFormatError(f"{source}: cannot read as CSV ({reason}); expected a CSV table")
 

@@ -46,6 +46,9 @@ class RawTable:
     #: name, merged header cells: in the first chunk) and the blank rows it skipped (in the
     #: chunk they were met in); ``merge_notices`` joins the chunks' notices.
     notices: list[Notice] = field(default_factory=list)
+    #: About how many bytes of the file the reader had used by this chunk's last row, where
+    #: the stream's position does not say (a reader that reads far ahead); for estimates.
+    bytes_read: int | None = None
 
     def source_rows(self) -> np.ndarray:
         """Source row number of every frame row, whether or not rows were skipped."""
@@ -65,6 +68,7 @@ def raw_table(
     header_row: int | None = None,
     columns: dict[str, str] | None = None,
     notices: list[Notice] | None = None,
+    bytes_read: int | None = None,
 ) -> RawTable:
     """A ``RawTable`` whose rows have the (increasing) source row numbers ``numbers``."""
     numbers = np.asarray(numbers, dtype=np.int64)
@@ -79,6 +83,7 @@ def raw_table(
         header_row=header_row,
         columns=columns,
         notices=list(notices or []),
+        bytes_read=bytes_read,
     )
 
 
