@@ -160,8 +160,9 @@ class _Cells:
 
 def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -> np.ndarray:
     out = np.full(n, np.nan)
-    matched = _numpy(pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$"))
-    text = text.filter(matched)
+    matches = pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$")
+    matched = _numpy(matches)
+    text = text.filter(matches)
     if decimal_mark == ",":
         text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
     else:
@@ -204,13 +205,13 @@ def _with_text(values, kind: np.ndarray, rows: np.ndarray, text: pa.Array) -> _C
     """``_Cells`` of a column whose cells ``rows`` hold ``text``: stripped, and blank or
     not-applicable text ("-") made missing."""
     text = pc.utf8_trim(text, characters=BLANK_CHARS)
-    blank = _numpy(pc.equal(pc.utf8_length(text), 0))
-    blank |= _numpy(pc.is_in(text, value_set=_NOT_APPLICABLE))
-    kind[rows[blank]] = _MISSING
-    return _Cells(values, kind, rows[~blank], text.filter(~blank))
+    blank = pc.is_in(text, value_set=_BLANK_OR_NOT_APPLICABLE)
+    kind[rows[_numpy(blank)]] = _MISSING
+    kept = pc.invert(blank)
+    return _Cells(values, kind, rows[_numpy(kept)], text.filter(kept))
 
 
-_NOT_APPLICABLE = pa.array(NOT_APPLICABLE, type=pa.large_string())
+_BLANK_OR_NOT_APPLICABLE = pa.array(["", *NOT_APPLICABLE], type=pa.large_string())
 
 
 def _as_arrow(column: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | None:
@@ -260,7 +261,7 @@ def _arrow_cells(array: pa.Array) -> _Cells | None:
     elif _is_text(kind_of):
         kind = np.where(missing, _MISSING, _TEXT).astype(np.int8)
         rows = np.flatnonzero(~missing)
-        return _with_text(array, kind, rows, array.filter(pa.array(~missing)).cast(_LARGE_TEXT))
+        return _with_text(array, kind, rows, array.drop_null().cast(_LARGE_TEXT))
     elif pa.types.is_boolean(kind_of):
         kind = _BOOL
     elif pa.types.is_integer(kind_of) or pa.types.is_floating(kind_of):
@@ -455,15 +456,31 @@ def _parse_bool(cells: _Cells, spec: Field, decimal_mark: str) -> ParsedColumn:
     numbers_ = cells.numbers()
     values |= numbers_ == 1
     read |= (numbers_ == 1) | (numbers_ == 0)
-    words = pc.ascii_lower(cells.text)
-    is_true = _numpy(pc.is_in(words, value_set=pa.array(sorted(TRUE_WORDS))))
-    is_false = _numpy(pc.is_in(words, value_set=pa.array(sorted(FALSE_WORDS))))
-    values[cells.text_rows[is_true]] = True
-    read[cells.text_rows[is_true | is_false]] = True
+    word = _index_in(cells.text, _BOOL_WORDS_AS_WRITTEN)  # "True", "ya", "NO": nearly all
+    rest = np.flatnonzero(word < 0)
+    if rest.size:  # any other case ("yA"): lowered first
+        lowered = pc.ascii_lower(cells.text.take(pa.array(rest, type=pa.int64())))
+        word[rest] = _index_in(lowered, _BOOL_WORDS_AS_WRITTEN)
+    known = word >= 0
+    values[cells.text_rows[known]] = _BOOL_WORD_VALUES[word[known]]
+    read[cells.text_rows[known]] = True
     given = cells.kind != _MISSING
     parsed = ParsedColumn(values, given)
     parsed.add(np.flatnonzero(given & ~read), NOT_BOOLEAN)
     return parsed
+
+
+#: The words a boolean cell may hold, as written in lower case, capitalised and upper case
+#: (``ascii_lower`` of each is in ``TRUE_WORDS`` or ``FALSE_WORDS``), and what each means.
+_BOOL_WORDS = sorted(
+    {
+        (spelled, word in TRUE_WORDS)
+        for word in TRUE_WORDS | FALSE_WORDS
+        for spelled in (word, word.capitalize(), word.upper())
+    }
+)
+_BOOL_WORDS_AS_WRITTEN = pa.array([spelled for spelled, _ in _BOOL_WORDS], type=pa.large_string())
+_BOOL_WORD_VALUES = np.array([value for _, value in _BOOL_WORDS], dtype=bool)
 
 
 def _list_items(cells: _Cells) -> tuple[np.ndarray, _Cells]:
