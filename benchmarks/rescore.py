@@ -19,8 +19,8 @@ measures, on the same machine and back to back:
               rows), at --stage-rows from Parquet and from CSV: reading, contract validation,
               scoring (rules, model, explanations, action plans), the flat table, Parquet
               encoding; each stage's seconds summed over the chunks
-  memory      peak resident memory of ``sme-export rescore`` at each of --memory-rows, run
-              as a command: the largest single process (``/usr/bin/time -v``, when present)
+  memory      peak resident memory of ``sme-export rescore`` at each of --memory-rows
+              (Parquet) and --csv-rows (CSV), run as a command: the largest single process (``/usr/bin/time -v``, when present)
               and the whole process tree (sampled from /proc every 20 ms); beside it, reading,
               validating and scoring the whole file at once, at --whole-file-rows
   dask        ``--engine dask`` on a local cluster of 2 worker processes against the pandas
@@ -401,11 +401,13 @@ def main() -> None:
             print("memory", file=sys.stderr)
             results["memory"] = []
             cli = [sys.executable, "-m", "api.cli", "rescore"]
-            for n in args.memory_rows:
-                source = str(inputs[n, "parquet"])
+            runs = [(n, "parquet") for n in args.memory_rows]
+            runs += [(n, "csv") for n in args.csv_rows]
+            for n, fmt in runs:
+                source = str(inputs[n, fmt])
                 command = [*cli, source, "--out", str(out), "--quiet"]
-                row = {"rows": n, "streaming": measure_command(command)}
-                if n in args.whole_file_rows:
+                row = {"rows": n, "input": fmt, "streaming": measure_command(command)}
+                if fmt == "parquet" and n in args.whole_file_rows:
                     script = [sys.executable, "-c", WHOLE_FILE, source, str(out)]
                     row["whole_file"] = measure_command(script)
                 results["memory"].append(row)
@@ -492,10 +494,10 @@ def report(results: dict) -> None:
         print(f"| bare predict_proba | {bare:.2f} | 1.00x |")
     if "memory" in results:
         print(
-            "\n| rows | rescore: peak RSS, all processes | largest process | wall | "
+            "\n| rows | input | rescore: peak RSS, all processes | largest process | wall | "
             "whole file in memory: peak RSS |"
         )
-        print("| ---: | ---: | ---: | ---: | ---: |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: |")
         for row in results["memory"]:
             s = row["streaming"]
             largest = s["max_rss_largest_process_mb"]
@@ -503,7 +505,8 @@ def report(results: dict) -> None:
             whole = row.get("whole_file")
             whole = "-" if whole is None else f"{whole['peak_rss_tree_mb']:,.0f} MB"
             print(
-                f"| {row['rows']:,} | {s['peak_rss_tree_mb']:,.0f} MB | {largest} | "
+                f"| {row['rows']:,} | {row.get('input', 'parquet')} | "
+                f"{s['peak_rss_tree_mb']:,.0f} MB | {largest} | "
                 f"{s['seconds']:.0f} s | {whole} |"
             )
     if "dask" in results:
