@@ -20,9 +20,10 @@ measures, on the same machine and back to back:
               scoring (rules, model, explanations, action plans), the flat table, Parquet
               encoding; each stage's seconds summed over the chunks
   memory      peak resident memory of ``sme-export rescore`` at each of --memory-rows
-              (Parquet) and --csv-rows (CSV), run as a command: the largest single process (``/usr/bin/time -v``, when present)
-              and the whole process tree (sampled from /proc every 20 ms); beside it, reading,
-              validating and scoring the whole file at once, at --whole-file-rows
+              (Parquet) and --csv-rows (CSV), run as a command: the largest single process
+              (``/usr/bin/time -v``, when present) and the whole process tree (sampled from
+              /proc every 20 ms); beside it, reading, validating and scoring the whole
+              Parquet file at once, at --whole-file-rows
   dask        ``--engine dask`` on a local cluster of 2 worker processes against the pandas
               engine, on --dask-rows rows (cluster start-up included, as a user sees it)
   bare        (stages, dask) the fitted estimator's ``predict_proba`` on the already-encoded
