@@ -742,3 +742,33 @@ def test_dask_engine_without_dask_names_the_extra(run, mixed_parquet, tmp_path, 
     assert result.stderr == (
         "error: the dask engine needs the distributed extra: pip install '.[distributed]'\n"
     )
+
+
+def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_path):
+    """The reading process gives the C library's freed pages back once they pass the limit,
+    once for each chunk it hands on; not below the limit, where it would only cost page
+    faults."""
+    from scoring.batch import workers
+
+    free = {"bytes": workers.HEAP_FREE_LIMIT}
+    trims = []
+
+    class Info:
+        @property
+        def fordblks(self):
+            return free["bytes"]
+
+    monkeypatch.setattr(workers, "_GLIBC_HEAP", (Info, trims.append))
+    workers.give_back_freed_memory()
+    assert trims == []
+    free["bytes"] = workers.HEAP_FREE_LIMIT + 1
+    workers.give_back_freed_memory()
+    assert trims == [0]
+
+    trims.clear()
+    source = tmp_path / "in.csv"
+    frame = synth.generate_profiles(30, seed=5).drop(columns=[synth.LABEL])
+    write_table(frame, source, format="csv")
+    summary = rescore(source, tmp_path / "out.parquet", chunk_rows=10, workers=1)
+    assert summary.scored == 30
+    assert trims == [0, 0, 0]  # one for each of the three chunks

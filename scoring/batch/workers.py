@@ -4,6 +4,8 @@ input order."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing
 import signal
@@ -54,6 +56,53 @@ def score_chunk(scorer: Scorer, table: PreparedTable, fmt: str, scored_at: str) 
 
 def _score_in_worker(table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
     return score_chunk(_worker_scorer, table, fmt, scored_at)
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2``: the heap's counts, in bytes."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _glibc_heap() -> tuple[Callable[[], _MallInfo2], Callable[[int], int]] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallinfo2, malloc_trim = libc.mallinfo2, libc.malloc_trim
+    except (OSError, AttributeError):  # not the GNU C library, or one before 2.33
+        return None
+    mallinfo2.restype = _MallInfo2
+    return mallinfo2, malloc_trim
+
+
+_GLIBC_HEAP = _glibc_heap()
+#: Free bytes held inside the C library's heap above which they are given back.
+HEAP_FREE_LIMIT = 64 * 2**20
+
+
+def give_back_freed_memory() -> None:
+    """Give the pages freed inside the C library's heap back to the system once they pass
+    ``HEAP_FREE_LIMIT`` (glibc's ``malloc_trim``; nothing elsewhere). Freed memory between
+    live blocks otherwise stays resident, and the process that reads the file (CSV above
+    all) and scores what the pool cannot take grows by about 100 MB over a 5M-row run.
+    Not at every chunk: each trim costs the page faults of taking the pages back."""
+    if _GLIBC_HEAP is not None:
+        mallinfo2, malloc_trim = _GLIBC_HEAP
+        if mallinfo2().fordblks > HEAP_FREE_LIMIT:
+            malloc_trim(0)
 
 
 def collect_less() -> None:
@@ -169,6 +218,7 @@ class ChunkScorer:
 
 
 def _finished(chunk: Chunk, future: Future) -> tuple[Chunk, bytes]:
+    give_back_freed_memory()  # what reading, preparing and scoring the chunks before left
     result: ScoredChunk = future.result()
     chunk.received, chunk.scored, chunk.errors = result.received, result.scored, result.errors
     chunk.skipped = result.skipped

@@ -438,23 +438,32 @@ class _EndMarked(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes | bytearray:
+        """One block for Arrow, made once: Arrow keeps the object it is given as the block,
+        so no copy of it is made here (``RawIOBase.read`` would make two)."""
+        if size is None or size < 0:
+            return self.readall()
+        block = bytearray(size)
+        del block[self.readinto(block) :]
+        return block
+
     def readinto(self, buffer) -> int:
         """Fill ``buffer`` as far as the stream goes: Arrow takes each read as a block, and
         the rows it skips (the header and any above it) must be in the first one."""
+        view = memoryview(buffer).cast("B")
         filled = 0
-        while filled < len(buffer) and self._tail is None:
-            data = self._stream.read(len(buffer) - filled)
-            if not data:
+        while filled < len(view) and self._tail is None:
+            read = self._stream.readinto(view[filled:])
+            if not read:
                 ending = b"" if self._last in (b"\n", b"\r") else b"\n"
                 self._tail = ending + _END_MARK.encode() + b"\n"
                 break
-            self._last = data[-1:]
-            buffer[filled : filled + len(data)] = data
-            filled += len(data)
+            filled += read
+            self._last = bytes(view[filled - 1 : filled])
         if self._tail is not None:
-            data = self._tail[: len(buffer) - filled]
+            data = self._tail[: len(view) - filled]
             self._tail = self._tail[len(data) :]
-            buffer[filled : filled + len(data)] = data
+            view[filled : filled + len(data)] = data
             filled += len(data)
         return filled
 
