@@ -155,16 +155,10 @@ def _csv_parse_error(source: str, exc: Exception) -> FileFormatError:
     found = _TOKENIZE_ERROR.search(str(exc))
     if found:
         expected, row, saw = found.groups()
-        return FileFormatError(
-            f"{source}: row {row} has {saw} cells but the header has {expected}; "
-            "check the separator and the quotes in that row"
-        )
+        return _too_many_cells(source, int(row), int(saw), int(expected))
     found = _OPEN_QUOTE_ERROR.search(str(exc))
     if found:
-        return FileFormatError(
-            f"{source}: row {int(found.group(1)) + 1} opens a quote that is never closed; "
-            'expected quotes in pairs ("...")'
-        )
+        return _unclosed_quote(source, int(found.group(1)) + 1)
     reason = str(exc).replace("Error tokenizing data. C error: ", "").strip()
     return FileFormatError(f"{source}: cannot read as CSV ({reason}); expected a CSV table")
 
@@ -270,6 +264,12 @@ def _first_row_too_long(source: str, row: int, cells: int) -> FileFormatError:
     )
 
 
+def _unclosed_quote(source: str, row: int) -> FileFormatError:
+    return FileFormatError(
+        f'{source}: row {row} opens a quote that is never closed; expected quotes in pairs ("...")'
+    )
+
+
 def _too_many_cells(source: str, row: int, saw: int, expected: int) -> FileFormatError:
     return FileFormatError(
         f"{source}: row {row} has {saw} cells but the header has {expected}; "
@@ -311,10 +311,7 @@ class _UnevenRows:
         if rows:
             row = min(rows)
             if row == self.unclosed:  # a quote left open hides the row's end: cells not counted
-                raise FileFormatError(
-                    f"{self.source}: row {row} opens a quote that is never closed; "
-                    'expected quotes in pairs ("...")'
-                )
+                raise _unclosed_quote(self.source, row)
             raise _too_many_cells(self.source, row, self.long[row], expected)
         if self.first in self.long and self.first < end:
             raise _first_row_too_long(self.source, self.first, self.width)
