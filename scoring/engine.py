@@ -194,19 +194,7 @@ class ScoreTable:
             -1,
         )
         order, picked = _top_k(key, self.gains, min(top, key.shape[1]))
-        names = pa.array(list(ids), type=pa.string())
-        text = pa.array(np.full(len(self), "", dtype=object), type=pa.string())
-        for k in range(order.shape[1]):
-            # Valid actions come first in a row's order, so item k is valid only if k-1 was.
-            valid = pa.array(~np.isnan(picked[:, k]) & (picked[:, k] > 0))
-            criterion = pa.DictionaryArray.from_arrays(pa.array(order[:, k]), names).cast(
-                pa.string()
-            )
-            gain = _tenths_text(np.nan_to_num(picked[:, k]))
-            item = pc.binary_join_element_wise(criterion, " (+", gain, ")", "")
-            joined = item if k == 0 else pc.binary_join_element_wise(text, item, "; ")
-            text = pc.if_else(valid, joined, text)
-        return _text_column(text)
+        return _text_column(_action_texts(order, picked, ids))
 
     def to_frame(self, *, top_actions: int = 3) -> pd.DataFrame:
         """A flat table (one row per profile) for CSV, XLSX and Parquet output."""
@@ -320,11 +308,30 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _tenths_text(values: np.ndarray) -> pa.Array:
-    """Non-negative numbers with one decimal as text ("6.0", "12.5"), without a Python loop."""
-    tenths = np.round(np.asarray(values) * 10).astype(np.int64)
-    whole = pa.array(tenths // 10).cast(pa.string())
-    return pc.binary_join_element_wise(whole, pa.array(tenths % 10).cast(pa.string()), ".")
+def _action_texts(order: np.ndarray, gains: np.ndarray, ids: np.ndarray) -> pa.Array:
+    """'criterion (+gain); ...' per row from its (n, k) chosen criteria and their gains; an
+    action is shown while its gain is above 0 (the valid ones come first in a row).
+
+    Each distinct (criterion, gain) is written once, in Python; a row's items are then
+    picked from those texts and joined by Arrow, without a Python string per row."""
+    valid = ~np.isnan(gains) & (gains > 0)
+    tenths = np.round(np.nan_to_num(gains) * 10).astype(np.int64)
+    base = int(tenths.max(initial=0)) + 1
+    codes = order * base + tenths
+    distinct, inverse = np.unique(codes[valid], return_inverse=True)
+    items = [
+        f"{ids[code // base]} (+{code % base // 10}.{code % base % 10})"
+        for code in distinct.tolist()
+    ]
+    # the first item as it is, the others after "; ", and "" for no action
+    texts = pa.array(items + ["; " + item for item in items] + [""], type=pa.string())
+    picked = np.full(order.shape, 2 * len(items), dtype=np.int64)
+    picked[valid] = inverse.ravel()
+    picked[:, 1:] += np.where(valid[:, 1:], len(items), 0)
+    columns = [texts.take(pa.array(picked[:, k])) for k in range(order.shape[1])]
+    if len(columns) < 2:  # one action shown, or none (a ruleset without criteria)
+        return columns[0] if columns else pa.array([""] * len(order), type=pa.string())
+    return pc.binary_join_element_wise(*columns, "")
 
 
 def _number(value: float) -> float | int:

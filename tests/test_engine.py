@@ -217,3 +217,36 @@ def test_profiles_round_trip_through_records(small_scorer):
     records = profiles_to_records(frame)
     assert records[0]["sme_id"] == "T-000000"
     assert isinstance(records[0]["certifications"], list)
+
+
+def test_the_flat_tables_top_actions_list_each_rows_actions_with_their_gains():
+    from scoring.engine import _action_texts
+
+    ids = np.array(["legal.nib", "quality.haccp", "digital.web"], dtype=object)
+    order = np.array([[1, 0, 2], [2, 1, 0], [0, 2, 1], [1, 2, 0], [2, 0, 1]])
+    nan = np.nan
+    gains = np.array(
+        [
+            [12.5, 0.1, 100.0],  # three actions
+            [3.0, 3.0, nan],  # two, the same gain
+            [7.2, 0.0, nan],  # a gain of 0 is no action, nor anything after it
+            [nan, nan, nan],  # none
+            [0.7, nan, nan],  # one
+        ]
+    )
+    texts = _action_texts(order, gains, ids).to_pylist()
+    assert texts == [
+        "quality.haccp (+12.5); legal.nib (+0.1); digital.web (+100.0)",
+        "digital.web (+3.0); quality.haccp (+3.0)",
+        "legal.nib (+7.2)",
+        "",
+        "digital.web (+0.7)",
+    ]
+    assert _action_texts(order[:, :1], gains[:, :1], ids).to_pylist() == [
+        "quality.haccp (+12.5)",
+        "digital.web (+3.0)",
+        "legal.nib (+7.2)",
+        "",
+        "digital.web (+0.7)",
+    ]
+    assert _action_texts(order[:, :0], gains[:, :0], ids).to_pylist() == [""] * 5

@@ -56,6 +56,32 @@ def test_lookup_tables_reproduce_sklearn_probabilities_exactly(registry):
     assert np.max(np.abs(ours - theirs)) < 1e-12
 
 
+@pytest.mark.parametrize("rows", [1, 2, 95, 96, 97, 3000])
+def test_all_features_are_looked_up_as_each_table_looks_up_its_own(registry, rows):
+    """Few rows are looked up in one set of arrays, many table kind by table kind: both
+    give each table's own ``lookup`` to the bit, row-major, with missing values, values
+    on a threshold and values beyond the last."""
+    additive = load_model(*registry).additive
+    X = encode_features(random_profiles(rows, seed=rows))
+    rng = np.random.default_rng(rows)
+    for j, table in enumerate(additive.tables):
+        if table.thresholds.size:
+            picks = rng.integers(0, rows, size=max(1, rows // 4))
+            X[picks, j] = rng.choice(
+                np.append(table.thresholds, table.thresholds[-1] + 1), picks.size
+            )
+        X[rng.integers(0, rows, size=max(1, rows // 10)), j] = np.nan
+    expected = np.column_stack([t.lookup(X[:, j]) for j, t in enumerate(additive.tables)])
+    got = additive.contributions(X)
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(got.sum(axis=1), expected.sum(axis=1))
+    subset = np.array([0, 5, len(additive.tables) - 1])
+    np.testing.assert_array_equal(
+        additive.contributions(X[:, subset], features=subset), expected[:, subset]
+    )
+
+
 def test_missing_optional_numbers_are_scored_like_sklearn(registry):
     model = load_model(*registry)
     profiles = random_profiles(200, seed=3)

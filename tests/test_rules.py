@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.contract import fields as F
+from scoring.contract.columns import ProfileColumns
 from scoring.errors import RulesetError
 from scoring.rules.conditions import Compare, Truth
 from scoring.rules.loading import load_ruleset, parse_ruleset
@@ -372,6 +373,56 @@ def test_a_profile_scores_the_same_alone_and_in_any_batch(ruleset):
         for name in ("applicable", "met", "rules_score", "category_scores", "market_scores"):
             np.testing.assert_array_equal(getattr(alone, name), getattr(together, name)[rows])
         np.testing.assert_array_equal(alone.knockout_failed, together.knockout_failed[rows])
+
+
+def test_group_points_are_the_criterion_by_criterion_sums_at_any_batch_size(ruleset):
+    """Whole and half points are summed by matrix products over blocks of profiles: the
+    same bits as adding the criteria one by one in ruleset order."""
+    assert ruleset._group_weights is not None
+    frame = random_profiles(1500, seed=4)
+    applicable = ruleset.evaluate(frame).applicable.T.copy()
+    expected = np.zeros((len(ruleset._groups), applicable.shape[1]))
+    for g, members in enumerate(ruleset._groups):
+        for c in members:
+            expected[g] += applicable[c] * ruleset.points[c]
+    for n in (1, 7, 328, 329, 1500):
+        np.testing.assert_array_equal(ruleset._group_points(applicable[:, :n]), expected[:, :n])
+    np.testing.assert_array_equal(ruleset._group_points(applicable, first=1), expected[:1])
+
+
+def _shipped_with_points(change) -> object:
+    from importlib import resources
+
+    text = resources.files("scoring").joinpath("rulesets/default.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    for item in data["criteria"]:
+        item["points"] = change(item["points"])
+    return parse_ruleset(data, source="changed points")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda p: p, lambda p: p + 0.1],
+    ids=["whole and half points", "points that do not add up exactly"],
+)
+def test_each_fix_scores_its_rules_as_the_fixed_profile_evaluated_afresh(change):
+    """The action plan's rules scores: with whole and half points each pair's profile's
+    points are changed by the criteria evaluated again, otherwise summed again in ruleset
+    order; both to the bit as evaluating the fixed profile from scratch."""
+    ruleset = _shipped_with_points(change)
+    assert (ruleset._group_weights is not None) == (change(1) == 1)
+    frame = _random_frame(12, n=400)
+    columns = ProfileColumns.of(frame)
+    before = ruleset.evaluate(columns)
+    candidates = before.applicable & ~before.met & ruleset.actionable
+    fixes = ruleset.score_fixes(columns, before, candidates)
+    assert len(fixes.rows) == int(candidates.sum()) > 400
+    for c in np.unique(fixes.criteria):
+        pairs = fixes.criteria == c
+        fixed = ruleset.apply_fix(int(c), frame.iloc[fixes.rows[pairs]].reset_index(drop=True))
+        np.testing.assert_array_equal(
+            fixes.rules_score[pairs], ruleset.evaluate(fixed).rules_score, err_msg=str(c)
+        )
 
 
 def test_evaluate_handles_an_empty_frame(tiny):

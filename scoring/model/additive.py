@@ -39,8 +39,9 @@ ACTIVE_NAME = "ACTIVE"
 FORMAT_VERSION = 1
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PROBE_TOLERANCE = 1e-9
-#: Rows whose features are looked up together (a block's comparisons take a few MB).
-_LOOKUP_ROWS = 8192
+#: From this many rows on, features are looked up one kind of table at a time (fewer
+#: comparisons, more calls); below it, all in one set of arrays.
+_BY_FEATURE_ROWS = 96
 #: Sets of features whose lookup arrays are kept (the action plan's, one per set of fixes).
 _SUBSETS_KEPT = 256
 RETRAIN_HINT = (
@@ -109,6 +110,11 @@ class _Lookup:
     value_starts: np.ndarray  # where each feature's values start in ``values``
     values: np.ndarray
     nan_values: np.ndarray
+    # the same tables by kind, for many rows: one value, one threshold, several
+    constant: np.ndarray  # positions of the features without thresholds
+    single: np.ndarray  # positions of the features with one threshold
+    single_thresholds: np.ndarray  # (len(single), 1) their thresholds
+    several: tuple[tuple[int, np.ndarray], ...]  # (position, thresholds) of the others
 
     @classmethod
     def of(cls, tables: list[FeatureTable]) -> _Lookup:
@@ -122,28 +128,51 @@ class _Lookup:
             value_starts=np.cumsum(sizes + 1) - (sizes + 1),
             values=np.concatenate([t.values for t in tables] + [np.empty(0)]),
             nan_values=np.array([t.nan_value for t in tables], dtype=np.float64),
+            constant=np.flatnonzero(sizes == 0),
+            single=np.flatnonzero(sizes == 1),
+            single_thresholds=np.array(
+                [t.thresholds[0] for t in tables if t.thresholds.size == 1], dtype=np.float64
+            )[:, None],
+            several=tuple((int(j), tables[j].thresholds) for j in np.flatnonzero(sizes > 1)),
         )
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        """Each table's ``lookup`` of its column of ``X``, in blocks of rows."""
-        out = np.empty(X.shape, dtype=np.float64)
-        for start in range(0, len(X), _LOOKUP_ROWS):
-            block = X[start : start + _LOOKUP_ROWS]
-            by_feature = block.T
-            index = np.empty(by_feature.shape, dtype=np.intp)
-            index[:] = self.value_starts[:, None]
-            if self.split.size:
-                # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
-                below = by_feature[self.owner] > self.thresholds[:, None]
-                index[self.split] += np.add.reduceat(
-                    below, self.split_starts, axis=0, dtype=np.intp
-                )
-            values = self.values[index].T
-            missing = np.isnan(block)
-            if missing.any():
-                values = np.where(missing, self.nan_values, values)
-            out[start : start + len(block)] = values
-        return out
+        """Each table's ``lookup`` of its column of ``X`` (the same values, picked from the
+        same array)."""
+        if len(X) >= _BY_FEATURE_ROWS:
+            return self._by_kind(X)
+        by_feature = X.T
+        index = np.empty(by_feature.shape, dtype=np.intp)
+        index[:] = self.value_starts[:, None]
+        if self.split.size:
+            # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
+            below = by_feature[self.owner] > self.thresholds[:, None]
+            index[self.split] += np.add.reduceat(below, self.split_starts, axis=0, dtype=np.intp)
+        values = self.values[index].T
+        missing = np.isnan(X)
+        if missing.any():
+            values = np.where(missing, self.nan_values, values)
+        # row-major: sums along a row depend on the layout
+        return np.ascontiguousarray(values)
+
+    def _by_kind(self, X: np.ndarray) -> np.ndarray:
+        """``__call__`` for many rows, feature-major: a table of one value fills its row, one
+        threshold is one comparison for all such features, more are ``searchsorted``."""
+        by_feature = X.T
+        out = np.empty(by_feature.shape, dtype=np.float64)
+        starts, values = self.value_starts, self.values
+        if self.constant.size:
+            out[self.constant] = values[starts[self.constant], None]
+        if self.single.size:
+            first = starts[self.single, None]
+            above = by_feature[self.single] > self.single_thresholds
+            out[self.single] = values[first + above]
+        for j, thresholds in self.several:
+            out[j] = values[starts[j] + np.searchsorted(thresholds, by_feature[j])]
+        missing = np.isnan(by_feature)
+        if missing.any():
+            np.copyto(out, self.nan_values[:, None], where=missing)
+        return np.ascontiguousarray(out.T)  # row-major, as above
 
 
 class AdditiveLogit:

@@ -83,6 +83,7 @@ class RuleResult:
     knockout_failed: np.ndarray  # (n,) bool
     possible_points: np.ndarray  # (n,) points of the applicable criteria (rules_score's base)
     sector_codes: np.ndarray | None = None  # (n,) index into fields.SECTORS, -1 for none
+    earned_points: np.ndarray | None = None  # (n,) points of the met criteria
 
     def sector(self, i: int) -> str | None:
         """The sector of profile ``i`` (None when unknown)."""
@@ -116,9 +117,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-#: Up to this many profiles, group points are one matrix product (too small for threads).
-_PRODUCT_PROFILES = 256
-#: Profiles whose group points are summed together, criterion by criterion.
+#: Multiply-adds of one matrix product of group points: OpenBLAS runs a product of up to
+#: 262,144 on one thread, and threads that wait for each other stall a busy machine.
+_PRODUCT_SIZE = 200_000
+#: Profiles whose group points are summed together, criterion by criterion (when the
+#: points do not add up exactly in any order).
 _POINTS_BLOCK = 16_384
 #: Points that are multiples of this, and whose total stays below 2**53 of it, add up
 #: exactly in double precision: every partial sum is representable, in any order.
@@ -271,7 +274,8 @@ class Ruleset:
         met = self._conditions.evaluate(frame)
         met &= applicable
         possible = self._group_points(applicable)
-        scores = _percent(self._group_points(met), possible)
+        earned = self._group_points(met)
+        scores = _percent(earned, possible)
         n_categories = len(self.categories)
         targeted = (targets[None, :] & self._market_target_bits[:, None]) != 0  # (M, n)
         market_scores = np.where(targeted, scores[1 + n_categories :], np.nan)
@@ -284,6 +288,7 @@ class Ruleset:
             knockout_failed=(applicable & ~met)[self.knockout].any(axis=0),
             possible_points=possible[0],
             sector_codes=np.asarray(codes),
+            earned_points=earned[0],
         )
 
     def _group_points(self, flags: np.ndarray, first: int | None = None) -> np.ndarray:
@@ -291,15 +296,21 @@ class Ruleset:
         (only the first ``first`` groups when given).
 
         Each sum runs over the criteria in ruleset order, whatever the rows batched
-        together. For a few profiles, points that any order of addition sums exactly
-        (whole or half points) are summed by one matrix product, which then gives the same
-        bits; otherwise one criterion at a time, in blocks of profiles (a matrix product
-        over many profiles would run on BLAS threads, which a busy machine stalls).
+        together. Points that any order of addition sums exactly (whole or half points)
+        are summed by matrix products, which then give the same bits, over blocks of
+        profiles small enough for one thread; otherwise one criterion at a time.
         """
         n = flags.shape[1]
-        if self._group_weights is not None and n <= _PRODUCT_PROFILES:
+        if self._group_weights is not None:
             weights = self._group_weights if first is None else self._group_weights[:first]
-            return weights @ flags.astype(np.float64)
+            step = max(1, _PRODUCT_SIZE // weights.size)
+            if n <= step:
+                return weights @ flags.astype(np.float64)
+            sums = np.empty((len(weights), n))
+            for start in range(0, n, step):
+                block = slice(start, start + step)
+                sums[:, block] = weights @ flags[:, block].astype(np.float64)
+            return sums
         groups = self._groups if first is None else self._groups[:first]
         sums = np.zeros((len(groups), n))
         for start in range(0, n, _POINTS_BLOCK):
@@ -335,7 +346,14 @@ class Ruleset:
         which, rows = np.nonzero(candidates.T[chosen])
         sizes = np.bincount(which, minlength=len(chosen))
         bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
+        # Points that add up exactly in any order: each pair's points are its profile's,
+        # changed by the criteria evaluated again. Otherwise every pair's met criteria are
+        # summed again in ruleset order.
+        exact = self._group_weights is not None and before.earned_points is not None
+        if exact:
+            earned = before.earned_points[rows]
+        else:
+            met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
         families = []
         first = 0
         for k, c in enumerate(chosen):
@@ -351,13 +369,20 @@ class Ruleset:
                 fix(fixed, bounds[j] - start, bounds[j + 1] - start)
             dependents = self.dependents(c)
             flags = self._family_conditions[self._family[c]].evaluate(fixed)
-            met[dependents, start:end] = (
-                flags & before.applicable[rows[start:end, None], dependents].T
-            )
+            flags &= before.applicable[rows[start:end, None], dependents].T
+            if exact:
+                was = before.met[rows[start:end, None], dependents].T
+                for d, now, then in zip(dependents.tolist(), flags, was, strict=True):
+                    change = now.view(np.int8) - then.view(np.int8)
+                    if change.any():
+                        earned[start:end] += self.points[d] * change
+            else:
+                met[dependents, start:end] = flags
             changed = frozenset().union(*(self.criteria[m].fields for m in members))
             families.append(FixFamily(start, end, changed, fixed))
             first = k + 1
-        earned = self._group_points(met, first=1)[0]
+        if not exact:
+            earned = self._group_points(met, first=1)[0]
         return Fixes(
             rows=rows,
             criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
