@@ -471,6 +471,7 @@ def _action_gains(
     fixes = ruleset.score_fixes(profiles, rules, candidates)
     rows = fixes.rows
     fixed_decision = decision[rows]
+    by_feature = np.ascontiguousarray(contributions.T)  # each feature's, for cheap gathers
     for family in fixes.families:
         names = sorted(family.changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
         pairs = slice(family.start, family.end)
@@ -478,14 +479,15 @@ def _action_gains(
             features = FIELD_COLUMNS[name]
             encoded = encode_field(family.profiles, name)
             change = model.additive.contributions(encoded, features=features)
-            change -= contributions[rows[pairs, None], features]
+            if len(features) == 1:
+                fixed_decision[pairs] += change[:, 0] - by_feature[features[0]].take(rows[pairs])
+                continue
+            change -= by_feature[features].take(rows[pairs], axis=1).T
             # A feature that no fix of the family changes adds exactly 0: it is left out.
-            for k in (
-                range(len(features)) if len(features) == 1 else change.any(axis=0).nonzero()[0]
-            ):
+            for k in change.any(axis=0).nonzero()[0]:
                 fixed_decision[pairs] += change[:, k]
     fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
-    gains[rows, fixes.criteria] = np.round(fixed_score - score[rows], 1)
+    gains.ravel()[rows * gains.shape[1] + fixes.criteria] = np.round(fixed_score - score[rows], 1)
     return gains
 
 

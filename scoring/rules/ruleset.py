@@ -350,10 +350,12 @@ class Ruleset:
         # changed by the criteria evaluated again. Otherwise every pair's met criteria are
         # summed again in ruleset order.
         exact = self._group_weights is not None and before.earned_points is not None
+        was_met = np.ascontiguousarray(before.met.T)  # (C, n): one criterion's, contiguous
+        applicable = np.ascontiguousarray(before.applicable.T)
         if exact:
             earned = before.earned_points[rows]
         else:
-            met = np.ascontiguousarray(before.met.T).take(rows, axis=1)  # (C, pairs)
+            met = was_met.take(rows, axis=1)  # (C, pairs)
         families = []
         first = 0
         for k, c in enumerate(chosen):
@@ -367,17 +369,16 @@ class Ruleset:
                 # a candidate's rows all fail its condition
                 fix = self.criteria[member].condition.fix_failing
                 fix(fixed, bounds[j] - start, bounds[j + 1] - start)
-            dependents = self.dependents(c)
+            family_rows = rows[start:end]
             flags = self._family_conditions[self._family[c]].evaluate(fixed)
-            flags &= before.applicable[rows[start:end, None], dependents].T
-            if exact:
-                was = before.met[rows[start:end, None], dependents].T
-                for d, now, then in zip(dependents.tolist(), flags, was, strict=True):
-                    change = now.view(np.int8) - then.view(np.int8)
-                    if change.any():
-                        earned[start:end] += self.points[d] * change
-            else:
-                met[dependents, start:end] = flags
+            for d, now in zip(self.dependents(c).tolist(), flags, strict=True):
+                now &= applicable[d].take(family_rows)
+                if not exact:
+                    met[d, start:end] = now
+                    continue
+                change = now.view(np.int8) - was_met[d].take(family_rows).view(np.int8)
+                if change.any():
+                    earned[start:end] += self.points[d] * change
             changed = frozenset().union(*(self.criteria[m].fields for m in members))
             families.append(FixFamily(start, end, changed, fixed))
             first = k + 1
