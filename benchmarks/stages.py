@@ -95,11 +95,12 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
 
     def run_model():
         X = encode_features(columns)
-        contributions = model.additive.contributions(X)
+        by_feature = model.additive.contributions_by_feature(X)
+        contributions = np.ascontiguousarray(by_feature.T)
         decision = model.additive.intercept + contributions.sum(axis=1)
-        return contributions, decision, model.probability_from_decision(decision)
+        return by_feature, contributions, decision, model.probability_from_decision(decision)
 
-    contributions, decision, probability = run_model()
+    by_feature, contributions, decision, probability = run_model()
 
     def run_blend():
         score = engine.blend(ruleset, rules.rules_score, probability)
@@ -112,7 +113,7 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
         "blend": run_blend,
         "reasons": lambda: engine._reasons(model, contributions, decision, probability),
         "action plan": lambda: engine._action_gains(
-            columns, rules, contributions, decision, score, ruleset, model
+            columns, rules, by_feature, decision, score, ruleset, model
         ),
     }
     groups, effects = stages["reasons"]()

@@ -184,15 +184,14 @@ class ScoreTable:
         """'criterion (+gain); ...' for each row's first ``top`` actions."""
         if not len(self):
             return np.array([], dtype=object)  # as every text column of no rows
-        # The same order as action_order(), as one integer key, for a cheap top-k.
-        candidate = ~np.isnan(self.gains)
-        tenths = np.round(np.nan_to_num(self.gains) * 10).astype(np.int64)
+        # The same order as action_order(), as one whole-number key (exact in a float), for
+        # a cheap top-k; -1 where the criterion is no candidate (its gain is NaN).
         point_rank = np.unique(self.ruleset.points, return_inverse=True)[1].ravel()
-        key = np.where(
-            candidate,
-            (self.ruleset.knockout & candidate) * 10**9 + (tenths + 1) * 10**4 + point_rank,
-            -1,
-        )
+        key = np.round(self.gains * 10)  # tenths
+        key += 1
+        key *= 10**4
+        key += point_rank + self.ruleset.knockout * 10**9
+        np.copyto(key, -1.0, where=np.isnan(key))
         order, picked = _top_k(key, self.gains, min(top, key.shape[1]))
         return _text_column(_action_texts(order, picked, ids))
 
@@ -380,14 +379,15 @@ def score_frame(
     n = len(columns)
     rules = ruleset.evaluate(columns)
     X = encode_features(columns)
-    contributions = model.additive.contributions(X)
+    by_feature = model.additive.contributions_by_feature(X)
+    contributions = np.ascontiguousarray(by_feature.T)
     decision = model.additive.intercept + contributions.sum(axis=1)
     probability = model.probability_from_decision(decision)
     score = blend(ruleset, rules.rules_score, probability)
     tier = ruleset.assign_tiers(score, rules.knockout_failed)
 
     groups, effects = _reasons(model, contributions, decision, probability)
-    gains = _action_gains(columns, rules, contributions, decision, score, ruleset, model)
+    gains = _action_gains(columns, rules, by_feature, decision, score, ruleset, model)
     return ScoreTable(
         sme_id=np.asarray(columns["sme_id"], dtype=object),
         score=score,
@@ -450,7 +450,7 @@ _FIELD_POSITION = {name: k for k, name in enumerate(FIELD_COLUMNS)}
 def _action_gains(
     profiles: ProfileColumns,
     rules: RuleResult,
-    contributions: np.ndarray,
+    by_feature: np.ndarray,
     decision: np.ndarray,
     score: np.ndarray,
     ruleset: Ruleset,
@@ -463,6 +463,7 @@ def _action_gains(
     features it changes (the model is additive, so the other features' contributions stay
     as they were). The pairs of a family of fixes (those that change the same fields) are
     re-scored together, and all pairs go through the calibration and the blend at once.
+    ``by_feature`` holds the profiles' contributions feature-major, (features, n).
     """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
     gains = np.full(candidates.shape, np.nan)
@@ -471,7 +472,6 @@ def _action_gains(
     fixes = ruleset.score_fixes(profiles, rules, candidates)
     rows = fixes.rows
     fixed_decision = decision[rows]
-    by_feature = np.ascontiguousarray(contributions.T)  # each feature's, for cheap gathers
     for family in fixes.families:
         names = sorted(family.changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
         pairs = slice(family.start, family.end)

@@ -76,6 +76,9 @@ def test_all_features_are_looked_up_as_each_table_looks_up_its_own(registry, row
     assert got.flags.c_contiguous
     np.testing.assert_array_equal(got, expected)
     assert np.array_equal(got.sum(axis=1), expected.sum(axis=1))
+    by_feature = additive.contributions_by_feature(X)
+    assert by_feature.flags.c_contiguous
+    np.testing.assert_array_equal(by_feature, expected.T)
     subset = np.array([0, 5, len(additive.tables) - 1])
     np.testing.assert_array_equal(
         additive.contributions(X[:, subset], features=subset), expected[:, subset]

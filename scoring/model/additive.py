@@ -138,27 +138,27 @@ class _Lookup:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """Each table's ``lookup`` of its column of ``X`` (the same values, picked from the
-        same array)."""
-        if len(X) >= _BY_FEATURE_ROWS:
-            return self._by_kind(X)
+        same array), row-major: sums along a row depend on the layout."""
+        return np.ascontiguousarray(self.by_feature(X).T)
+
+    def by_feature(self, X: np.ndarray) -> np.ndarray:
+        """``__call__``'s values feature-major: (features, rows), contiguous."""
         by_feature = X.T
+        if len(X) >= _BY_FEATURE_ROWS:
+            return self._by_kind(by_feature)
         index = np.empty(by_feature.shape, dtype=np.intp)
         index[:] = self.value_starts[:, None]
         if self.split.size:
             # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
             below = by_feature[self.owner] > self.thresholds[:, None]
             index[self.split] += np.add.reduceat(below, self.split_starts, axis=0, dtype=np.intp)
-        values = self.values[index].T
-        missing = np.isnan(X)
-        if missing.any():
-            values = np.where(missing, self.nan_values, values)
-        # row-major: sums along a row depend on the layout
-        return np.ascontiguousarray(values)
+        values = self.values[index]
+        np.copyto(values, self.nan_values[:, None], where=np.isnan(by_feature))
+        return values
 
-    def _by_kind(self, X: np.ndarray) -> np.ndarray:
-        """``__call__`` for many rows, feature-major: a table of one value fills its row, one
-        threshold is one comparison for all such features, more are ``searchsorted``."""
-        by_feature = X.T
+    def _by_kind(self, by_feature: np.ndarray) -> np.ndarray:
+        """``by_feature`` for many rows: a table of one value fills its row, one threshold
+        is one comparison for all such features, more are ``searchsorted``."""
         out = np.empty(by_feature.shape, dtype=np.float64)
         starts, values = self.value_starts, self.values
         if self.constant.size:
@@ -169,10 +169,8 @@ class _Lookup:
             out[self.single] = values[first + above]
         for j, thresholds in self.several:
             out[j] = values[starts[j] + np.searchsorted(thresholds, by_feature[j])]
-        missing = np.isnan(by_feature)
-        if missing.any():
-            np.copyto(out, self.nan_values[:, None], where=missing)
-        return np.ascontiguousarray(out.T)  # row-major, as above
+        np.copyto(out, self.nan_values[:, None], where=np.isnan(by_feature))
+        return out
 
 
 class AdditiveLogit:
@@ -236,6 +234,10 @@ class AdditiveLogit:
             tables = [self.tables[j] for j in np.frombuffer(key, dtype=np.intp)]
             lookup = self._subsets[key] = _Lookup.of(tables)
         return lookup(X)
+
+    def contributions_by_feature(self, X: np.ndarray) -> np.ndarray:
+        """``contributions(X)`` feature-major: (n_features, n), contiguous."""
+        return self._all.by_feature(np.asarray(X, dtype=np.float64))
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.intercept + self.contributions(X).sum(axis=1)
