@@ -55,12 +55,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
+# A run's worker process imports this module again before it scores (as those of
+# ``sme-export rescore`` import the command line's): nothing here imports scikit-learn,
+# which the workers do not need and which the command line does not import for them.
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sklearn
 from threadpoolctl import threadpool_limits
 
 from scoring.batch.rescore import DEFAULT_CHUNK_ROWS, rescore
@@ -70,7 +73,6 @@ from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
 from scoring.files.readers import iter_tables, read_table
 from scoring.files.writers import TableWriter
-from scoring.model import synth
 from scoring.model.features import encode_features
 
 PIECE = 500_000
@@ -85,6 +87,8 @@ def generate(sizes: list[int], csv_sizes: list[int], folder: Path) -> dict[tuple
     paths |= {(n, "csv"): folder / f"profiles_{n}.csv" for n in csv_sizes}
     if all(path.exists() for path in paths.values()):
         return paths
+    from scoring.model import synth  # imports scikit-learn: see the imports above
+
     largest = max(n for n, _ in paths)
     writing = {key: path.with_name(path.name + ".part") for key, path in paths.items()}
     writers: dict[int, pq.ParquetWriter] = {}
@@ -360,7 +364,7 @@ def main() -> None:
         results = json.loads(args.json.read_text())
     results |= {
         "python": platform.python_version(),
-        "scikit_learn": sklearn.__version__,
+        "scikit_learn": version("scikit-learn"),
         "model": scorer.model.version,
         "ruleset": scorer.ruleset.version_string,
         "cpus": os.cpu_count(),

@@ -256,3 +256,28 @@ def test_train_refuses_a_file_with_invalid_rows(run, tmp_path):
     assert "rejected row 4" in result.stderr
     assert "1 of 50 rows are invalid" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_every_command_is_found_by_its_name_and_listed_in_the_help(run):
+    from api.cli import COMMANDS
+
+    listed = run("--help").stdout.split("Commands:")[1]
+    for name in COMMANDS:
+        assert main.get_command(None, name).name == name
+        assert re.search(rf"^  {re.escape(name)}\s", listed, re.MULTILINE), name
+    assert main.get_command(None, "nosuch") is None
+
+
+def test_the_command_line_imports_a_command_only_when_it_runs(tmp_path):
+    """rescore's worker processes run the command's script again before they score: they
+    must not import the web service and the database layer with it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, api.cli\n"
+        "heavy = {'sqlalchemy', 'flask_smorest', 'scoring.engine', 'pandas', 'sklearn'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

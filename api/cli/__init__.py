@@ -1,63 +1,70 @@
-"""The ``sme-export`` command line: one root group, and each area's command or group added
-to it by name below (the table of contents of ``sme-export --help``).
+"""The ``sme-export`` command line: one root group, and each area's command or group named
+below with the module that holds it (the table of contents of ``sme-export --help``).
+
+A command's module is imported only when that command runs (or ``--help`` lists them all):
+a command starts without importing every other one, and the worker processes of
+``sme-export rescore``, which start by running this command's script again, import only
+this module, not the web service and the database layer the other commands need.
 
 Shared options, exit codes and the one-line error are in ``api.cli.common``.
 """
 
 from __future__ import annotations
 
-import click
+import importlib
 
-from api.cli.audit import drift, fairness
-from api.cli.backup import backup, restore
-from api.cli.db import db
-from api.cli.decisions import decisions
-from api.cli.demo import demo
-from api.cli.invitations import invitations
-from api.cli.keys import keys
-from api.cli.models import models
-from api.cli.outcomes import outcomes
-from api.cli.purge import purge
-from api.cli.rescore import rescore
-from api.cli.ruleset import ruleset
-from api.cli.score import score
-from api.cli.serve import serve
-from api.cli.train import generate_data, train
-from api.cli.users import users
-from api.cli.webhooks import webhooks
-from api.cli.worker import worker
+import click
 
 __all__ = ["main"]
 
+#: Command name -> "module:attribute", in the order of the areas.
+COMMANDS = {
+    # scoring
+    "score": "api.cli.score:score",
+    "rescore": "api.cli.rescore:rescore",
+    # after the programme: what the office decided and what the SMEs did
+    "decisions": "api.cli.decisions:decisions",
+    "outcomes": "api.cli.outcomes:outcomes",
+    # models and rulesets
+    "train": "api.cli.train:train",
+    "generate-data": "api.cli.train:generate_data",
+    "models": "api.cli.models:models",
+    "ruleset": "api.cli.ruleset:ruleset",
+    # audits
+    "fairness": "api.cli.audit:fairness",
+    "drift": "api.cli.audit:drift",
+    # the service
+    "serve": "api.cli.serve:serve",
+    "worker": "api.cli.worker:worker",
+    "db": "api.cli.db:db",
+    "keys": "api.cli.keys:keys",
+    "users": "api.cli.users:users",
+    "invitations": "api.cli.invitations:invitations",
+    "webhooks": "api.cli.webhooks:webhooks",
+    "purge": "api.cli.purge:purge",
+    "backup": "api.cli.backup:backup",
+    "restore": "api.cli.backup:restore",
+    "demo": "api.cli.demo:demo",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _Commands(click.Group):
+    """A group whose commands are imported by name when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if command.name != cmd_name:
+            raise RuntimeError(f"{target} is the command {command.name!r}, not {cmd_name!r}")
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Score SMEs' export readiness: export-standard rules blended with a calibrated model."""
-
-
-# scoring
-main.add_command(score)
-main.add_command(rescore)
-# after the programme: what the office decided and what the SMEs did
-main.add_command(decisions)
-main.add_command(outcomes)
-# models and rulesets
-main.add_command(train)
-main.add_command(generate_data)
-main.add_command(models)
-main.add_command(ruleset)
-# audits
-main.add_command(fairness)
-main.add_command(drift)
-# the service
-main.add_command(serve)
-main.add_command(worker)
-main.add_command(db)
-main.add_command(keys)
-main.add_command(users)
-main.add_command(invitations)
-main.add_command(webhooks)
-main.add_command(purge)
-main.add_command(backup)
-main.add_command(restore)
-main.add_command(demo)
