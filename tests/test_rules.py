@@ -411,18 +411,21 @@ def test_each_fix_scores_its_rules_as_the_fixed_profile_evaluated_afresh(change)
     order; both to the bit as evaluating the fixed profile from scratch."""
     ruleset = _shipped_with_points(change)
     assert (ruleset._group_weights is not None) == (change(1) == 1)
-    frame = _random_frame(12, n=400)
-    columns = ProfileColumns.of(frame)
-    before = ruleset.evaluate(columns)
-    candidates = before.applicable & ~before.met & ruleset.actionable
-    fixes = ruleset.score_fixes(columns, before, candidates)
-    assert len(fixes.rows) == int(candidates.sum()) > 400
-    for c in np.unique(fixes.criteria):
-        pairs = fixes.criteria == c
-        fixed = ruleset.apply_fix(int(c), frame.iloc[fixes.rows[pairs]].reset_index(drop=True))
-        np.testing.assert_array_equal(
-            fixes.rules_score[pairs], ruleset.evaluate(fixed).rules_score, err_msg=str(c)
-        )
+    for n in (3, 400):  # a few pairs, and many
+        frame = _random_frame(12, n=n)
+        columns = ProfileColumns.of(frame)
+        before = ruleset.evaluate(columns)
+        candidates = before.applicable & ~before.met & ruleset.actionable
+        fixes = ruleset.score_fixes(columns, before, candidates)
+        assert len(fixes.rows) == int(candidates.sum()) > n
+        for c in np.unique(fixes.criteria):
+            pairs = fixes.criteria == c
+            chosen = frame.iloc[fixes.rows[pairs]].reset_index(drop=True)
+            np.testing.assert_array_equal(
+                fixes.rules_score[pairs],
+                ruleset.evaluate(ruleset.apply_fix(int(c), chosen)).rules_score,
+                err_msg=str(c),
+            )
 
 
 def test_evaluate_handles_an_empty_frame(tiny):

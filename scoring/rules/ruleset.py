@@ -123,6 +123,9 @@ _PRODUCT_SIZE = 200_000
 #: Profiles whose group points are summed together, criterion by criterion (when the
 #: points do not add up exactly in any order).
 _POINTS_BLOCK = 16_384
+#: From this many fixed profiles on, their points are their profiles' changed by the
+#: criteria evaluated again, when points add up exactly (fewer are summed again).
+_CHANGED_POINTS_PAIRS = 512
 #: Points that are multiples of this, and whose total stays below 2**53 of it, add up
 #: exactly in double precision: every partial sum is representable, in any order.
 _POINT_QUANTUM = 2.0**-20
@@ -346,10 +349,14 @@ class Ruleset:
         which, rows = np.nonzero(candidates.T[chosen])
         sizes = np.bincount(which, minlength=len(chosen))
         bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        # Points that add up exactly in any order: each pair's points are its profile's,
-        # changed by the criteria evaluated again. Otherwise every pair's met criteria are
-        # summed again in ruleset order.
-        exact = self._group_weights is not None and before.earned_points is not None
+        # Many pairs, and points that add up exactly in any order: each pair's points are its
+        # profile's, changed by the criteria evaluated again. Otherwise every pair's met
+        # criteria are summed again in ruleset order (cheaper for a few pairs).
+        exact = (
+            len(rows) >= _CHANGED_POINTS_PAIRS
+            and self._group_weights is not None
+            and before.earned_points is not None
+        )
         was_met = np.ascontiguousarray(before.met.T)  # (C, n): one criterion's, contiguous
         applicable = np.ascontiguousarray(before.applicable.T)
         if exact:
@@ -370,15 +377,15 @@ class Ruleset:
                 fix = self.criteria[member].condition.fix_failing
                 fix(fixed, bounds[j] - start, bounds[j + 1] - start)
             family_rows = rows[start:end]
+            dependents = self.dependents(c)
             flags = self._family_conditions[self._family[c]].evaluate(fixed)
-            for d, now in zip(self.dependents(c).tolist(), flags, strict=True):
-                now &= applicable[d].take(family_rows)
-                if not exact:
-                    met[d, start:end] = now
-                    continue
-                change = now.view(np.int8) - was_met[d].take(family_rows).view(np.int8)
-                if change.any():
-                    earned[start:end] += self.points[d] * change
+            flags &= applicable[dependents].take(family_rows, axis=1)
+            if exact:
+                was = was_met[dependents].take(family_rows, axis=1)
+                change = flags.view(np.int8) - was.view(np.int8)  # -1, 0 or 1 per criterion
+                earned[start:end] += (self.points[dependents, None] * change).sum(axis=0)
+            else:
+                met[dependents, start:end] = flags
             changed = frozenset().union(*(self.criteria[m].fields for m in members))
             families.append(FixFamily(start, end, changed, fixed))
             first = k + 1
