@@ -56,7 +56,7 @@ def test_lookup_tables_reproduce_sklearn_probabilities_exactly(registry):
     assert np.max(np.abs(ours - theirs)) < 1e-12
 
 
-@pytest.mark.parametrize("rows", [1, 2, 95, 96, 97, 3000])
+@pytest.mark.parametrize("rows", [1, 2, 95, 96, 97, 3000, 9000])
 def test_all_features_are_looked_up_as_each_table_looks_up_its_own(registry, rows):
     """Few rows are looked up in one set of arrays, many table kind by table kind: both
     give each table's own ``lookup`` to the bit, row-major, with missing values, values

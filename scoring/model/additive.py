@@ -39,6 +39,8 @@ ACTIVE_NAME = "ACTIVE"
 FORMAT_VERSION = 1
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PROBE_TOLERANCE = 1e-9
+#: Rows whose features are looked up together, one kind of table at a time.
+_LOOKUP_ROWS = 8192
 #: From this many rows on, features are looked up one kind of table at a time (fewer
 #: comparisons, more calls); below it, all in one set of arrays.
 _BY_FEATURE_ROWS = 96
@@ -157,19 +159,24 @@ class _Lookup:
         return values
 
     def _by_kind(self, by_feature: np.ndarray) -> np.ndarray:
-        """``by_feature`` for many rows: a table of one value fills its row, one threshold
-        is one comparison for all such features, more are ``searchsorted``."""
+        """``by_feature`` for many rows, in blocks of rows (whose temporary arrays stay
+        small): a table of one value fills its row, one threshold is one comparison for all
+        such features, more are ``searchsorted``."""
         out = np.empty(by_feature.shape, dtype=np.float64)
         starts, values = self.value_starts, self.values
         if self.constant.size:
             out[self.constant] = values[starts[self.constant], None]
-        if self.single.size:
-            first = starts[self.single, None]
-            above = by_feature[self.single] > self.single_thresholds
-            out[self.single] = values[first + above]
-        for j, thresholds in self.several:
-            out[j] = values[starts[j] + np.searchsorted(thresholds, by_feature[j])]
-        np.copyto(out, self.nan_values[:, None], where=np.isnan(by_feature))
+        first = starts[self.single, None]
+        for start in range(0, by_feature.shape[1], _LOOKUP_ROWS):
+            rows = slice(start, start + _LOOKUP_ROWS)
+            block = by_feature[:, rows]
+            if self.single.size:
+                out[self.single, rows] = values[
+                    first + (block[self.single] > self.single_thresholds)
+                ]
+            for j, thresholds in self.several:
+                out[j, rows] = values[starts[j] + np.searchsorted(thresholds, block[j])]
+            np.copyto(out[:, rows], self.nan_values[:, None], where=np.isnan(block))
         return out
 
 
