@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import random_profiles
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring.contract import fields as F
 from scoring.contract.frames import canonical_frame, profiles_to_records
@@ -667,3 +669,38 @@ def test_spreadsheet_row_errors_name_the_column_and_value_but_never_a_personal_o
         {"field": "sector", "column": "C", "value": "Kopi"},
         {"field": "owner_gender", "column": "I"},
     ]
+
+
+_NUMBER_ALPHABET = "0123456789" * 3 + ".,+-eE ٣"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet=_NUMBER_ALPHABET, min_size=1, max_size=12), min_size=1),
+    mark=st.sampled_from([".", ","]),
+)
+def test_number_cells_of_a_column_are_read_as_each_cell_alone(texts, mark):
+    """Text cells read as numbers column by column (plain digits without the pattern, the
+    others with it) give what ``number_from_text`` gives each."""
+    import pyarrow as pa
+
+    from scoring.contract.cells import number_from_text
+    from scoring.contract.parsing import _text_numbers
+
+    rows = np.arange(len(texts))
+    got = _text_numbers(pa.array(texts, type=pa.large_string()), rows, len(texts), mark)
+    expected = [number_from_text(text, mark) for text in texts]
+    assert [None if np.isnan(v) else v for v in got.tolist()] == expected
+
+
+def test_plain_digits_and_other_number_texts_in_one_column_are_each_read():
+    import pyarrow as pa
+
+    from scoring.contract.parsing import _text_numbers
+
+    texts = ["12", "0,39", "1.234", "12,", ",5", ",", "1.234,5", "007", "1,5e3", "-3", "1 2"]
+    got = _text_numbers(pa.array(texts), np.arange(len(texts)), len(texts), ",")
+    nan = np.nan
+    np.testing.assert_array_equal(
+        got, [12.0, 0.39, 1234.0, 12.0, 0.5, nan, 1234.5, 7.0, 1500.0, -3.0, nan]
+    )

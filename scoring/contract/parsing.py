@@ -160,6 +160,13 @@ class _Cells:
 
 def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -> np.ndarray:
     out = np.full(n, np.nan)
+    # Whole numbers of plain digits (most cells) need neither the pattern nor the marks.
+    plain = _numpy(pc.ascii_is_decimal(text))
+    if plain.any():
+        out[rows[plain]] = _numpy(pc.cast(text.filter(pa.array(plain)), pa.float64()))
+        if plain.all():
+            return out
+        rows, text = rows[~plain], text.filter(pa.array(~plain))
     matches = pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$")
     matched = _numpy(matches)
     text = text.filter(matches)
