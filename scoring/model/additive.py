@@ -145,31 +145,31 @@ class _Lookup:
 
     def by_feature(self, X: np.ndarray) -> np.ndarray:
         """``__call__``'s values feature-major: (features, rows), contiguous."""
-        by_feature = X.T
+        columns = X.T
         if len(X) >= _BY_FEATURE_ROWS:
-            return self._by_kind(by_feature)
-        index = np.empty(by_feature.shape, dtype=np.intp)
+            return self._by_kind(columns)
+        index = np.empty(columns.shape, dtype=np.intp)
         index[:] = self.value_starts[:, None]
         if self.split.size:
             # the thresholds t < x of each feature, as searchsorted(t, x, "left") counts
-            below = by_feature[self.owner] > self.thresholds[:, None]
+            below = columns[self.owner] > self.thresholds[:, None]
             index[self.split] += np.add.reduceat(below, self.split_starts, axis=0, dtype=np.intp)
         values = self.values[index]
-        np.copyto(values, self.nan_values[:, None], where=np.isnan(by_feature))
+        np.copyto(values, self.nan_values[:, None], where=np.isnan(columns))
         return values
 
-    def _by_kind(self, by_feature: np.ndarray) -> np.ndarray:
-        """``by_feature`` for many rows, in blocks of rows (whose temporary arrays stay
-        small): a table of one value fills its row, one threshold is one comparison for all
-        such features, more are ``searchsorted``."""
-        out = np.empty(by_feature.shape, dtype=np.float64)
+    def _by_kind(self, columns: np.ndarray) -> np.ndarray:
+        """``by_feature`` of many rows (``columns``: one row per feature), in blocks of rows
+        whose temporary arrays stay small: a table of one value fills its row, one threshold
+        is one comparison for all such features, more are ``searchsorted``."""
+        out = np.empty(columns.shape, dtype=np.float64)
         starts, values = self.value_starts, self.values
         if self.constant.size:
             out[self.constant] = values[starts[self.constant], None]
         first = starts[self.single, None]
-        for start in range(0, by_feature.shape[1], _LOOKUP_ROWS):
+        for start in range(0, columns.shape[1], _LOOKUP_ROWS):
             rows = slice(start, start + _LOOKUP_ROWS)
-            block = by_feature[:, rows]
+            block = columns[:, rows]
             if self.single.size:
                 out[self.single, rows] = values[
                     first + (block[self.single] > self.single_thresholds)

@@ -82,8 +82,8 @@ class RuleResult:
     market_scores: np.ndarray  # (n, M) 0..100; NaN where the market is not targeted
     knockout_failed: np.ndarray  # (n,) bool
     possible_points: np.ndarray  # (n,) points of the applicable criteria (rules_score's base)
+    earned_points: np.ndarray  # (n,) points of the met criteria
     sector_codes: np.ndarray | None = None  # (n,) index into fields.SECTORS, -1 for none
-    earned_points: np.ndarray | None = None  # (n,) points of the met criteria
 
     def sector(self, i: int) -> str | None:
         """The sector of profile ``i`` (None when unknown)."""
@@ -290,8 +290,8 @@ class Ruleset:
             market_scores=np.ascontiguousarray(market_scores.T),
             knockout_failed=(applicable & ~met)[self.knockout].any(axis=0),
             possible_points=possible[0],
-            sector_codes=np.asarray(codes),
             earned_points=earned[0],
+            sector_codes=np.asarray(codes),
         )
 
     def _group_points(self, flags: np.ndarray, first: int | None = None) -> np.ndarray:
@@ -352,11 +352,7 @@ class Ruleset:
         # Many pairs, and points that add up exactly in any order: each pair's points are its
         # profile's, changed by the criteria evaluated again. Otherwise every pair's met
         # criteria are summed again in ruleset order (cheaper for a few pairs).
-        exact = (
-            len(rows) >= _CHANGED_POINTS_PAIRS
-            and self._group_weights is not None
-            and before.earned_points is not None
-        )
+        exact = len(rows) >= _CHANGED_POINTS_PAIRS and self._group_weights is not None
         was_met = np.ascontiguousarray(before.met.T)  # (C, n): one criterion's, contiguous
         applicable = np.ascontiguousarray(before.applicable.T)
         if exact:
