@@ -119,6 +119,17 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
     groups, effects = stages["reasons"]()
     gains = stages["action plan"]()
 
+    # Reasons are a table's fields, or computed when first asked for (``explain``).
+    lazy = "explain" in engine.ScoreTable.__dataclass_fields__
+    reasons = (
+        {"explain": lambda: (groups, effects)}
+        if lazy
+        else {
+            "reason_groups": groups,
+            "reason_effects": effects,
+        }
+    )
+
     def table():
         return engine.ScoreTable(
             sme_id=np.asarray(columns["sme_id"], dtype=object),
@@ -127,8 +138,7 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
             rules_score=rules.rules_score,
             ml_probability=probability,
             rules=rules,
-            reason_groups=groups,
-            reason_effects=effects,
+            **reasons,
             gains=gains,
             assumed=assumed,
             ruleset=ruleset,

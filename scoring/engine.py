@@ -14,8 +14,8 @@ import contextlib
 import datetime as dt
 import functools
 import gc
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,16 +57,34 @@ class ScoreTable:
     rules_score: np.ndarray
     ml_probability: np.ndarray
     rules: RuleResult
-    reason_groups: np.ndarray  # (n, k) index into features.GROUPS, -1 for none
-    reason_effects: np.ndarray  # (n, k) signed effect on the probability
+    #: Gives ``(reason_groups, reason_effects)`` when they are first asked for: records
+    #: show reasons, the flat table does not, so a rescoring run never computes them.
+    explain: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(repr=False)
     gains: np.ndarray  # (n, C) score gain of meeting each criterion, NaN where not a candidate
     assumed: np.ndarray  # (n, len(ASSUMED_FIELDS)) bool
     ruleset: Ruleset
     model_version: str
     scored_at: str
+    _explanation: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.score)
+
+    def _explained(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._explanation is None:
+            self._explanation = self.explain()
+            self.explain = None  # what it held (the contributions) can go
+        return self._explanation
+
+    @property
+    def reason_groups(self) -> np.ndarray:
+        """(n, k) index into features.GROUPS of each row's top reasons, -1 for none."""
+        return self._explained()[0]
+
+    @property
+    def reason_effects(self) -> np.ndarray:
+        """(n, k) signed effect of each of those reasons on the probability."""
+        return self._explained()[1]
 
     @property
     def ruleset_version(self) -> str:
@@ -386,7 +404,6 @@ def score_frame(
     score = blend(ruleset, rules.rules_score, probability)
     tier = ruleset.assign_tiers(score, rules.knockout_failed)
 
-    groups, effects = _reasons(model, contributions, decision, probability)
     gains = _action_gains(columns, rules, by_feature, decision, score, ruleset, model)
     return ScoreTable(
         sme_id=np.asarray(columns["sme_id"], dtype=object),
@@ -395,8 +412,7 @@ def score_frame(
         rules_score=rules.rules_score,
         ml_probability=probability,
         rules=rules,
-        reason_groups=groups,
-        reason_effects=effects,
+        explain=functools.partial(_reasons, model, contributions, decision, probability),
         gains=gains,
         assumed=_assumed_flags(assumed, n),
         ruleset=ruleset,

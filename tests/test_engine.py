@@ -129,6 +129,25 @@ def test_reasons_are_at_most_five_signed_and_ordered(small_scorer):
         assert [abs(e) for e in effects] == sorted((abs(e) for e in effects), reverse=True)
 
 
+def test_reasons_are_computed_when_first_asked_for_and_once(small_scorer, monkeypatch):
+    from scoring import engine
+
+    calls = []
+    explain = engine._reasons
+    monkeypatch.setattr(engine, "_reasons", lambda *a: calls.append(1) or explain(*a))
+    table = _score(small_scorer, random_profiles(40, seed=11))
+    table.to_frame()  # the flat table shows no reasons
+    assert calls == []
+    groups = table.reason_groups
+    assert table.reason_effects.shape == groups.shape == (40, 5)
+    assert table.reason_groups is groups
+    assert calls == [1]
+    assert table.explain is None  # the contributions it held are let go
+    records = table.to_records()
+    assert calls == [1]
+    assert [len(r["reasons"]) for r in records] == (groups >= 0).sum(axis=1).tolist()
+
+
 def test_flat_table_matches_records(small_scorer):
     table = _score(small_scorer, random_profiles(60, seed=10))
     flat = table.to_frame()
