@@ -521,8 +521,13 @@ class Scorer:
         models_dir: Path | None = None,
         model_version: str | None = None,
         ruleset_path: Path | None = None,
+        estimator: bool = True,
     ) -> Scorer:
-        return cls(load_ruleset(ruleset_path), load_model(models_dir, model_version))
+        """The ruleset and model version (the active ones by default); with
+        ``estimator=False`` the model without its scikit-learn objects, which scoring does
+        not need (``load_model``)."""
+        model = load_model(models_dir, model_version, estimator=estimator)
+        return cls(load_ruleset(ruleset_path), model)
 
     def portable(self) -> Scorer:
         """The same scorer without scikit-learn objects, for sending to worker processes."""

@@ -146,14 +146,18 @@ def test_the_scorer_is_loaded_lazily_once_per_process(make_app, monkeypatch, sco
 
     loads = []
     monkeypatch.setattr(
-        api.services.scorer, "load_model", lambda d: loads.append(d) or scorer.model
+        api.services.scorer,
+        "load_model",
+        lambda d, **options: loads.append((d, options)) or scorer.model,
     )
     app = make_app(SCORER=None)
     assert loads == []  # nothing loaded by create_app (gunicorn workers load after the fork)
     with app.app_context():
         first = api.services.scorer.get_scorer()
         assert api.services.scorer.get_scorer() is first
-    assert loads == [Path(app.config["MODELS_DIR"])] and first.model is scorer.model
+    # only what scoring needs: the lookup tables, no scikit-learn estimator
+    assert loads == [(Path(app.config["MODELS_DIR"]), {"estimator": False})]
+    assert first.model is scorer.model
 
 
 def test_a_failed_load_is_retried_after_the_configured_delay(make_app, monkeypatch, scorer):
@@ -162,7 +166,7 @@ def test_a_failed_load_is_retried_after_the_configured_delay(make_app, monkeypat
 
     outcomes = [ModelNotFoundError("no active model"), scorer.model]
 
-    def load(models_dir):
+    def load(models_dir, *, estimator):
         outcome = outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome

@@ -281,3 +281,26 @@ def test_the_command_line_imports_a_command_only_when_it_runs(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_scoring_a_file_imports_neither_scikit_learn_nor_a_database_library(tmp_path):
+    """`score FILE` and `rescore` read the model's tables: starting them costs no
+    scikit-learn import (about a second) and no SQLAlchemy."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "scored.csv"
+    code = (
+        "import sys\n"
+        "from api.cli import main\n"
+        f"for args in (['rescore', {str(DATA / 'cohort_bandung_2020.csv')!r}, '--out', "
+        f"{str(out)!r}], ['score', {str(DATA / 'example_profile.json')!r}]):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code == 0, done.code\n"
+        "print(sorted({'sklearn', 'sqlalchemy', 'joblib'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert len(out.read_text().splitlines()) > 1

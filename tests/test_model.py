@@ -212,3 +212,118 @@ def test_a_portable_scorer_scores_identically_in_a_process_without_scikit_learn(
     assert loaded == []
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert len(pickle.dumps(portable)) < len(pickle.dumps(scorer)) / 2
+
+
+# --- the scoring tables (tables.npz): a model loaded without scikit-learn ---------------------
+
+
+def test_a_saved_version_holds_its_scoring_tables_with_their_hash(registry):
+    import hashlib
+
+    models_dir, version = registry
+    manifest = json.loads((models_dir / version / "manifest.json").read_text())
+    tables = models_dir / version / "tables.npz"
+    assert manifest["tables"] == "tables.npz"
+    assert manifest["tables_sha256"] == hashlib.sha256(tables.read_bytes()).hexdigest()
+    with np.load(tables, allow_pickle=False) as stored:  # plain arrays, nothing pickled
+        assert stored["features"].tolist() == list(FEATURE_NAMES)
+
+
+def test_the_tables_score_exactly_as_the_estimators_tables(registry):
+    models_dir, _ = registry
+    full = load_model(models_dir)
+    slim = load_model(models_dir, estimator=False)
+    assert slim.estimator is None and slim.baseline is None
+    assert slim.version == full.version and slim.manifest == full.manifest
+    X = encode_features(random_profiles(3000, seed=7))
+    assert np.array_equal(slim.predict_proba(X), full.predict_proba(X))
+    assert np.array_equal(slim.additive.contributions(X), full.additive.contributions(X))
+    assert np.array_equal(slim.reference, full.reference)
+    assert np.array_equal(
+        slim.group_contributions(slim.additive.contributions(X)),
+        full.group_contributions(full.additive.contributions(X)),
+    )
+
+
+def test_scoring_tables_load_without_importing_scikit_learn(registry):
+    models_dir, _ = registry
+    code = (
+        "import sys\n"
+        "from scoring.model.additive import load_model\n"
+        f"model = load_model({str(models_dir)!r}, estimator=False)\n"
+        "print(model.estimator is None, 'sklearn' in sys.modules, 'joblib' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True", "False", "False"]
+
+
+def test_changed_tables_are_refused_with_what_to_do(registry):
+    models_dir, version = registry
+    tables = models_dir / version / "tables.npz"
+    data = bytearray(tables.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tables.write_bytes(bytes(data))
+    with pytest.raises(ModelArtifactError, match=r"tables\.npz does not match") as info:
+        load_model(models_dir, estimator=False)
+    assert "sme-export train" in str(info.value)
+    assert load_model(models_dir).estimator is not None  # the estimator's path does not read it
+
+
+def test_a_changed_artifact_is_refused_even_when_only_the_tables_are_read(registry):
+    models_dir, version = registry
+    artifact = models_dir / version / "model.joblib"
+    artifact.write_bytes(artifact.read_bytes() + b"x")
+    with pytest.raises(ModelArtifactError, match=r"model\.joblib does not match its manifest"):
+        load_model(models_dir, estimator=False)
+
+
+def _rewrite_tables(models_dir, version, **changes):
+    """tables.npz with ``changes``, its hash in the manifest made to match."""
+    import hashlib
+
+    path = models_dir / version / "tables.npz"
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files} | changes
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
+    manifest_path = models_dir / version / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["tables_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    return arrays
+
+
+def test_tables_that_miss_the_recorded_probabilities_fail_the_self_check(registry):
+    models_dir, version = registry
+    with np.load(models_dir / version / "tables.npz") as stored:
+        intercept = float(stored["intercept"])
+    _rewrite_tables(models_dir, version, intercept=np.array(intercept + 0.01))
+    with pytest.raises(ModelArtifactError, match="fails its self-check"):
+        load_model(models_dir, estimator=False)
+
+
+def test_malformed_tables_are_refused(registry):
+    models_dir, version = registry
+    with np.load(models_dir / version / "tables.npz") as stored:
+        counts = stored["threshold_counts"]
+    _rewrite_tables(models_dir, version, threshold_counts=counts[:-1])
+    with pytest.raises(ModelArtifactError, match=r"tables\.npz of .* is malformed"):
+        load_model(models_dir, estimator=False)
+    _rewrite_tables(models_dir, version, format=np.array(99))
+    with pytest.raises(ModelArtifactError, match=r"cannot be read .*format 99"):
+        load_model(models_dir, estimator=False)
+
+
+def test_a_version_without_tables_is_loaded_from_its_artifact(registry):
+    models_dir, version = registry
+    manifest_path = models_dir / version / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["tables"], manifest["tables_sha256"]  # a version saved before tables.npz
+    manifest_path.write_text(json.dumps(manifest))
+    (models_dir / version / "tables.npz").unlink()
+    slim = load_model(models_dir, estimator=False)
+    assert slim.estimator is None
+    X = encode_features(random_profiles(500, seed=8))
+    assert np.array_equal(slim.predict_proba(X), load_model(models_dir).predict_proba(X))

@@ -17,14 +17,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from sqlalchemy import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from api.cli.messages import text
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the commands that use a database, when they run
+    from sqlalchemy.orm import Session
 
 EXIT_INPUT = 1
 EXIT_REJECTED_ROWS = 3
@@ -128,12 +128,17 @@ def default_url() -> str:
 
 def display_url(url: str) -> str:
     """A database URL fit to print: its password hidden."""
+    from sqlalchemy import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 @contextmanager
 def session(database_url: str | None) -> Iterator[Session]:
     """A session on an up-to-date database; committed when the block succeeds."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from api.db import make_engine, make_sessionmaker
     from api.migrate import is_up_to_date
 

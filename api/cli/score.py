@@ -35,7 +35,7 @@ def _load_scorer(models_dir: Path | None, ruleset: Path | None, *, lang: str = "
     try:
         if ruleset is None:
             ruleset = active_path(default_rulesets_dir())
-        return Scorer.load(models_dir=models_dir, ruleset_path=ruleset)
+        return Scorer.load(models_dir=models_dir, ruleset_path=ruleset, estimator=False)
     except ScoringError as exc:
         fail(one_line(exc), lang=lang)
 

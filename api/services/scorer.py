@@ -150,7 +150,7 @@ class ScorerHolder:
         except ScoringError as exc:
             reasons["ruleset"] = _one_line(exc)
         try:
-            model = load_model(self.models_dir)
+            model = load_model(self.models_dir, estimator=False)  # scoring needs no more
         except ScoringError as exc:
             reasons["model"] = _one_line(exc)
         for part, why in reasons.items():

@@ -272,7 +272,7 @@ def rescore_dask(
     source, paths = Path(source), OutputPaths(Path(out))
     layout = _check_paths(source, paths)
     if scorer is None:
-        scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
+        scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path, estimator=False)
     checkpoint, fresh = resume_checkpoint(
         paths,
         source,

@@ -292,7 +292,7 @@ def rescore(
         raise RescoreError(f"{paths.out} is a directory; remove it or choose another --out")
     check_writable(paths.out)
     if scorer is None:
-        scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path)
+        scorer = Scorer.load(models_dir=models_dir, ruleset_path=ruleset_path, estimator=False)
     checkpoint, fresh = resume_checkpoint(
         paths,
         source,

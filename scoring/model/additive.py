@@ -9,7 +9,11 @@ exactly (checked on a probe set stored in the artifact) and make the
 counterfactuals behind action plans and reasons cheap.
 
 Artifacts live in ``models/<version>/`` with a ``manifest.json``; the artifact's
-SHA-256 and the scikit-learn version are checked before anything is unpickled.
+SHA-256 and the scikit-learn version are checked before anything is unpickled. Beside the
+artifact, ``tables.npz`` holds those lookup tables and the calibration as plain arrays
+(read without unpickling, its SHA-256 in the manifest too): a process that only scores
+(``load_model(..., estimator=False)``, the command line's rescoring) loads them without
+importing scikit-learn, and checks them on the same probe set.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import json
 import os
 import platform
 import re
+import zipfile
 from dataclasses import dataclass
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
@@ -35,6 +40,8 @@ from scoring.model.features import FEATURE_NAMES, GROUP_INDEX, GROUPS
 
 ARTIFACT_NAME = "model.joblib"
 MANIFEST_NAME = "manifest.json"
+TABLES_NAME = "tables.npz"
+TABLES_FORMAT = 1
 ACTIVE_NAME = "ACTIVE"
 FORMAT_VERSION = 1
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -69,6 +76,7 @@ def sha256_file(path: Path) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    import joblib
     import pandas
     import sklearn
 
@@ -251,14 +259,40 @@ class AdditiveLogit:
 
 
 class ExportModel:
-    """A verified, loaded model version: probability of exporting within 12 months."""
+    """A verified, loaded model version: probability of exporting within 12 months.
 
-    def __init__(self, *, version: str, manifest: dict, bundle: dict):
+    Scoring needs the lookup tables (``additive``), the calibration's ``(a, b)`` and the
+    reference contributions; ``estimator`` and ``baseline`` are the scikit-learn objects,
+    None when the model was loaded from ``tables.npz`` or made ``portable``."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        manifest: dict,
+        additive: AdditiveLogit,
+        sigmoid: tuple[float, float],
+        reference: np.ndarray,
+        estimator: Any = None,
+        baseline: Any = None,
+    ):
         self.version = version
         self.manifest = manifest
-        self.estimator = bundle["estimator"]
-        self.baseline = bundle.get("baseline")
-        calibrated = self.estimator.calibrated_classifiers_
+        self.estimator = estimator
+        self.baseline = baseline
+        self._sigmoid = sigmoid
+        self.additive = additive
+        self.reference = np.asarray(reference, dtype=np.float64)
+        # Features of a group are adjacent, so a group's sum is a segment sum along the row.
+        if np.any(np.diff(GROUP_INDEX) < 0) or len(np.unique(GROUP_INDEX)) != len(GROUPS):
+            raise ModelArtifactError("feature groups must be contiguous")  # pragma: no cover
+        self._group_starts = np.searchsorted(GROUP_INDEX, np.arange(len(GROUPS)))
+
+    @classmethod
+    def from_bundle(cls, *, version: str, manifest: dict, bundle: dict) -> ExportModel:
+        """The model of an unpickled ``model.joblib``, its tables read off the trees."""
+        estimator = bundle["estimator"]
+        calibrated = estimator.calibrated_classifiers_
         if len(calibrated) != 1:
             raise ModelArtifactError(
                 f"model {version} has {len(calibrated)} calibrated copies, expected 1; "
@@ -267,13 +301,36 @@ class ExportModel:
         # scikit-learn's _SigmoidCalibration.predict is expit(-(a * decision + b)); keeping only
         # a and b lets a copy without scikit-learn objects score identically (``portable``).
         calibrator = calibrated[0].calibrators[0]
-        self._sigmoid = (calibrator.a_, calibrator.b_)
-        self.additive = AdditiveLogit.from_estimator(calibrated[0].estimator)
-        self.reference = np.asarray(bundle["reference_contributions"], dtype=np.float64)
-        # Features of a group are adjacent, so a group's sum is a segment sum along the row.
-        if np.any(np.diff(GROUP_INDEX) < 0) or len(np.unique(GROUP_INDEX)) != len(GROUPS):
-            raise ModelArtifactError("feature groups must be contiguous")  # pragma: no cover
-        self._group_starts = np.searchsorted(GROUP_INDEX, np.arange(len(GROUPS)))
+        return cls(
+            version=version,
+            manifest=manifest,
+            additive=AdditiveLogit.from_estimator(calibrated[0].estimator),
+            sigmoid=(calibrator.a_, calibrator.b_),
+            reference=bundle["reference_contributions"],
+            estimator=estimator,
+            baseline=bundle.get("baseline"),
+        )
+
+    @classmethod
+    def from_tables(cls, *, version: str, manifest: dict, arrays: dict) -> ExportModel:
+        """The model of a ``tables.npz`` (``tables_arrays``), without scikit-learn."""
+        counts = arrays["threshold_counts"].astype(np.intp)
+        if len(counts) != len(FEATURE_NAMES) or counts.sum() != len(arrays["thresholds"]):
+            raise ModelArtifactError(f"{TABLES_NAME} of {version} is malformed; {RETRAIN_HINT}")
+        thresholds = np.split(arrays["thresholds"], np.cumsum(counts)[:-1])
+        values = np.split(arrays["values"], np.cumsum(counts + 1)[:-1])
+        tables = [
+            FeatureTable(t.copy(), v.copy(), float(nan))
+            for t, v, nan in zip(thresholds, values, arrays["nan_values"], strict=True)
+        ]
+        a, b = arrays["sigmoid"]
+        return cls(
+            version=version,
+            manifest=manifest,
+            additive=AdditiveLogit(float(arrays["intercept"]), tables),
+            sigmoid=(a, b),
+            reference=arrays["reference"],
+        )
 
     def probability_from_decision(self, decision: np.ndarray) -> np.ndarray:
         """``clip(expit(-(a * decision + b)), 0, 1)``, each step in place in one new array
@@ -306,9 +363,12 @@ class ExportModel:
         return np.add.reduceat(contributions - self.reference, self._group_starts, axis=1)
 
     def self_check(self, X: np.ndarray, expected: np.ndarray) -> None:
-        ours = self.predict_proba(X)
-        theirs = self.estimator.predict_proba(X)[:, 1]
-        worst = float(max(np.max(np.abs(ours - expected)), np.max(np.abs(theirs - expected))))
+        """Refuse the model unless it gives the probe set's probabilities recorded at
+        training (and so does its estimator, when it has one)."""
+        worst = float(np.max(np.abs(self.predict_proba(X) - expected)))
+        if self.estimator is not None:
+            theirs = self.estimator.predict_proba(X)[:, 1]
+            worst = max(worst, float(np.max(np.abs(theirs - expected))))
         if worst > PROBE_TOLERANCE:
             raise ModelArtifactError(
                 f"model {self.version} fails its self-check (probabilities differ by {worst:.2e} "
@@ -331,16 +391,51 @@ def bundle_for(
     }
 
 
+def tables_arrays(bundle: dict) -> dict[str, np.ndarray]:
+    """What goes into ``tables.npz``: the scoring form of a bundle's estimator as plain
+    arrays (each feature's thresholds and values, table after table; the intercept; the
+    calibration's a and b), the reference contributions, and the probe set to check them."""
+    estimator = bundle["estimator"]
+    calibrated = estimator.calibrated_classifiers_[0]
+    additive = AdditiveLogit.from_estimator(calibrated.estimator)
+    calibrator = calibrated.calibrators[0]
+    tables = additive.tables
+    return {
+        "format": np.array(TABLES_FORMAT),
+        "features": np.array(FEATURE_NAMES),
+        "intercept": np.array(additive.intercept, dtype=np.float64),
+        "sigmoid": np.array([calibrator.a_, calibrator.b_], dtype=np.float64),
+        "threshold_counts": np.array([t.thresholds.size for t in tables], dtype=np.int64),
+        "thresholds": np.concatenate([t.thresholds for t in tables] + [np.empty(0)]),
+        "values": np.concatenate([t.values for t in tables]),
+        "nan_values": np.array([t.nan_value for t in tables], dtype=np.float64),
+        "reference": np.asarray(bundle["reference_contributions"], dtype=np.float64),
+        "probe_X": np.asarray(bundle["probe_X"], dtype=np.float64),
+        "probe_p": np.asarray(bundle["probe_p"], dtype=np.float64),
+    }
+
+
+def write_tables(bundle: dict, folder: Path) -> dict[str, str]:
+    """Write ``tables.npz`` of ``bundle`` into ``folder``; the manifest's entries for it."""
+    path = folder / TABLES_NAME
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, **tables_arrays(bundle))
+    return {"tables": TABLES_NAME, "tables_sha256": sha256_file(path)}
+
+
 def save_model(bundle: dict, manifest: dict, models_dir: Path, *, activate: bool) -> Path:
     """Write ``models/<version>/`` atomically; the version embeds the artifact's hash."""
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = models_dir / f".staging-{os.getpid()}"
     staging.mkdir(exist_ok=True)
     artifact = staging / ARTIFACT_NAME
+    import joblib  # here and in load_model: a process that scores from the tables needs none
+
     joblib.dump(bundle, artifact, compress=3)
     digest = sha256_file(artifact)
     version = f"{manifest['created_at'][:10].replace('-', '')}-{digest[:10]}"
     manifest = {**manifest, "version": version, "artifact": ARTIFACT_NAME, "sha256": digest}
+    manifest |= write_tables(bundle, staging)
     (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     target = models_dir / version
     if target.exists():
@@ -394,30 +489,25 @@ def read_manifest(models_dir: Path, version: str) -> dict:
     return manifest
 
 
-def load_model(models_dir: Path | None = None, version: str | None = None) -> ExportModel:
-    """Load a registered model version (the active one by default), verifying it first."""
+def load_model(
+    models_dir: Path | None = None, version: str | None = None, *, estimator: bool = True
+) -> ExportModel:
+    """Load a registered model version (the active one by default), verifying it first.
+
+    With ``estimator=False`` only what scoring needs is loaded: ``tables.npz`` when the
+    version has one (no scikit-learn import, nothing unpickled), else the whole artifact
+    made ``portable``."""
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
     version = version or active_version(models_dir)
     manifest = read_manifest(models_dir, version)
     if manifest["artifact"] != ARTIFACT_NAME:
         raise ModelArtifactError(f"manifest of {version} points outside its folder; {RETRAIN_HINT}")
-    artifact = models_dir / version / ARTIFACT_NAME
-    if not artifact.is_file():
-        raise ModelNotFoundError(f"model file {artifact} is missing; {RETRAIN_HINT}")
-    found = sha256_file(artifact)
-    if found != manifest["sha256"]:
-        raise ModelArtifactError(
-            f"model file {artifact} does not match its manifest (sha256 {found[:12]}..., expected "
-            f"{manifest['sha256'][:12]}...): it was changed after training and will not be loaded; "
-            f"{RETRAIN_HINT}"
-        )
-    import sklearn
-
     trained_with = manifest["libraries"].get("scikit-learn")
-    if trained_with != sklearn.__version__:
+    installed = installed_version("scikit-learn")
+    if trained_with != installed:
         raise ModelArtifactError(
             f"model {version} was trained with scikit-learn {trained_with} but "
-            f"{sklearn.__version__} is installed; install scikit-learn=={trained_with} "
+            f"{installed} is installed; install scikit-learn=={trained_with} "
             f"or {RETRAIN_HINT}"
         )
     if list(manifest["features"]) != list(FEATURE_NAMES):
@@ -425,6 +515,13 @@ def load_model(models_dir: Path | None = None, version: str | None = None) -> Ex
             f"model {version} was trained on other features than this version of the software "
             f"computes; {RETRAIN_HINT}"
         )
+    # The artifact is verified even when only the tables are read: a version with a
+    # changed file is refused whatever loads it.
+    artifact = _verified(models_dir / version, ARTIFACT_NAME, manifest["sha256"])
+    if not estimator and "tables" in manifest:
+        return _load_tables(models_dir / version, manifest)
+    import joblib
+
     try:
         bundle = joblib.load(artifact)
     except Exception as exc:  # a verified file that still fails to unpickle is corrupt
@@ -436,6 +533,42 @@ def load_model(models_dir: Path | None = None, version: str | None = None) -> Ex
     # Reading the tables off the trees makes many tiny predictions: one thread avoids OpenMP
     # start-up and spin costs that dominate them, above all on a busy machine.
     with threadpool_limits(limits=1, user_api="openmp"):
-        model = ExportModel(version=version, manifest=manifest, bundle=bundle)
+        model = ExportModel.from_bundle(version=version, manifest=manifest, bundle=bundle)
         model.self_check(bundle["probe_X"], bundle["probe_p"])
+    return model if estimator else model.portable()
+
+
+def _verified(folder: Path, name: str, sha256: str) -> Path:
+    """``folder / name``, refused unless it exists and its SHA-256 is the manifest's."""
+    path = folder / name
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file {path} is missing; {RETRAIN_HINT}")
+    found = sha256_file(path)
+    if found != sha256:
+        raise ModelArtifactError(
+            f"model file {path} does not match its manifest (sha256 {found[:12]}..., expected "
+            f"{sha256[:12]}...): it was changed after training and will not be loaded; "
+            f"{RETRAIN_HINT}"
+        )
+    return path
+
+
+def _load_tables(folder: Path, manifest: dict) -> ExportModel:
+    version = manifest["version"]
+    if manifest["tables"] != TABLES_NAME:
+        raise ModelArtifactError(f"manifest of {version} points outside its folder; {RETRAIN_HINT}")
+    path = _verified(folder, TABLES_NAME, manifest.get("tables_sha256", ""))
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        if int(arrays["format"]) != TABLES_FORMAT:
+            raise ValueError(f"format {int(arrays['format'])}, not {TABLES_FORMAT}")
+        if arrays["features"].tolist() != list(FEATURE_NAMES):
+            raise ValueError("other features than the manifest's")
+        model = ExportModel.from_tables(version=version, manifest=manifest, arrays=arrays)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ModelArtifactError(
+            f"model file {path} cannot be read ({exc}); {RETRAIN_HINT}"
+        ) from exc
+    model.self_check(arrays["probe_X"], arrays["probe_p"])
     return model
