@@ -18,14 +18,18 @@ model after the fork, on its first scoring request)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from api.config import load_config
+
+if TYPE_CHECKING:  # Flask is imported when an app is made: the command line starts without it
+    from flask import Flask
 
 
 def create_app(config: str | type | object | Mapping | None = None) -> Flask:
     """A configured app; ``config`` as in ``api.config.load_config``."""
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     configure(app, config)
     register_extensions(app)

@@ -304,3 +304,21 @@ def test_scoring_a_file_imports_neither_scikit_learn_nor_a_database_library(tmp_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert len(out.read_text().splitlines()) > 1
+
+
+def test_a_rescoring_pool_process_imports_only_what_scoring_needs():
+    """A pool process unpickles its tasks (``scoring.batch.workers``) and the prepared
+    tables (``scoring.contract.validate``) and scores: no file readers, no spreadsheet
+    library, no scikit-learn, no web or database layer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import api.cli, scoring.batch.workers, scoring.contract.validate, scoring.engine\n"
+        "heavy = {'openpyxl', 'scoring.files.readers', 'sklearn', 'joblib', 'flask',\n"
+        "         'sqlalchemy'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -772,3 +772,34 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
     summary = rescore(source, tmp_path / "out.parquet", chunk_rows=10, workers=1)
     assert summary.scored == 30
     assert trims == [0, 0, 0]  # one for each of the three chunks
+
+
+def test_the_pool_process_starts_at_the_first_chunk_and_holds_up_to_three(
+    scorer, profiles, tmp_path
+):
+    """Decided when the first chunk is read: the process imports what it needs while this
+    process scores that chunk; then each pool process is given up to ``IN_HAND`` chunks."""
+    from scoring.batch.chunks import InputChunks
+    from scoring.batch.workers import IN_HAND, ChunkScorer
+
+    source = tmp_path / "in.csv"
+    write_table(profiles.iloc[:60], source, format="csv")
+    chunks = iter(InputChunks(source, chunk_rows=10, skip=0))
+    scoring = ChunkScorer(
+        scorer, workers=2, fmt="csv", scored_at=FIXED_TIME, pool_worth=lambda: True
+    )
+    try:
+        first = scoring._submit(next(chunks))
+        assert first.done()  # the first chunk is scored here...
+        assert (
+            scoring._pool is not None and len(scoring._pool._processes) == 1
+        )  # ...the pool starts
+        later = []
+        for _ in range(IN_HAND):  # with fewer than IN_HAND in hand, a chunk goes to the pool
+            later.append(scoring._submit(next(chunks)))
+            assert later[-1] in scoring._in_pool
+        later += [scoring._submit(next(chunks)) for _ in range(2)]
+        assert len(scoring._in_pool) <= IN_HAND == 3
+        assert [f.result().scored for f in [first, *later]] == [10] * 6
+    finally:
+        scoring.close()

@@ -13,14 +13,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from scoring.batch.chunks import Chunk
 from scoring.batch.results import encode, result_frame
 from scoring.contract.validate import PreparedTable, RowError, validate_prepared
 from scoring.engine import Scorer
 
+if TYPE_CHECKING:  # a pool process reads no file: it never imports the readers
+    from scoring.batch.chunks import Chunk
+
+#: Chunks each pool process may hold (one being scored, the others waiting): with two, it
+#: went without work for about a sixth of a run while this process scored a chunk of its own
+#: (docs/benchmarks.md).
+IN_HAND = 3
 _worker_scorer: Scorer | None = None
 
 
@@ -56,6 +63,10 @@ def score_chunk(scorer: Scorer, table: PreparedTable, fmt: str, scored_at: str) 
 
 def _score_in_worker(table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
     return score_chunk(_worker_scorer, table, fmt, scored_at)
+
+
+def _ready() -> None:
+    """A pool process's first task: nothing, so that the process starts at once."""
 
 
 class _MallInfo2(ctypes.Structure):
@@ -148,14 +159,16 @@ def arrow_on_malloc() -> Iterator[None]:
 
 class ChunkScorer:
     """Validates and scores chunks in this process and, once ``pool_worth()`` says so (asked
-    at the second chunk), also in ``workers - 1`` pool processes; yields them in input order.
+    at the first chunk), also in ``workers - 1`` pool processes; yields them in input order.
 
     This process reads every chunk and prepares it (what must be done in reading order); a
-    chunk goes to a pool process while the pool has fewer than two chunks each in hand, and
-    is validated and scored here otherwise. So both cores stay busy whichever side is slower
-    (reading CSV or scoring), and no process is started only to wait: on two cores that is
-    one pool process, not two beside an idle reader (a third copy of pandas and pyarrow in
-    memory).
+    chunk goes to a pool process while the pool has fewer than ``IN_HAND`` chunks each in
+    hand, and is validated and scored here otherwise. So both cores stay busy whichever
+    side is slower (reading CSV or scoring), and no process is started only to wait: on two
+    cores that is one pool process, not two beside an idle reader (a third copy of pandas
+    and pyarrow in memory). The pool processes are started as soon as the first chunk says
+    the run is long enough, so that they import what they need while this process scores
+    that chunk.
     """
 
     def __init__(
@@ -170,28 +183,33 @@ class ChunkScorer:
         self.scorer, self.format, self.scored_at = scorer, fmt, scored_at
         self.pool_size = workers - 1
         self._pool: ProcessPoolExecutor | None = None
-        self._use_pool: bool | None = None  # decided at the second chunk to score
+        self._use_pool: bool | None = None  # decided at the first chunk
         self._pool_worth = pool_worth
         self._chunks = 0
         self._in_pool: set[Future] = set()
 
+    def _start_pool(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            self.pool_size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.scorer.portable(),),
+        )
+        for _ in range(self.pool_size):  # each starts a process now, not at its first chunk
+            self._pool.submit(_ready)
+
     def _pool_free(self) -> bool:
-        if self._use_pool is None:
-            self._use_pool = self.pool_size > 0 and self._pool_worth()
         self._in_pool = {f for f in self._in_pool if not f.done()}
-        return self._use_pool and len(self._in_pool) < 2 * self.pool_size
+        return self._pool is not None and len(self._in_pool) < IN_HAND * self.pool_size
 
     def _submit(self, chunk: Chunk) -> Future:
         table, chunk.table = chunk.table, None
         self._chunks += 1
+        if self._use_pool is None:  # reading the first chunk gave an estimate of the rows
+            self._use_pool = self.pool_size > 0 and self._pool_worth()
+            if self._use_pool:
+                self._start_pool()
         if self._chunks > 1 and self._pool_free():
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    self.pool_size,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(self.scorer.portable(),),
-                )
             future = self._pool.submit(
                 _score_in_worker, table.portable(), self.format, self.scored_at
             )

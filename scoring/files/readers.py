@@ -29,14 +29,13 @@ from scoring.contract.seen_ids import SeenIds
 from scoring.errors import FileFormatError
 from scoring.files.columnar import iter_parquet
 from scoring.files.delimited import iter_csv, looks_like_csv
+from scoring.files.formats import FORMATS
 from scoring.files.jsonl import iter_json, iter_jsonl
 from scoring.files.limits import DEFAULT_LIMITS, UTF8_BOM, ReadLimits
 from scoring.files.notices import merge_notices
 from scoring.files.streams import HEAD_BYTES, Source, open_source, peek
 from scoring.files.table import RawTable, raw_table, with_columns
 from scoring.files.xlsx import iter_xlsx
-
-FORMATS = ("csv", "xlsx", "parquet", "json", "jsonl")
 
 _EXTENSIONS = {
     ".csv": "csv",

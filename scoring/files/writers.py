@@ -18,12 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 
-from scoring.files.readers import FORMATS
+from scoring.files.formats import FORMATS
 
 #: Text starting with one of these is a formula (or a DDE payload) to a spreadsheet.
 _FORMULA_START = r"[=+\-@\t\r]"
@@ -211,6 +207,8 @@ def _sheet_values(chunk: pd.DataFrame) -> pd.DataFrame:
 
     Line breaks become LF, as XML would turn a stored CR into LF on reading anyway.
     """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     chunk = neutralise_formulas(_lists_to_text(chunk))
     for position in range(chunk.shape[1]):
         column = chunk.iloc[:, position]
@@ -318,6 +316,9 @@ class _XlsxSink:
     """One worksheet, bold header row; openpyxl streams rows to disk until ``close``."""
 
     def __init__(self, handle: BinaryIO):
+        # imported here: processes that write CSV or Parquet (rescoring's) never load openpyxl
+        from openpyxl import Workbook
+
         self._handle = handle
         self._workbook = Workbook(write_only=True)
         self._sheet = self._workbook.create_sheet("results")
@@ -330,7 +331,10 @@ class _XlsxSink:
         for row in _sheet_values(chunk).itertuples(index=False, name=None):
             self._sheet.append(row)
 
-    def _bold(self, value: str) -> WriteOnlyCell:
+    def _bold(self, value: str):
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         cell = WriteOnlyCell(self._sheet, value=value)
         cell.font = Font(bold=True)
         return cell
