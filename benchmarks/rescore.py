@@ -14,7 +14,9 @@ measures, on the same machine and back to back:
               ``predict_proba`` of each slice of the validated profiles; each the faster of
               scikit-learn's default threads and one thread. The contenders take turns in
               each of --rounds rounds (their order rotates); medians and per-round ratios
-              are reported. The scorer is loaded once beforehand
+              are reported. The scorer is loaded once beforehand; beside these in-process
+              runs, ``sme-export rescore`` itself (as an office runs it: the command
+              starting and loading the model and ruleset included) takes its turn too
   stages      the same path taken apart in one process, chunk by chunk (the default 25,000
               rows), at --stage-rows from Parquet and from CSV: reading, contract validation,
               scoring (rules, model, explanations, action plans), the flat table, Parquet
@@ -185,6 +187,22 @@ def timed_rescore(scorer: Scorer, path: Path, out: Path, *, workers: int) -> dic
     return {"seconds": seconds, "cpu": {name: after[name] - before[name] for name in after}}
 
 
+def timed_command(path: Path, out: Path) -> dict:
+    """Wall time and CPU seconds (the command and its pool process) of ``sme-export rescore``
+    as an office runs it: starting, loading the model and ruleset, and the run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "rescore", str(path), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"seconds": seconds, "cpu": {"command": cpu}}
+
+
 def model_in_slices(scorer: Scorer, X: np.ndarray, profiles=None) -> float:
     """Seconds of ``predict_proba`` on ``X`` 25,000 rows a call (with ``profiles``, each
     slice's features encoded from them first), the faster of scikit-learn's default threads
@@ -216,6 +234,7 @@ def throughput(scorer: Scorer, path: Path, out: Path, *, rounds: int, workers: l
             f"workers_{w}": (lambda w=w: timed_rescore(scorer, path, out, workers=w))
             for w in workers
         },
+        "command": lambda: timed_command(path, out),
     }
     names = list(contenders)
     runs: dict[str, list[dict]] = {name: [] for name in names}
@@ -226,13 +245,12 @@ def throughput(scorer: Scorer, path: Path, out: Path, *, rounds: int, workers: l
     row = {"rows": len(profiles), "input": path.suffix.lstrip("."), "runs": runs}
     for name in names:
         row[f"{name}_seconds"] = statistics.median(r["seconds"] for r in runs[name])
-    for w in workers:
+    for name in [*(f"workers_{w}" for w in workers), "command"]:
         for base in ("model_slices", "encode_model_slices"):
             ratios = [
-                a["seconds"] / b["seconds"]
-                for a, b in zip(runs[f"workers_{w}"], runs[base], strict=True)
+                a["seconds"] / b["seconds"] for a, b in zip(runs[name], runs[base], strict=True)
             ]
-            row[f"workers_{w}_vs_{base}"] = {
+            row[f"{name}_vs_{base}"] = {
                 "median": statistics.median(ratios),
                 "min": min(ratios),
                 "max": max(ratios),
@@ -453,9 +471,9 @@ def report(results: dict) -> None:
         print(
             "\n| rows | input | model, 25,000 rows a call | encode + model, 25,000 a call | "
             "rescore --workers 1 | rescore (default, 2) | vs model in slices | "
-            "vs encode + model |"
+            "vs encode + model | `sme-export rescore` | vs model in slices |"
         )
-        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for row in results["throughput"]:
             n = row["rows"]
             if "model_slices_seconds" not in row:
@@ -473,6 +491,17 @@ def report(results: dict) -> None:
                 "{median:.2f}x ({min:.2f}-{max:.2f})".format(**row[key]) if key in row else "-"
                 for key in ("workers_2_vs_model_slices", "workers_2_vs_encode_model_slices")
             ]
+            command = "-"
+            if "command_seconds" in row:
+                command = (
+                    f"{n / row['command_seconds']:,.0f} rows/s ({row['command_seconds']:.1f} s)"
+                )
+            ratios += [
+                command,
+                "{median:.2f}x ({min:.2f}-{max:.2f})".format(**row["command_vs_model_slices"])
+                if "command_vs_model_slices" in row
+                else "-",
+            ]
             print(f"| {n:,} | {row['input']} | " + " | ".join(cells + ratios) + " |")
         print("(median of the rounds; ratios: median of each round's ratio, and its range)")
         for row in results["throughput"]:
@@ -486,6 +515,12 @@ def report(results: dict) -> None:
                     print(
                         f"CPU (this process + pool) of --workers {key[-1]}, {row['rows']:,} "
                         f"rows from {row['input']}, each round: {'; '.join(cpu)}"
+                    )
+                elif key == "command":
+                    cpu = [f"{r['cpu']['command']:.1f} s CPU in {r['seconds']:.1f} s" for r in runs]
+                    print(
+                        f"CPU (command + pool) of `sme-export rescore`, {row['rows']:,} rows from "
+                        f"{row['input']}, each round: {'; '.join(cpu)}"
                     )
     for row in results.get("stages", []):
         bare = row["bare_seconds"]
