@@ -70,7 +70,7 @@ from threadpoolctl import threadpool_limits
 
 from scoring.batch.rescore import DEFAULT_CHUNK_ROWS, rescore
 from scoring.batch.results import encode
-from scoring.batch.workers import fewer_collections
+from scoring.batch.workers import fewer_collections, steady_heap
 from scoring.contract.validate import validate_table
 from scoring.engine import Scorer
 from scoring.files.readers import iter_tables, read_table
@@ -178,7 +178,9 @@ def _stages(scorer: Scorer, chunks: Iterator, spent: dict[str, float]) -> None:
 
 def timed_rescore(scorer: Scorer, path: Path, out: Path, *, workers: int) -> dict:
     """Wall time of one run, and the CPU seconds it spent in this process and in the pool
-    process."""
+    process; this process's heap set as the command sets its own (``steady_heap``, which
+    the model's runs then share)."""
+    steady_heap()
     before = cpu_seconds()
     start = time.perf_counter()
     rescore(path, out, scorer=scorer, workers=workers)

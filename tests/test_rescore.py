@@ -803,3 +803,23 @@ def test_the_pool_process_starts_at_the_first_chunk_and_holds_up_to_three(
         assert [f.result().scored for f in [first, *later]] == [10] * 6
     finally:
         scoring.close()
+
+
+def test_a_steady_heap_keeps_a_chunks_arrays_off_their_own_memory_mappings():
+    """glibc maps a 16 MB array on its own by default (and unmaps it when freed, faulting
+    its pages in again next time); with ``steady_heap`` it comes from the heap."""
+    code = (
+        "import sys, numpy as np\n"
+        "from scoring.batch import workers\n"
+        "if sys.argv[1] == 'steady':\n"
+        "    workers.steady_heap()\n"
+        "array = np.ones(2 * 2**20)  # 16 MB\n"
+        "print(workers._GLIBC_HEAP[0]().hblkhd >= array.nbytes)\n"
+    )
+    mapped = {
+        how: subprocess.run(
+            [sys.executable, "-c", code, how], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for how in ("default", "steady")
+    }
+    assert mapped == {"default": "True", "steady": "False"}

@@ -77,7 +77,9 @@ def rescore(
         else:
             from scoring.batch.rescore import DEFAULT_WORKERS
             from scoring.batch.rescore import rescore as run
+            from scoring.batch.workers import steady_heap
 
+            steady_heap()  # this process reads and scores until it ends
             summary = run(
                 source,
                 out,

@@ -35,6 +35,7 @@ def _start_worker(scorer: Scorer) -> None:
     """Pool initializer: keep the scorer the parent sent once; Ctrl-C is the parent's to handle."""
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    steady_heap()
     collect_less()
     pa.set_memory_pool(pa.system_memory_pool())  # see ``arrow_on_malloc``
     _worker_scorer = scorer
@@ -89,17 +90,41 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
-def _glibc_heap() -> tuple[Callable[[], _MallInfo2], Callable[[int], int]] | None:
+def _glibc_heap() -> tuple[Callable[[], _MallInfo2], Callable[[int], int], Callable] | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallinfo2, malloc_trim = libc.mallinfo2, libc.malloc_trim
+        mallinfo2, malloc_trim, mallopt = libc.mallinfo2, libc.malloc_trim, libc.mallopt
     except (OSError, AttributeError):  # not the GNU C library, or one before 2.33
         return None
     mallinfo2.restype = _MallInfo2
-    return mallinfo2, malloc_trim
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return mallinfo2, malloc_trim, mallopt
 
 
 _GLIBC_HEAP = _glibc_heap()
+#: glibc's ``mallopt`` parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Blocks from this size on get their own memory mapping (glibc's largest dynamic value).
+MMAP_THRESHOLD = 32 * 2**20
+#: Free bytes at the top of the heap above which free() gives them back.
+TRIM_THRESHOLD = 128 * 2**20
+
+
+def steady_heap() -> None:
+    """Fixed heap thresholds for a process that scores chunk after chunk (glibc's
+    ``mallopt``; nothing elsewhere), for the rest of the process: blocks under
+    ``MMAP_THRESHOLD`` come from the heap instead of each from its own memory mapping, and
+    free() gives the heap's top back only past ``TRIM_THRESHOLD``. With glibc's dynamic
+    thresholds a run's arrays of a few to tens of MB were mapped, unmapped and faulted in
+    again chunk after chunk: a fifth of a run's CPU time was the kernel's. Both are set: a
+    fixed value of either alone turns the other's adjustment off, which was slower still
+    (docs/benchmarks.md). ``give_back_freed_memory`` keeps the heap's free space bounded."""
+    if _GLIBC_HEAP is not None:
+        mallopt = _GLIBC_HEAP[2]
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+
+
 #: Free bytes held inside the C library's heap above which they are given back.
 HEAP_FREE_LIMIT = 64 * 2**20
 
@@ -111,7 +136,7 @@ def give_back_freed_memory() -> None:
     all) and scores what the pool cannot take grows by about 100 MB over a 5M-row run.
     Not at every chunk: each trim costs the page faults of taking the pages back."""
     if _GLIBC_HEAP is not None:
-        mallinfo2, malloc_trim = _GLIBC_HEAP
+        mallinfo2, malloc_trim, _ = _GLIBC_HEAP
         if mallinfo2().fordblks > HEAP_FREE_LIMIT:
             malloc_trim(0)
 
