@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from scoring.contract import fields as F
 from scoring.contract.columns import ProfileColumns
 from scoring.contract.fields import ASSUMED_FIELDS
-from scoring.model.additive import ExportModel, load_model
+from scoring.model.additive import ExportModel, column_sums, load_model
 from scoring.model.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
 from scoring.rules.loading import load_ruleset
 from scoring.rules.ruleset import RuleResult, Ruleset
@@ -398,8 +398,7 @@ def score_frame(
     rules = ruleset.evaluate(columns)
     X = encode_features(columns)
     by_feature = model.additive.contributions_by_feature(X)
-    contributions = np.ascontiguousarray(by_feature.T)
-    decision = model.additive.intercept + contributions.sum(axis=1)
+    decision = model.additive.intercept + column_sums(by_feature)
     probability = model.probability_from_decision(decision)
     score = blend(ruleset, rules.rules_score, probability)
     tier = ruleset.assign_tiers(score, rules.knockout_failed)
@@ -412,7 +411,7 @@ def score_frame(
         rules_score=rules.rules_score,
         ml_probability=probability,
         rules=rules,
-        explain=functools.partial(_reasons, model, contributions, decision, probability),
+        explain=functools.partial(_explain, model, by_feature, decision, probability),
         gains=gains,
         assumed=_assumed_flags(assumed, n),
         ruleset=ruleset,
@@ -446,6 +445,13 @@ def _top_k(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np
         top[:, j] = keys.argmax(axis=1)
         keys[rows, top[:, j]] = -np.inf
     return top, np.take_along_axis(values, top, axis=1)
+
+
+def _explain(
+    model: ExportModel, by_feature: np.ndarray, decision: np.ndarray, probability: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_reasons`` from the contributions as the lookup gives them, feature-major."""
+    return _reasons(model, np.ascontiguousarray(by_feature.T), decision, probability)
 
 
 def _reasons(
@@ -494,14 +500,15 @@ def _action_gains(
         for name in names:  # field by field and feature by feature, in feature order
             features = FIELD_COLUMNS[name]
             encoded = encode_field(family.profiles, name)
-            change = model.additive.contributions(encoded, features=features)
+            # (features, pairs): one feature's changes contiguous
+            change = model.additive.contributions_by_feature(encoded, features=features)
             if len(features) == 1:
-                fixed_decision[pairs] += change[:, 0] - by_feature[features[0]].take(rows[pairs])
+                fixed_decision[pairs] += change[0] - by_feature[features[0]].take(rows[pairs])
                 continue
-            change -= by_feature[features].take(rows[pairs], axis=1).T
+            change -= by_feature[features[:, None], rows[pairs]]
             # A feature that no fix of the family changes adds exactly 0: it is left out.
-            for k in change.any(axis=0).nonzero()[0]:
-                fixed_decision[pairs] += change[:, k]
+            for k in change.any(axis=1).nonzero()[0]:
+                fixed_decision[pairs] += change[k]
     fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
     gains.ravel()[rows * gains.shape[1] + fixes.criteria] = np.round(fixed_score - score[rows], 1)
     return gains

@@ -327,3 +327,19 @@ def test_a_version_without_tables_is_loaded_from_its_artifact(registry):
     assert slim.estimator is None
     X = encode_features(random_profiles(500, seed=8))
     assert np.array_equal(slim.predict_proba(X), load_model(models_dir).predict_proba(X))
+
+
+@pytest.mark.parametrize("k", [3, 8, 9, 16, 57, 64, 127, 128, 129])
+@pytest.mark.parametrize("n", [1, 2, 7, 96, 1000])
+def test_column_sums_equal_numpys_row_sums_to_the_bit(n, k):
+    """Values of wildly different sizes, so that any other order of addition would round
+    differently somewhere."""
+    from scoring.model.additive import column_sums
+
+    rng = np.random.default_rng(n * 1000 + k)
+    rows = rng.standard_normal((n, k)) * np.exp(rng.uniform(-30, 30, (n, k)))
+    by_feature = np.ascontiguousarray(rows.T)
+    assert column_sums(by_feature).tobytes() == rows.sum(axis=1).tobytes()
+    orders = rows.sum(axis=1) - np.array([sum(row.tolist()) for row in rows])
+    if n >= 96 and k >= 57:  # the test data does tell orders of addition apart
+        assert np.any(orders != 0)
