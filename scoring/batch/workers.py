@@ -107,7 +107,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 #: Blocks from this size on get their own memory mapping (glibc's largest dynamic value).
 MMAP_THRESHOLD = 32 * 2**20
 #: Free bytes at the top of the heap above which free() gives them back.
-TRIM_THRESHOLD = 128 * 2**20
+TRIM_THRESHOLD = 64 * 2**20
 
 
 def steady_heap() -> None:
