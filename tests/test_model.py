@@ -137,12 +137,15 @@ def test_manifest_records_hash_versions_metrics_and_features(registry):
     assert (models_dir / ACTIVE_NAME).read_text().strip() == version
 
 
+def _flip_a_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_tampered_artifact_is_refused_before_unpickling(registry):
     models_dir, version = registry
-    artifact = models_dir / version / "model.joblib"
-    data = bytearray(artifact.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    artifact.write_bytes(bytes(data))
+    _flip_a_byte(models_dir / version / "model.joblib")
     with pytest.raises(ModelArtifactError, match="does not match its manifest") as info:
         load_model(models_dir)
     assert "sme-export train" in str(info.value)
@@ -261,10 +264,7 @@ def test_scoring_tables_load_without_importing_scikit_learn(registry):
 
 def test_changed_tables_are_refused_with_what_to_do(registry):
     models_dir, version = registry
-    tables = models_dir / version / "tables.npz"
-    data = bytearray(tables.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    tables.write_bytes(bytes(data))
+    _flip_a_byte(models_dir / version / "tables.npz")
     with pytest.raises(ModelArtifactError, match=r"tables\.npz does not match") as info:
         load_model(models_dir, estimator=False)
     assert "sme-export train" in str(info.value)

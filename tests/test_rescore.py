@@ -758,7 +758,8 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
         def fordblks(self):
             return free["bytes"]
 
-    monkeypatch.setattr(workers, "_GLIBC_HEAP", (Info, trims.append))
+    heap = workers._GLIBC_HEAP._replace(mallinfo2=Info, malloc_trim=trims.append)
+    monkeypatch.setattr(workers, "_GLIBC_HEAP", heap)
     workers.give_back_freed_memory()
     assert trims == []
     free["bytes"] = workers.HEAP_FREE_LIMIT + 1
@@ -814,7 +815,7 @@ def test_a_steady_heap_keeps_a_chunks_arrays_off_their_own_memory_mappings():
         "if sys.argv[1] == 'steady':\n"
         "    workers.steady_heap()\n"
         "array = np.ones(2 * 2**20)  # 16 MB\n"
-        "print(workers._GLIBC_HEAP[0]().hblkhd >= array.nbytes)\n"
+        "print(workers._GLIBC_HEAP.mallinfo2().hblkhd >= array.nbytes)\n"
     )
     mapped = {
         how: subprocess.run(

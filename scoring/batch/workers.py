@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 
@@ -90,15 +90,23 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
-def _glibc_heap() -> tuple[Callable[[], _MallInfo2], Callable[[int], int], Callable] | None:
+class _Heap(NamedTuple):
+    """The GNU C library's heap functions this module calls."""
+
+    mallinfo2: Callable[[], _MallInfo2]
+    malloc_trim: Callable[[int], int]
+    mallopt: Callable[[int, int], int]
+
+
+def _glibc_heap() -> _Heap | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallinfo2, malloc_trim, mallopt = libc.mallinfo2, libc.malloc_trim, libc.mallopt
+        heap = _Heap(libc.mallinfo2, libc.malloc_trim, libc.mallopt)
     except (OSError, AttributeError):  # not the GNU C library, or one before 2.33
         return None
-    mallinfo2.restype = _MallInfo2
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return mallinfo2, malloc_trim, mallopt
+    heap.mallinfo2.restype = _MallInfo2
+    heap.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return heap
 
 
 _GLIBC_HEAP = _glibc_heap()
@@ -120,9 +128,8 @@ def steady_heap() -> None:
     fixed value of either alone turns the other's adjustment off, which was slower still
     (docs/benchmarks.md). ``give_back_freed_memory`` keeps the heap's free space bounded."""
     if _GLIBC_HEAP is not None:
-        mallopt = _GLIBC_HEAP[2]
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        _GLIBC_HEAP.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        _GLIBC_HEAP.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 #: Free bytes held inside the C library's heap above which they are given back.
@@ -135,10 +142,8 @@ def give_back_freed_memory() -> None:
     live blocks otherwise stays resident, and the process that reads the file (CSV above
     all) and scores what the pool cannot take grows by about 100 MB over a 5M-row run.
     Not at every chunk: each trim costs the page faults of taking the pages back."""
-    if _GLIBC_HEAP is not None:
-        mallinfo2, malloc_trim, _ = _GLIBC_HEAP
-        if mallinfo2().fordblks > HEAP_FREE_LIMIT:
-            malloc_trim(0)
+    if _GLIBC_HEAP is not None and _GLIBC_HEAP.mallinfo2().fordblks > HEAP_FREE_LIMIT:
+        _GLIBC_HEAP.malloc_trim(0)
 
 
 def collect_less() -> None:
