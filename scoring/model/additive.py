@@ -194,8 +194,8 @@ def column_sums(by_feature: np.ndarray) -> np.ndarray:
     row of 8 to 128 values pairwise: eight running sums (values 0-7, each then adding every
     eighth value), combined as ((0+1)+(2+3))+((4+5)+(6+7)), then the values left over one
     by one; here each step is one addition of whole rows (a test holds the two together)."""
-    k = by_feature.shape[0]
-    if not 8 <= k <= 128:
+    k, n = by_feature.shape
+    if not 8 <= k <= 128 or n < _BY_FEATURE_ROWS:  # (a few rows: fewer calls this way)
         return np.ascontiguousarray(by_feature.T).sum(axis=1)
     partial = by_feature[:8].copy()
     whole = k - k % 8
