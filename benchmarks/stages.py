@@ -93,9 +93,14 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
     ruleset, model = scorer.ruleset, scorer.model
     rules = ruleset.evaluate(columns)
 
+    from scoring.model import additive
+
     def run_model():
         X = encode_features(columns)
         by_feature = model.additive.contributions_by_feature(X)
+        if hasattr(additive, "column_sums"):  # summed without a transposed copy
+            decision = model.additive.intercept + additive.column_sums(by_feature)
+            return by_feature, None, decision, model.probability_from_decision(decision)
         contributions = np.ascontiguousarray(by_feature.T)
         decision = model.additive.intercept + contributions.sum(axis=1)
         return by_feature, contributions, decision, model.probability_from_decision(decision)
@@ -111,7 +116,13 @@ def engine_stages(scorer, columns, assumed) -> tuple[dict[str, Callable], Callab
         "rules": lambda: ruleset.evaluate(columns),
         "model": run_model,
         "blend": run_blend,
-        "reasons": lambda: engine._reasons(model, contributions, decision, probability),
+        # the contributions row-major first, where the engine no longer keeps them so
+        "reasons": lambda: engine._reasons(
+            model,
+            np.ascontiguousarray(by_feature.T) if contributions is None else contributions,
+            decision,
+            probability,
+        ),
         "action plan": lambda: engine._action_gains(
             columns, rules, by_feature, decision, score, ruleset, model
         ),
