@@ -704,3 +704,34 @@ def test_plain_digits_and_other_number_texts_in_one_column_are_each_read():
     np.testing.assert_array_equal(
         got, [12.0, 0.39, 1234.0, 12.0, 0.5, nan, 1234.5, 7.0, 1500.0, -3.0, nan]
     )
+
+
+def test_a_spreadsheets_ids_are_read_once_to_find_its_non_data_rows_and_repeats(
+    tmp_path, monkeypatch
+):
+    """Reading a CSV or XLSX chunk, the `sme_id` column serves both to take out a sheet's
+    totals and notes and to find ids repeated from earlier rows: it is parsed once."""
+    import io
+
+    from scoring.contract import validate
+    from scoring.contract.seen_id_digests import SeenIdDigests
+    from scoring.files.readers import iter_tables
+    from scoring.files.writers import write_table
+
+    frame = random_profiles(30, seed=2)
+    frame.loc[29, "sme_id"] = frame.loc[3, "sme_id"]  # a repeat, found all the same
+    buffer = io.BytesIO()
+    write_table(frame, buffer, format="csv")
+    buffer.write(b"Jumlah" + b";" * (len(frame.columns) - 1) + b"\r\n")  # a total row
+    buffer.seek(0)
+    raw = next(iter(iter_tables(buffer, filename="cohort.csv", chunk_rows=100, arrow=True)))
+    assert raw.columns is not None
+    parsed = []
+    parse = validate.parse_column
+    monkeypatch.setattr(
+        validate, "parse_column", lambda c, spec, d: parsed.append(spec.name) or parse(c, spec, d)
+    )
+    table = validate.prepare_table(raw, seen_ids=SeenIdDigests())
+    assert parsed.count("sme_id") == 1
+    assert len(table.frame) == 30 and len(table.skipped) == 1
+    assert table.repeats == {frame.loc[3, "sme_id"]: 5}  # row 5: the header is row 1

@@ -163,6 +163,12 @@ def _absent(n: int) -> pd.Series:
     return pd.Series(np.full(n, None, dtype=object))
 
 
+def _parsed_ids(frame: pd.DataFrame, decimal_mark: str) -> np.ndarray:
+    """The ``sme_id`` column as the contract reads it (None where there is none)."""
+    column = frame.get("sme_id", _absent(len(frame)))
+    return parse_column(column, FIELD_BY_NAME["sme_id"], decimal_mark).values
+
+
 def _prepare_frame(
     frame: pd.DataFrame,
     row_numbers: np.ndarray,
@@ -171,12 +177,14 @@ def _prepare_frame(
     source: str,
     require_label: bool,
     seen_ids: SeenIds | None,
+    ids: np.ndarray | None = None,
 ) -> PreparedTable:
-    """Check the columns and settle which rows repeat an ``sme_id``, in reading order."""
+    """Check the columns and settle which rows repeat an ``sme_id``, in reading order
+    (``ids``: the ``sme_id`` column as parsed, when the caller has it)."""
     frame = _checked_columns(frame, _specs(require_label), source)
     row_numbers = np.asarray(row_numbers, dtype=np.int64)
-    spec = FIELD_BY_NAME["sme_id"]
-    ids = parse_column(frame.get("sme_id", _absent(len(frame))), spec, decimal_mark).values
+    if ids is None:
+        ids = _parsed_ids(frame, decimal_mark)
     first = (seen_ids or SeenIds()).first_rows(ids, row_numbers)
     repeated = np.flatnonzero(first >= 0).tolist()
     return PreparedTable(
@@ -243,17 +251,17 @@ def validate_prepared(table: PreparedTable) -> ValidatedBatch:
 
 
 def spreadsheet_rows_to_skip(
-    frame: pd.DataFrame, row_numbers: np.ndarray
+    frame: pd.DataFrame, row_numbers: np.ndarray, ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[SkippedRow]]:
     """``non_data_rows``, looked at cell by cell only where the ``sme_id`` cell holds no
     id (nothing, or text that cannot be one, or a total's label): a row with an id is a
-    profile, and those are nearly all rows."""
+    profile, and those are nearly all rows. ``ids``: the ``sme_id`` column as parsed, when
+    the caller has it."""
     if list(frame.columns).count("sme_id") != 1:
         return non_data_rows(frame, row_numbers)
-    ids = pa.array(
-        parse_column(frame["sme_id"], FIELD_BY_NAME["sme_id"], ".").values,
-        type=pa.large_string(),
-    )
+    if ids is None:
+        ids = _parsed_ids(frame, ".")
+    ids = pa.array(ids, type=pa.large_string())
     is_id = pc.and_(
         pc.match_substring_regex(ids, SME_ID_PATTERN),
         pc.invert(pc.match_substring_regex(ids, _TOTAL_LABEL, ignore_case=True)),
@@ -282,11 +290,14 @@ def prepare_table(
     from earlier rows found (``seen_ids``, else ``raw.seen_ids``, remembers them).
     Raises ``FileFormatError`` when the table has unknown or repeated columns."""
     row_numbers = raw.source_rows().astype(np.int64)
-    frame, skipped = raw.frame, []
+    frame, skipped, ids = raw.frame, [], None
     if raw.columns is not None:  # a spreadsheet: totals, notes and signatures are no profiles
-        skip, skipped = spreadsheet_rows_to_skip(frame, row_numbers)
+        if list(frame.columns).count("sme_id") == 1:  # parsed once, for both steps
+            ids = _parsed_ids(frame, raw.decimal)
+        skip, skipped = spreadsheet_rows_to_skip(frame, row_numbers, ids)
         if skip.any():
             frame, row_numbers = frame[~skip].reset_index(drop=True), row_numbers[~skip]
+            ids = None if ids is None else ids[~skip]
     table = _prepare_frame(
         frame,
         row_numbers,
@@ -294,6 +305,7 @@ def prepare_table(
         source=raw.source,
         require_label=require_label,
         seen_ids=seen_ids or raw.seen_ids,
+        ids=ids,
     )
     table.skipped, table.columns = skipped, raw.columns
     return table
