@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class ProfileColumns:
@@ -81,6 +83,11 @@ def codes_of(frame: pd.DataFrame | ProfileColumns, name: str, choices: tuple[str
     """Position of each row's text value in ``choices``; -1 for a missing or unknown value."""
     values = column(frame, name, object)
     if len(values) > _SMALL:
-        return pd.Categorical(values, categories=choices).codes.astype(np.int64)
+        try:  # Arrow's hash look-up: a third of a pandas Categorical's time
+            text = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeEncodeError):  # values that are not all text
+            return pd.Index(choices).get_indexer(values).astype(np.int64)
+        found = pc.index_in(text, value_set=pa.array(choices, type=pa.string()))
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
     index = {choice: i for i, choice in enumerate(choices)}
     return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in values], np.int64)
