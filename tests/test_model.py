@@ -316,6 +316,27 @@ def test_malformed_tables_are_refused(registry):
         load_model(models_dir, estimator=False)
 
 
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("values", lambda a: a[:-1], r"tables\.npz of .* is malformed"),
+        ("reference", lambda a: a[:-2], r"tables\.npz of .* is malformed"),
+        ("sigmoid", lambda a: a[:1], r"tables\.npz of .* is malformed"),
+        ("probe_X", lambda a: a[:, :-1], r"tables\.npz cannot be read"),
+    ],
+)
+def test_tables_of_the_wrong_shape_are_refused_before_scoring(registry, name, change, message):
+    """Whatever array is cut short, loading says what is wrong and what to do; nothing
+    fails later, while scoring."""
+    models_dir, version = registry
+    with np.load(models_dir / version / "tables.npz") as stored:
+        array = stored[name]
+    _rewrite_tables(models_dir, version, **{name: change(array)})
+    with pytest.raises(ModelArtifactError, match=message) as info:
+        load_model(models_dir, estimator=False)
+    assert "sme-export train" in str(info.value)
+
+
 def test_a_version_without_tables_is_loaded_from_its_artifact(registry):
     models_dir, version = registry
     manifest_path = models_dir / version / "manifest.json"

@@ -344,9 +344,17 @@ class ExportModel:
 
     @classmethod
     def from_tables(cls, *, version: str, manifest: dict, arrays: dict) -> ExportModel:
-        """The model of a ``tables.npz`` (``tables_arrays``), without scikit-learn."""
+        """The model of a ``tables.npz`` (``to_arrays``), without scikit-learn."""
         counts = arrays["threshold_counts"].astype(np.intp)
-        if len(counts) != len(FEATURE_NAMES) or counts.sum() != len(arrays["thresholds"]):
+        n = len(FEATURE_NAMES)
+        if (
+            len(counts) != n
+            or counts.sum() != len(arrays["thresholds"])
+            or (counts + 1).sum() != len(arrays["values"])
+            or arrays["nan_values"].shape != (n,)
+            or arrays["reference"].shape != (n,)
+            or arrays["sigmoid"].shape != (2,)
+        ):
             raise ModelArtifactError(f"{TABLES_NAME} of {version} is malformed; {RETRAIN_HINT}")
         thresholds = np.split(arrays["thresholds"], np.cumsum(counts)[:-1])
         values = np.split(arrays["values"], np.cumsum(counts + 1)[:-1])
@@ -362,6 +370,23 @@ class ExportModel:
             sigmoid=(a, b),
             reference=arrays["reference"],
         )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """What scoring needs as plain arrays (``from_tables`` reads them back): each
+        feature's thresholds and values, table after table, the intercept, the calibration's
+        a and b, and the reference contributions."""
+        tables = self.additive.tables
+        return {
+            "format": np.array(TABLES_FORMAT),
+            "features": np.array(FEATURE_NAMES),
+            "intercept": np.array(self.additive.intercept, dtype=np.float64),
+            "sigmoid": np.array(self._sigmoid, dtype=np.float64),
+            "threshold_counts": np.array([t.thresholds.size for t in tables], dtype=np.int64),
+            "thresholds": np.concatenate([t.thresholds for t in tables] + [np.empty(0)]),
+            "values": np.concatenate([t.values for t in tables]),
+            "nan_values": np.array([t.nan_value for t in tables], dtype=np.float64),
+            "reference": self.reference,
+        }
 
     def probability_from_decision(self, decision: np.ndarray) -> np.ndarray:
         """``clip(expit(-(a * decision + b)), 0, 1)``, each step in place in one new array
@@ -423,24 +448,11 @@ def bundle_for(
 
 
 def tables_arrays(bundle: dict) -> dict[str, np.ndarray]:
-    """What goes into ``tables.npz``: the scoring form of a bundle's estimator as plain
-    arrays (each feature's thresholds and values, table after table; the intercept; the
-    calibration's a and b), the reference contributions, and the probe set to check them."""
-    estimator = bundle["estimator"]
-    calibrated = estimator.calibrated_classifiers_[0]
-    additive = AdditiveLogit.from_estimator(calibrated.estimator)
-    calibrator = calibrated.calibrators[0]
-    tables = additive.tables
+    """What goes into ``tables.npz``: the scoring form of a bundle's estimator
+    (``ExportModel.to_arrays``) and the probe set that checks it."""
+    model = ExportModel.from_bundle(version="being saved", manifest={}, bundle=bundle)
     return {
-        "format": np.array(TABLES_FORMAT),
-        "features": np.array(FEATURE_NAMES),
-        "intercept": np.array(additive.intercept, dtype=np.float64),
-        "sigmoid": np.array([calibrator.a_, calibrator.b_], dtype=np.float64),
-        "threshold_counts": np.array([t.thresholds.size for t in tables], dtype=np.int64),
-        "thresholds": np.concatenate([t.thresholds for t in tables] + [np.empty(0)]),
-        "values": np.concatenate([t.values for t in tables]),
-        "nan_values": np.array([t.nan_value for t in tables], dtype=np.float64),
-        "reference": np.asarray(bundle["reference_contributions"], dtype=np.float64),
+        **model.to_arrays(),
         "probe_X": np.asarray(bundle["probe_X"], dtype=np.float64),
         "probe_p": np.asarray(bundle["probe_p"], dtype=np.float64),
     }
@@ -597,9 +609,9 @@ def _load_tables(folder: Path, manifest: dict) -> ExportModel:
         if arrays["features"].tolist() != list(FEATURE_NAMES):
             raise ValueError("other features than the manifest's")
         model = ExportModel.from_tables(version=version, manifest=manifest, arrays=arrays)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        model.self_check(arrays["probe_X"], arrays["probe_p"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
         raise ModelArtifactError(
             f"model file {path} cannot be read ({exc}); {RETRAIN_HINT}"
         ) from exc
-    model.self_check(arrays["probe_X"], arrays["probe_p"])
     return model
