@@ -16,7 +16,8 @@ from pathlib import Path
 from scoring.engine import Scorer
 from scoring.errors import RescoreError
 
-CHECKPOINT_VERSION = 1
+#: 2: a Parquet run's chunks wait as Arrow IPC files (``results.PART_SUFFIX``), not Parquet.
+CHECKPOINT_VERSION = 2
 _HEAD_BYTES = 1 << 20
 
 
