@@ -24,7 +24,7 @@ from api.cli.common import EXIT_INPUT, EXIT_REJECTED_ROWS
 from scoring.batch import rescore as rescore_module
 from scoring.batch.checkpoint import OutputPaths
 from scoring.batch.rescore import rescore
-from scoring.batch.results import encode, read_part
+from scoring.batch.results import encode
 from scoring.contract.fields import FIELD_BY_NAME
 from scoring.contract.messages import range_message
 from scoring.contract.validate import validate_table
@@ -318,7 +318,7 @@ def test_resume_after_a_kill_writes_exactly_the_rows_of_an_uninterrupted_run(
     assert checkpoint["settings"]["chunk_rows"] == 100
     # A chunk that was being written when the process died, beyond the checkpoint.
     if out_format == "parquet":
-        (paths.parts / "0000002.arrow").write_bytes(b"ARROW1 torn")
+        (paths.parts / "0000002.parquet").write_bytes(b"PAR1 torn")
     else:
         with paths.partial.open("ab") as handle:
             handle.write(b'3,"SYN-half a row')
@@ -404,37 +404,9 @@ def test_resume_refuses_parquet_output_that_lost_finished_chunks(streamed, mixed
     out = tmp_path / "out.parquet"
     with pytest.raises(Killed):
         streamed(mixed_parquet, out, chunk_rows=100, on_chunk=kill_after(2))
-    (OutputPaths(out).parts / "0000001.arrow").unlink()
+    (OutputPaths(out).parts / "0000001.parquet").unlink()
     with pytest.raises(RescoreError, match="lacks chunks its checkpoint lists"):
         streamed(mixed_parquet, out, chunk_rows=100, resume=True)
-
-
-def test_a_parquet_run_keeps_its_finished_chunks_as_arrow_files(streamed, mixed_parquet, tmp_path):
-    whole = tmp_path / "whole.parquet"
-    streamed(mixed_parquet, whole, chunk_rows=100, scored_at=FIXED_TIME)
-    out = tmp_path / "out.parquet"
-    with pytest.raises(Killed):
-        streamed(mixed_parquet, out, chunk_rows=100, scored_at=FIXED_TIME, on_chunk=kill_after(3))
-    parts = sorted(OutputPaths(out).parts.iterdir())
-    assert [p.name for p in parts] == ["0000000.arrow", "0000001.arrow", "0000002.arrow"]
-    kept = pd.concat([read_part(p).to_pandas() for p in parts], ignore_index=True)
-    expected = pd.read_parquet(whole)
-    # rows 5, 11 and 12 of the first 300 are rejected (with_bad_rows)
-    assert kept["row"].tolist() == [r for r in range(1, 301) if r not in (5, 11, 12)]
-    pd.testing.assert_frame_equal(kept, expected.head(len(kept)))
-
-
-def test_resume_refuses_a_checkpoint_of_another_version(streamed, mixed_parquet, tmp_path):
-    out = tmp_path / "out.parquet"
-    with pytest.raises(Killed):
-        streamed(mixed_parquet, out, chunk_rows=100, on_chunk=kill_after(2))
-    checkpoint = OutputPaths(out).checkpoint
-    written = json.loads(checkpoint.read_text())
-    assert written["version"] == 2
-    checkpoint.write_text(json.dumps({**written, "version": 1}))  # Parquet parts, not Arrow
-    with pytest.raises(RescoreError, match="written by another version; rerun without --resume"):
-        streamed(mixed_parquet, out, chunk_rows=100, resume=True)
-    assert len(read_output(streamed(mixed_parquet, out, chunk_rows=100).out)) == 1197
 
 
 def test_a_run_without_resume_starts_over(streamed, mixed_parquet, tmp_path):

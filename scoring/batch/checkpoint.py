@@ -16,8 +16,7 @@ from pathlib import Path
 from scoring.engine import Scorer
 from scoring.errors import RescoreError
 
-#: 2: a Parquet run's chunks wait as Arrow IPC files (``results.PART_SUFFIX``), not Parquet.
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 1
 _HEAD_BYTES = 1 << 20
 
 

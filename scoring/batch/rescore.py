@@ -10,13 +10,12 @@ runs rarely during a run: the chunks' many small objects would otherwise set it 
 and again.
 
 Everything is written beside the output under names that never look complete, and renamed
-into place at the end: ``OUT.part`` (CSV and JSON Lines, appended; Parquet: each chunk's rows
-as an Arrow IPC file under ``OUT.part.chunks/``, written into ``OUT.part`` as a row group as
-it comes, or, after a resume, joined at the end), ``<stem>.rejected.csv.part``, and
-``OUT.part.checkpoint``, a small JSON file that names the input (size, modification time,
-hash of its head), the settings, and how many chunks, rows and bytes are complete. A killed
-run resumes from there: partial output past the last complete chunk is cut off, finished
-chunks are read but not scored again.
+into place at the end: ``OUT.part`` (CSV and JSON Lines, appended; Parquet: one file per
+chunk under ``OUT.part.chunks/``, joined into one file with a row group per chunk at the
+end), ``<stem>.rejected.csv.part``, and ``OUT.part.checkpoint``, a small JSON file that
+names the input (size, modification time, hash of its head), the settings, and how many
+chunks, rows and bytes are complete. A killed run resumes from there: partial output past
+the last complete chunk is cut off, finished chunks are read but not scored again.
 
 This module writes the partial output and runs the whole; the input's chunks are read in
 ``chunks``, scored in ``workers``, turned into rows and files in ``results``, and the
@@ -44,12 +43,10 @@ from scoring.batch.checkpoint import (
 )
 from scoring.batch.chunks import Chunk, InputChunks
 from scoring.batch.results import (
-    PART_SUFFIX,
     RescoreSummary,
     empty_output,
     encode,
     output_format,
-    read_part,
     rejected_frame,
 )
 from scoring.batch.workers import ChunkScorer, arrow_on_malloc, fewer_collections
@@ -80,7 +77,7 @@ class _PartialOutput:
                 shutil.rmtree(paths.parts)
             paths.parts.mkdir(exist_ok=True)
             for part in paths.parts.iterdir():  # chunks written after the last checkpoint
-                if not part.name.endswith(PART_SUFFIX) or _part_index(part) >= self.done:
+                if not part.name.endswith(".parquet") or _part_index(part) >= self.done:
                     part.unlink()
             if len(list(paths.parts.iterdir())) != checkpoint.out_parts:
                 raise RescoreError(
@@ -106,7 +103,7 @@ class _PartialOutput:
         cp, index, errors = self.checkpoint, chunk.index, chunk.errors
         if chunk.scored:
             if self._out is None:
-                part = self.paths.parts / f"{index:07d}{PART_SUFFIX}"
+                part = self.paths.parts / f"{index:07d}.parquet"
                 temporary = part.with_name(part.name + ".tmp")
                 with temporary.open("wb") as handle:
                     _append(handle, payload)
@@ -140,7 +137,7 @@ class _PartialOutput:
                     _append(self._out, empty)
                 self._out.close()
             else:
-                parts = sorted(paths.parts.glob(f"*{PART_SUFFIX}"))
+                parts = sorted(paths.parts.glob("*.parquet"))
                 _join_parquet(parts, paths.partial, empty, self._joined)
             self._rejected.close()
         if paths.out.is_dir():
@@ -196,7 +193,7 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 def _part_index(path: Path) -> int:
-    stem = path.name.removesuffix(PART_SUFFIX)
+    stem = path.name.removesuffix(".parquet")
     return int(stem) if stem.isdigit() else -1
 
 
@@ -223,20 +220,21 @@ def _append(handle, data: bytes) -> int:
 
 class _ParquetJoin:
     """The output file written as the parts are committed, so that at the end of a run no
-    part is read again: the same row groups, schema and bytes as ``_join_parquet`` of the
-    parts gives (one row group per part)."""
+    part is read and encoded again: the same row groups, schema and bytes as
+    ``_join_parquet`` of the parts gives."""
 
     def __init__(self, dest: Path):
         self.dest, self.parts = dest, 0
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
 
-    def add(self, part: bytes | Path) -> None:
-        table = read_part(part)
+    def add(self, payload: bytes) -> None:
+        source = pq.ParquetFile(pa.BufferReader(payload))
         if self._writer is None:
-            self._schema = table.schema
+            self._schema = source.schema_arrow
             self._writer = pq.ParquetWriter(self.dest, self._schema)
-        self._writer.write_table(table.cast(self._schema))
+        for group in range(source.num_row_groups):
+            self._writer.write_table(source.read_row_group(group).cast(self._schema))
         self.parts += 1
 
     def close(self) -> None:
@@ -248,7 +246,7 @@ class _ParquetJoin:
 def _join_parquet(
     parts: list[Path], dest: Path, empty: bytes, joined: _ParquetJoin | None = None
 ) -> None:
-    """One Parquet file with a row group per part, in order, read one part at a time;
+    """One Parquet file with each part's row groups in order, read one row group at a time;
     already written if ``joined`` took every part."""
     if joined is not None:
         joined.close()
@@ -257,12 +255,12 @@ def _join_parquet(
     if not parts:
         dest.write_bytes(empty)
         return
-    joined = _ParquetJoin(dest)
-    try:
+    schema = pq.read_schema(parts[0])
+    with pq.ParquetWriter(dest, schema) as writer:
         for part in parts:
-            joined.add(part)
-    finally:
-        joined.close()
+            source = pq.ParquetFile(part)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group).cast(schema))
 
 
 def rescore(

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from scoring.contract.fields import PROFILE_COLUMNS
 from scoring.contract.validate import RowError, ValidatedBatch, validate_table
@@ -66,34 +65,6 @@ def encode(frame: pd.DataFrame, fmt: str) -> bytes:
     with TableWriter(buffer, format=fmt) as writer:
         writer.write(frame)
     return buffer.getvalue()
-
-
-#: A Parquet run's chunk results, as the pool hands them over and as they wait on disk for a
-#: resume: Arrow IPC files, LZ4-compressed (2.4 times the size of the same rows in Parquet).
-#: Arrow reads them back without decoding pages, and the rows are encoded as Parquet once,
-#: into the output: a Parquet part was encoded, decoded and encoded again, about 0.5 s of
-#: CPU per million rows more (docs/benchmarks.md). Zstandard files are as small as Parquet
-#: but took half of that gain back.
-PART_SUFFIX = ".arrow"
-_PART_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
-
-
-def encode_chunk(frame: pd.DataFrame, fmt: str) -> bytes:
-    """One chunk's results as its run keeps them: the output's own bytes for CSV and JSON
-    Lines (appended as they are), an Arrow IPC file (``read_part``) for Parquet."""
-    if fmt != "parquet":
-        return encode(frame, fmt)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema, options=_PART_OPTIONS) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def read_part(source: bytes | Path) -> pa.Table:
-    """The rows of a Parquet run's chunk (``encode_chunk``), from its bytes or its file."""
-    data = pa.memory_map(str(source)) if isinstance(source, Path) else source
-    return pa.ipc.open_file(data).read_all()
 
 
 @dataclass

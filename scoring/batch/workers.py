@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 
-from scoring.batch.results import encode_chunk, result_frame
+from scoring.batch.results import encode, result_frame
 from scoring.contract.validate import PreparedTable, RowError, validate_prepared
 from scoring.engine import Scorer
 
@@ -54,11 +54,11 @@ class ScoredChunk:
 
 
 def score_chunk(scorer: Scorer, table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
-    """Validate a prepared chunk and score its valid rows into bytes (``encode_chunk``)."""
+    """Validate a prepared chunk and score its valid rows into ``fmt`` bytes."""
     batch = validate_prepared(table)
     payload = b""
     if batch.scored:
-        payload = encode_chunk(result_frame(scorer, batch, scored_at=scored_at), fmt)
+        payload = encode(result_frame(scorer, batch, scored_at=scored_at), fmt)
     return ScoredChunk(payload, batch.received, batch.scored, batch.errors, len(batch.skipped))
 
 
