@@ -775,14 +775,18 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
     assert trims == [0, 0, 0]  # one for each of the three chunks
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_the_pool_process_starts_at_the_first_chunk_and_holds_up_to_three(
-    scorer, profiles, tmp_path
+    scorer, profiles, tmp_path, monkeypatch, start_method
 ):
-    """Decided when the first chunk is read: the process imports what it needs while this
-    process scores that chunk; then each pool process is given up to ``IN_HAND`` chunks."""
+    """Decided when the first chunk is read; then each pool process is given up to
+    ``IN_HAND`` chunks. A forked process (Linux) has everything at once and gets the first
+    chunk too; a spawned one imports what it needs while this process scores that chunk."""
+    from scoring.batch import workers
     from scoring.batch.chunks import InputChunks
     from scoring.batch.workers import IN_HAND, ChunkScorer
 
+    monkeypatch.setattr(workers, "START_METHOD", start_method)
     source = tmp_path / "in.csv"
     write_table(profiles.iloc[:60], source, format="csv")
     chunks = iter(InputChunks(source, chunk_rows=10, skip=0))
@@ -791,15 +795,20 @@ def test_the_pool_process_starts_at_the_first_chunk_and_holds_up_to_three(
     )
     try:
         first = scoring._submit(next(chunks))
-        assert first.done()  # the first chunk is scored here...
-        assert (
-            scoring._pool is not None and len(scoring._pool._processes) == 1
-        )  # ...the pool starts
+        assert scoring._pool is not None and len(scoring._pool._processes) == 1  # started
+        assert scoring._pool._mp_context.get_start_method() == start_method
+        if start_method == "spawn":
+            assert first.done() and first not in scoring._in_pool  # scored here
+            in_pool = []
+        else:
+            assert first in scoring._in_pool  # given to the forked process
+            in_pool = [first]
         later = []
-        for _ in range(IN_HAND):  # with fewer than IN_HAND in hand, a chunk goes to the pool
+        while len(in_pool) < IN_HAND:  # with fewer than IN_HAND in hand, a chunk goes there
             later.append(scoring._submit(next(chunks)))
             assert later[-1] in scoring._in_pool
-        later += [scoring._submit(next(chunks)) for _ in range(2)]
+            in_pool.append(later[-1])
+        later += [scoring._submit(next(chunks)) for _ in range(5 - len(later))]
         assert len(scoring._in_pool) <= IN_HAND == 3
         assert [f.result().scored for f in [first, *later]] == [10] * 6
     finally:

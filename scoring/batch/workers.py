@@ -9,6 +9,7 @@ import ctypes.util
 import gc
 import multiprocessing
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,16 +29,27 @@ if TYPE_CHECKING:  # a pool process reads no file: it never imports the readers
 #: went without work for about a sixth of a run while this process scored a chunk of its own
 #: (docs/benchmarks.md).
 IN_HAND = 3
+#: How pool processes start. Forked on Linux: a spawned process imported pandas, pyarrow and
+#: the scoring code again and got its first chunk about 0.5 s into a run; a forked one has
+#: them from this process and scores from the first chunk (docs/benchmarks.md). Nothing in
+#: a pool process uses OpenMP or the threads this process may have started (the progress
+#: bar's monitor, Arrow's, which Arrow starts again after a fork). Elsewhere fork is unsafe
+#: (macOS) or absent (Windows): spawned there.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 _worker_scorer: Scorer | None = None
 
 
 def _start_worker(scorer: Scorer) -> None:
-    """Pool initializer: keep the scorer the parent sent once; Ctrl-C is the parent's to handle."""
+    """Pool initializer: keep the scorer the parent sent once; Ctrl-C is the parent's to handle.
+    A forked process gives back the heap's free pages it shares with its parent (they count in
+    its resident memory too: 10 to 20 MB at 5M CSV rows)."""
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     steady_heap()
     collect_less()
     pa.set_memory_pool(pa.system_memory_pool())  # see ``arrow_on_malloc``
+    if _GLIBC_HEAP is not None:
+        _GLIBC_HEAP.malloc_trim(0)
     _worker_scorer = scorer
 
 
@@ -197,8 +209,9 @@ class ChunkScorer:
     side is slower (reading CSV or scoring), and no process is started only to wait: on two
     cores that is one pool process, not two beside an idle reader (a third copy of pandas
     and pyarrow in memory). The pool processes are started as soon as the first chunk says
-    the run is long enough, so that they import what they need while this process scores
-    that chunk.
+    the run is long enough. On Linux they are forked (``START_METHOD``): they have the
+    libraries and the scorer at once, so the first chunk goes to them too; where processes
+    are spawned, they import what they need while this process scores that chunk.
     """
 
     def __init__(
@@ -221,7 +234,7 @@ class ChunkScorer:
     def _start_pool(self) -> None:
         self._pool = ProcessPoolExecutor(
             self.pool_size,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context(START_METHOD),
             initializer=_start_worker,
             initargs=(self.scorer.portable(),),
         )
@@ -239,7 +252,7 @@ class ChunkScorer:
             self._use_pool = self.pool_size > 0 and self._pool_worth()
             if self._use_pool:
                 self._start_pool()
-        if self._chunks > 1 and self._pool_free():
+        if (self._chunks > 1 or START_METHOD == "fork") and self._pool_free():
             future = self._pool.submit(
                 _score_in_worker, table.portable(), self.format, self.scored_at
             )
