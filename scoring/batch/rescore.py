@@ -234,7 +234,9 @@ class _ParquetJoin:
             self._schema = source.schema_arrow
             self._writer = pq.ParquetWriter(self.dest, self._schema)
         for group in range(source.num_row_groups):
-            self._writer.write_table(source.read_row_group(group).cast(self._schema))
+            self._writer.write_table(
+                source.read_row_group(group, use_threads=False).cast(self._schema)
+            )
         self.parts += 1
 
     def close(self) -> None:
@@ -260,7 +262,7 @@ def _join_parquet(
         for part in parts:
             source = pq.ParquetFile(part)
             for group in range(source.num_row_groups):
-                writer.write_table(source.read_row_group(group).cast(schema))
+                writer.write_table(source.read_row_group(group, use_threads=False).cast(schema))
 
 
 def rescore(

@@ -77,7 +77,10 @@ def iter_parquet(
     check_parquet_sizes(parquet.metadata, source, limits)
     if "" in names:
         raise FileFormatError(f"{source}: a Parquet column has an empty name; name every column")
-    batches = parquet.iter_batches(batch_size=chunk_rows)
+    # Decoded on this thread: a rescoring run keeps each core busy with a process of its
+    # own, and Arrow's threads decoding beside it held 30 to 40 MB more at 5M rows for no
+    # gain in time (docs/benchmarks.md).
+    batches = parquet.iter_batches(batch_size=chunk_rows, use_threads=False)
     next_row, yielded = 1, False
     while True:
         try:
