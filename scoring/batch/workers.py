@@ -30,10 +30,10 @@ if TYPE_CHECKING:  # a pool process reads no file: it never imports the readers
 #: (docs/benchmarks.md).
 IN_HAND = 3
 #: How pool processes start. Forked on Linux: a spawned process imported pandas, pyarrow and
-#: the scoring code again and got its first chunk about 0.5 s into a run; a forked one has
-#: them from this process and scores from the first chunk (docs/benchmarks.md). Nothing in
-#: a pool process uses OpenMP or the threads this process may have started (the progress
-#: bar's monitor, Arrow's, which Arrow starts again after a fork). Elsewhere fork is unsafe
+#: the scoring code again (about 0.5 s of CPU) before it could score; a forked one has them
+#: from this process and scores from the first chunk (docs/benchmarks.md). Nothing in a pool
+#: process uses OpenMP or the threads this process may have started (the progress bar's
+#: monitor, Arrow's, which Arrow starts again after a fork). Elsewhere fork is unsafe
 #: (macOS) or absent (Windows): spawned there.
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 _worker_scorer: Scorer | None = None
