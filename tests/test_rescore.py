@@ -775,6 +775,25 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
     assert trims == [0, 0, 0]  # one for each of the three chunks
 
 
+def test_a_pool_process_gives_back_the_free_heap_it_starts_with(monkeypatch, scorer):
+    """A forked pool process shares its parent's heap pages, free ones included, and they
+    count in its resident memory: its initializer trims them whatever their amount."""
+    from scoring.batch import workers
+
+    trims = []
+    heap = workers._GLIBC_HEAP._replace(malloc_trim=trims.append)
+    monkeypatch.setattr(workers, "_GLIBC_HEAP", heap)
+    # the initializer's other settings are the pool process's own: not in this process
+    monkeypatch.setattr(workers, "steady_heap", lambda: None)
+    monkeypatch.setattr(workers, "collect_less", lambda: None)
+    monkeypatch.setattr(workers.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(workers.pa, "set_memory_pool", lambda pool: None)
+    monkeypatch.setattr(workers, "_worker_scorer", None)
+    workers._start_worker(scorer)
+    assert trims == [0]
+    assert workers._worker_scorer is scorer
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_the_pool_process_starts_at_the_first_chunk_and_holds_up_to_three(
     scorer, profiles, tmp_path, monkeypatch, start_method
