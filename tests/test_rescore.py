@@ -409,6 +409,21 @@ def test_resume_refuses_parquet_output_that_lost_finished_chunks(streamed, mixed
         streamed(mixed_parquet, out, chunk_rows=100, resume=True)
 
 
+def test_resume_refuses_a_parquet_part_damaged_on_disk(streamed, mixed_parquet, tmp_path):
+    out = tmp_path / "out.parquet"
+    with pytest.raises(Killed):
+        streamed(mixed_parquet, out, chunk_rows=100, on_chunk=kill_after(2))
+    part = OutputPaths(out).parts / "0000001.parquet"
+    part.write_bytes(part.read_bytes()[:-100])  # cut short: its footer is gone
+    with pytest.raises(RescoreError) as refused:
+        streamed(mixed_parquet, out, chunk_rows=100, resume=True)
+    assert str(refused.value) == (
+        "out.parquet.part.chunks/0000001.parquet is damaged (not a Parquet file "
+        "(no PAR1 at its start and end)); rerun without --resume"
+    )
+    assert not out.exists()
+
+
 def test_a_run_without_resume_starts_over(streamed, mixed_parquet, tmp_path):
     out = tmp_path / "out.csv"
     with pytest.raises(Killed):

@@ -11,11 +11,12 @@ and again.
 
 Everything is written beside the output under names that never look complete, and renamed
 into place at the end: ``OUT.part`` (CSV and JSON Lines, appended; Parquet: one file per
-chunk under ``OUT.part.chunks/``, joined into one file with a row group per chunk at the
-end), ``<stem>.rejected.csv.part``, and ``OUT.part.checkpoint``, a small JSON file that
-names the input (size, modification time, hash of its head), the settings, and how many
-chunks, rows and bytes are complete. A killed run resumes from there: partial output past
-the last complete chunk is cut off, finished chunks are read but not scored again.
+chunk under ``OUT.part.chunks/``, and ``OUT.part`` with each chunk's row group bytes copied
+in as it comes and one footer at the end), ``<stem>.rejected.csv.part``, and
+``OUT.part.checkpoint``, a small JSON file that names the input (size, modification time,
+hash of its head), the settings, and how many chunks, rows and bytes are complete. A killed
+run resumes from there: partial output past the last complete chunk is cut off, finished
+chunks are read but not scored again.
 
 This module writes the partial output and runs the whole; the input's chunks are read in
 ``chunks``, scored in ``workers``, turned into rows and files in ``results``, and the
@@ -30,8 +31,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from scoring.batch.checkpoint import (
@@ -53,6 +52,7 @@ from scoring.batch.workers import ChunkScorer, arrow_on_malloc, fewer_collection
 from scoring.contract.validate import RowError
 from scoring.engine import Scorer, now_utc
 from scoring.errors import FileFormatError, RescoreError
+from scoring.files.parquet_join import NotJoinable, ParquetJoin
 
 DEFAULT_CHUNK_ROWS = 25_000
 #: Scoring processes; two are faster than one on two cores for 1M rows (docs/benchmarks.md).
@@ -219,37 +219,31 @@ def _append(handle, data: bytes) -> int:
 
 
 class _ParquetJoin:
-    """The output file written as the parts are committed, so that at the end of a run no
-    part is read and encoded again: the same row groups, schema and bytes as
-    ``_join_parquet`` of the parts gives."""
+    """The output file written as the parts are committed, their row groups' bytes copied
+    (``ParquetJoin``): no part is decoded or encoded again, now or at the end of a run."""
 
     def __init__(self, dest: Path):
-        self.dest, self.parts = dest, 0
-        self._writer: pq.ParquetWriter | None = None
-        self._schema: pa.Schema | None = None
+        self._handle = dest.open("wb")
+        self._join = ParquetJoin(self._handle)
+
+    @property
+    def parts(self) -> int:
+        return self._join.files
 
     def add(self, payload: bytes) -> None:
-        source = pq.ParquetFile(pa.BufferReader(payload))
-        if self._writer is None:
-            self._schema = source.schema_arrow
-            self._writer = pq.ParquetWriter(self.dest, self._schema)
-        for group in range(source.num_row_groups):
-            self._writer.write_table(
-                source.read_row_group(group, use_threads=False).cast(self._schema)
-            )
-        self.parts += 1
+        self._join.add(payload)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if not self._handle.closed:
+            with self._handle:
+                self._join.close()
 
 
 def _join_parquet(
     parts: list[Path], dest: Path, empty: bytes, joined: _ParquetJoin | None = None
 ) -> None:
-    """One Parquet file with each part's row groups in order, read one row group at a time;
-    already written if ``joined`` took every part."""
+    """One Parquet file with each part's row groups in order; already written if ``joined``
+    took every part."""
     if joined is not None:
         joined.close()
         if parts and joined.parts == len(parts):
@@ -257,12 +251,16 @@ def _join_parquet(
     if not parts:
         dest.write_bytes(empty)
         return
-    schema = pq.read_schema(parts[0])
-    with pq.ParquetWriter(dest, schema) as writer:
+    with dest.open("wb") as handle:
+        join = ParquetJoin(handle)
         for part in parts:
-            source = pq.ParquetFile(part)
-            for group in range(source.num_row_groups):
-                writer.write_table(source.read_row_group(group, use_threads=False).cast(schema))
+            try:
+                join.add(part.read_bytes())
+            except NotJoinable as exc:  # damaged on disk since it was written
+                raise RescoreError(
+                    f"{part.parent.name}/{part.name} is damaged ({exc}); rerun without --resume"
+                ) from exc
+        join.close()
 
 
 def rescore(
