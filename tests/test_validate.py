@@ -693,6 +693,63 @@ def test_number_cells_of_a_column_are_read_as_each_cell_alone(texts, mark):
     assert [None if np.isnan(v) else v for v in got.tolist()] == expected
 
 
+_CAST_SPECIALS = ["nan", "NaN", "inf", "-Infinity", "1e999", "+.5", "1.", "-0", "0.39", "7"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+            st.sampled_from(_CAST_SPECIALS),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_decimal_point_texts_cast_in_one_go_are_read_as_each_cell_alone(texts):
+    """A column of decimals as a program writes them is cast in one kernel call: the same
+    numbers as ``number_from_text`` of each, "nan" and "inf" refused as the pattern does."""
+    import pyarrow as pa
+
+    from scoring.contract.cells import number_from_text
+    from scoring.contract.parsing import _text_numbers
+
+    got = _text_numbers(
+        pa.array(texts, type=pa.large_string()), np.arange(len(texts)), len(texts), "."
+    )
+    expected = [number_from_text(text, ".") for text in texts]
+    assert [None if np.isnan(v) else v for v in got.tolist()] == expected
+
+
+_EDGE_ALPHABET = "ab5-\u2013\u2014 \t\xa0\u2007\u202f\ufeff\u00e9"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet=_EDGE_ALPHABET, max_size=4), min_size=1, max_size=30),
+    start=st.integers(0, 3),
+)
+def test_text_cells_are_stripped_and_blanks_made_missing_as_each_cell_alone(texts, start):
+    """Whether a column's texts are stripped (kernels) or found to need nothing (their edge
+    bytes), each cell ends as ``strip_text`` leaves it, and a blank or "-" one is missing."""
+    import pyarrow as pa
+
+    from scoring.contract.cells import NOT_APPLICABLE, strip_text
+    from scoring.contract.parsing import _MISSING, _TEXT, _with_text
+
+    array = pa.array(["pad"] * start + texts, type=pa.large_string()).slice(start)
+    kind = np.full(len(texts), _TEXT, dtype=np.int8)
+    cells = _with_text(None, kind, np.arange(len(texts)), array)
+    stripped = [strip_text(text) for text in texts]
+    kept = [i for i, text in enumerate(stripped) if text not in ("", *NOT_APPLICABLE)]
+    assert cells.text_rows.tolist() == kept
+    assert cells.text.to_pylist() == [stripped[i] for i in kept]
+    assert [i for i, k in enumerate(cells.kind) if k == _MISSING] == sorted(
+        set(range(len(texts))) - set(kept)
+    )
+
+
 def test_plain_digits_and_other_number_texts_in_one_column_are_each_read():
     import pyarrow as pa
 

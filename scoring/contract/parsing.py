@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import decimal
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -167,6 +167,17 @@ def _text_numbers(text: pa.Array, rows: np.ndarray, n: int, decimal_mark: str) -
         if plain.all():
             return out
         rows, text = rows[~plain], text.filter(pa.array(~plain))
+    if decimal_mark == ".":  # decimals as a program writes them ("0.39", "2065835000.0")
+        try:
+            values = _numpy(pc.cast(text, pa.float64()))
+        except pa.ArrowInvalid:
+            pass  # some text is no plain number ("1,500", "banyak"): the pattern decides
+        else:  # "nan" and "inf" are cast too; the pattern refuses them, as it does "1e999"
+            finite = np.isfinite(values)
+            out[rows[finite]] = values[finite]
+            if finite.all():
+                return out
+            rows, text = rows[~finite], text.filter(pa.array(~finite))
     matches = pc.match_substring_regex(text, f"^(?:{NUMBER_TEXT[decimal_mark]})$")
     matched = _numpy(matches)
     text = text.filter(matches)
@@ -210,15 +221,51 @@ def _cells(column: pd.Series | pa.Array | pa.ChunkedArray) -> _Cells:
 
 def _with_text(values, kind: np.ndarray, rows: np.ndarray, text: pa.Array) -> _Cells:
     """``_Cells`` of a column whose cells ``rows`` hold ``text``: stripped, and blank or
-    not-applicable text ("-") made missing."""
-    text = pc.utf8_trim(text, characters=BLANK_CHARS)
-    blank = pc.is_in(text, value_set=_BLANK_OR_NOT_APPLICABLE)
-    kind[rows[_numpy(blank)]] = _MISSING
-    kept = pc.invert(blank)
-    return _Cells(values, kind, rows[_numpy(kept)], text.filter(kept))
+    not-applicable text ("-") made missing. Most columns have neither: their texts' first
+    and last bytes say so, and the text is then kept as it is (no kernel, no copy)."""
+    edges = _edges(text)
+    if edges is None or _BLANK_EDGE[edges[1]].any() or _BLANK_EDGE[edges[2]].any():
+        text = pc.utf8_trim(text, characters=BLANK_CHARS)
+        edges = _edges(text)
+    if edges is not None and not _NOT_APPLICABLE_START[edges[1]].any():
+        blank = edges[0] == 0
+    else:
+        blank = _numpy(pc.is_in(text, value_set=_BLANK_OR_NOT_APPLICABLE))
+    if not blank.any():
+        return _Cells(values, kind, rows, text)
+    kind[rows[blank]] = _MISSING
+    kept = ~blank
+    return _Cells(values, kind, rows[kept], text.filter(pa.array(kept)))
 
 
 _BLANK_OR_NOT_APPLICABLE = pa.array(["", *NOT_APPLICABLE], type=pa.large_string())
+
+
+def _byte_set(values: Iterable[int]) -> np.ndarray:
+    found = np.zeros(256, dtype=bool)
+    found[list(values)] = True
+    return found
+
+
+#: Bytes a text starts or ends with if ``strip_text`` would change it (a blank character's
+#: first byte in UTF-8, or its last), and the first bytes of the not-applicable marks.
+_BLANK_EDGE = _byte_set(b for char in BLANK_CHARS for b in (char.encode()[0], char.encode()[-1]))
+_NOT_APPLICABLE_START = _byte_set(mark.encode()[0] for mark in NOT_APPLICABLE)
+
+
+def _edges(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each text's length in bytes, and the first and last bytes of the texts that are not
+    empty, read off the array's buffers; None for an array with missing values."""
+    if text.null_count or not pa.types.is_large_string(text.type):
+        return None
+    _, offsets, data = text.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int64, count=len(text) + 1, offset=8 * text.offset)
+    lengths = np.diff(ends)
+    filled = lengths > 0
+    if data is None or not filled.any():
+        return lengths, np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.uint8)
+    data = np.frombuffer(data, dtype=np.uint8)
+    return lengths, data[ends[:-1][filled]], data[ends[1:][filled] - 1]
 
 
 def _as_arrow(column: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array | None:

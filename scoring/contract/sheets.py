@@ -89,7 +89,12 @@ def locate_errors(
 ) -> None:
     """Add to each field error of a spreadsheet row its ``column`` letter and, unless the
     field is personal, the ``value`` as read, so the web page can point at the cell."""
-    positions = {int(row): i for i, row in enumerate(row_numbers.tolist())}
+    if not errors:  # nearly every chunk: no row is looked up
+        return
+    rows = np.asarray(row_numbers)
+    wanted = np.array([error.row for error in errors], dtype=rows.dtype)
+    found = np.flatnonzero(np.isin(rows, wanted))
+    positions = {int(rows[i]): int(i) for i in found}
     for error in errors:
         position = positions.get(error.row)
         for item in error.errors:

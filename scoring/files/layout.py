@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from scoring.contract.headers import TABLE_COLUMNS, header_aliases
 from scoring.errors import FileFormatError
@@ -105,14 +104,24 @@ def sheet_header(
         names.append(name)
         if own != name:
             header = " ".join(text.replace("\ufeff", "").split())
-            notices.append(column_alias_notice(get_column_letter(position + 1), header, name))
+            notices.append(column_alias_notice(column_letter(position + 1), header, name))
     _refuse_duplicates(raw, names, source)
     return SheetHeader(names, notices)
 
 
+def column_letter(number: int) -> str:
+    """The spreadsheet letters of column ``number`` (1 is A, 27 is AA): written here, not
+    taken from openpyxl, so that reading CSV and Parquet never imports it (0.07 s)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def column_letters(names: list[str]) -> dict[str, str]:
     """Spreadsheet column letter of each named column, by its position in the header."""
-    return {name: get_column_letter(i + 1) for i, name in enumerate(names) if name}
+    return {name: column_letter(i + 1) for i, name in enumerate(names) if name}
 
 
 def column_names(raw: Iterable[str], source: str, *, max_columns: int) -> list[str]:
@@ -162,7 +171,7 @@ def named_columns(
             continue
         filled = frame.iloc[:, position].notna().to_numpy()
         if filled.any():
-            row, letter = int(numbers[np.argmax(filled)]), get_column_letter(position + 1)
+            row, letter = int(numbers[np.argmax(filled)]), column_letter(position + 1)
             raise FileFormatError(
                 f"{source}: column {letter} has a value in row {row} "
                 f"but no header; give the column a name or delete it{note}",

@@ -35,7 +35,6 @@ from scoring.files.limits import DEFAULT_LIMITS, UTF8_BOM, ReadLimits
 from scoring.files.notices import merge_notices
 from scoring.files.streams import HEAD_BYTES, Source, open_source, peek
 from scoring.files.table import RawTable, raw_table, with_columns
-from scoring.files.xlsx import iter_xlsx
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -151,12 +150,20 @@ def _first_line_is_object(text: bytes) -> bool:
         return False
 
 
+def _xlsx_tables(*args, **options) -> Iterator[RawTable]:
+    """``iter_xlsx``, imported when a spreadsheet is read: openpyxl takes about 0.07 s to
+    import, which a run over CSV or Parquet (a pool process too) need not pay."""
+    from scoring.files.xlsx import iter_xlsx
+
+    return iter_xlsx(*args, **options)
+
+
 #: The formats whose reader can keep the cells as Arrow arrays (``iter_tables(arrow=True)``).
 _ARROW = ("csv", "parquet")
 
 _READERS = {
     "csv": iter_csv,
-    "xlsx": iter_xlsx,
+    "xlsx": _xlsx_tables,
     "parquet": iter_parquet,
     "json": iter_json,
     "jsonl": iter_jsonl,
