@@ -18,7 +18,8 @@ import pandas as pd
 #: Characters stripped from both ends of text; text of nothing else is blank (missing).
 BLANK_CHARS = " \t\n\r\f\v\xa0\u2007\u202f\ufeff"
 #: Separators between the values of a list written in one cell.
-LIST_SEPARATORS = "[;,]"
+LIST_SEPARATOR_CHARS = ";,"
+LIST_SEPARATORS = f"[{re.escape(LIST_SEPARATOR_CHARS)}]"
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 #: Largest whole number read as text in a text field (beyond it a float is not exact).
 EXACT_WHOLE = 2.0**53
