@@ -759,13 +759,14 @@ def test_dask_engine_without_dask_names_the_extra(run, mixed_parquet, tmp_path, 
     )
 
 
-def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_path):
-    """The reading process gives the C library's freed pages back once they pass the limit,
-    once for each chunk it hands on; not below the limit, where it would only cost page
-    faults."""
+def test_freed_heap_memory_is_given_back_only_past_both_limits(monkeypatch, tmp_path):
+    """The reading process gives the C library's freed pages back once they pass the limit
+    and the process has grown past its share of memory, once for each chunk it hands on;
+    not below either, where it would only cost page faults."""
     from scoring.batch import workers
 
     free = {"bytes": workers.HEAP_FREE_LIMIT}
+    resident = {"bytes": workers.RESIDENT_LIMIT + 1}
     trims = []
 
     class Info:
@@ -775,9 +776,14 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
 
     heap = workers._GLIBC_HEAP._replace(mallinfo2=Info, malloc_trim=trims.append)
     monkeypatch.setattr(workers, "_GLIBC_HEAP", heap)
+    monkeypatch.setattr(workers, "resident_bytes", lambda: resident["bytes"])
     workers.give_back_freed_memory()
     assert trims == []
     free["bytes"] = workers.HEAP_FREE_LIMIT + 1
+    resident["bytes"] = workers.RESIDENT_LIMIT
+    workers.give_back_freed_memory()
+    assert trims == []
+    resident["bytes"] = workers.RESIDENT_LIMIT + 1
     workers.give_back_freed_memory()
     assert trims == [0]
 
@@ -788,6 +794,15 @@ def test_freed_heap_memory_is_given_back_only_past_the_limit(monkeypatch, tmp_pa
     summary = rescore(source, tmp_path / "out.parquet", chunk_rows=10, workers=1)
     assert summary.scored == 30
     assert trims == [0, 0, 0]  # one for each of the three chunks
+
+
+def test_resident_memory_is_read_from_the_system():
+    from scoring.batch import workers
+
+    before = workers.resident_bytes()
+    block = bytearray(b"x") * (64 * 2**20)  # every page written
+    assert workers.resident_bytes() - before >= 60 * 2**20
+    del block
 
 
 def test_a_pool_process_gives_back_the_free_heap_it_starts_with(monkeypatch, scorer):

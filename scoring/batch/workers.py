@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import gc
 import multiprocessing
+import os
 import signal
 import sys
 from collections import deque
@@ -146,16 +147,36 @@ def steady_heap() -> None:
 
 #: Free bytes held inside the C library's heap above which they are given back.
 HEAP_FREE_LIMIT = 64 * 2**20
+#: Resident memory of the reading process below which its freed heap pages are kept for the
+#: next chunks. Half the 1 GiB a run's processes stay under (a pool process takes a third).
+RESIDENT_LIMIT = 512 * 2**20
 
 
 def give_back_freed_memory() -> None:
     """Give the pages freed inside the C library's heap back to the system once they pass
-    ``HEAP_FREE_LIMIT`` (glibc's ``malloc_trim``; nothing elsewhere). Freed memory between
-    live blocks otherwise stays resident, and the process that reads the file (CSV above
-    all) and scores what the pool cannot take grows by about 100 MB over a 5M-row run.
-    Not at every chunk: each trim costs the page faults of taking the pages back."""
-    if _GLIBC_HEAP is not None and _GLIBC_HEAP.mallinfo2().fordblks > HEAP_FREE_LIMIT:
+    ``HEAP_FREE_LIMIT`` and the process's resident memory passes ``RESIDENT_LIMIT`` (glibc's
+    ``malloc_trim``; nothing elsewhere). Freed memory between live blocks otherwise stays
+    resident, and the process that reads the file (CSV above all) and scores what the pool
+    cannot take grows by about 100 MB over a 5M-row run. Not while the process is smaller:
+    each trim costs the page faults of taking the pages back, and done at every chunk that
+    was two seconds of system time per million CSV rows (docs/benchmarks.md)."""
+    if _GLIBC_HEAP is None or _GLIBC_HEAP.mallinfo2().fordblks <= HEAP_FREE_LIMIT:
+        return
+    if resident_bytes() > RESIDENT_LIMIT:
         _GLIBC_HEAP.malloc_trim(0)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux's ``/proc/self/statm``); where that cannot be
+    read, more than any limit, so that freed memory is given back as soon as there is any."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return sys.maxsize
 
 
 def collect_less() -> None:

@@ -3,8 +3,9 @@
 ``SeenIds`` keeps every id as a Python string in a dict, about 120 bytes an id: 600 MB
 for a file of five million rows. A rescoring run keeps the ids here instead, as two 64-bit
 SipHash digests (``pandas.util.hash_array`` with two keys) and the row that gave the id
-first, in sorted NumPy runs merged like a binary counter, so adding a chunk costs a few
-binary searches and memory is 20 bytes a distinct id. Ids within one chunk are compared as
+first, in sorted NumPy runs merged like a binary counter up to ``MAX_RUN`` digests each,
+so adding a chunk costs a few binary searches, memory is 20 bytes a distinct id, and no
+merge holds two copies of millions of digests at once. Ids within one chunk are compared as
 strings; ids of different chunks by their digests, which two different ids share with a
 probability of about n^2 / 2^129 (1e-25 for ten million ids).
 """
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 _KEYS = ("sme-export-id-hi", "sme-export-id-lo")  # 16 characters each, as hash_array wants
+#: Digests a run may hold (20 MB): past it runs are kept side by side, each searched.
+MAX_RUN = 2**20
 
 
 @dataclass
@@ -104,7 +107,8 @@ class SeenIdDigests:
         order = np.argsort(high, kind="stable")
         rows = rows[order]
         run = _Run(high[order], low[order], rows.astype(_row_type(rows)))
-        # a binary counter: runs of about equal size are merged, so there are few runs
-        while self._runs and len(self._runs[-1]) <= len(run):
+        # a binary counter: runs of about equal size are merged, so there are few runs; but
+        # none past MAX_RUN, whose merge would hold two copies of millions of digests at once
+        while self._runs and len(self._runs[-1]) <= len(run) <= MAX_RUN - len(self._runs[-1]):
             run = self._runs.pop().merged(run)
         self._runs.append(run)
