@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 
+from scoring.batch.handoff import ChunkFile, Handoff
 from scoring.batch.results import encode, result_frame
 from scoring.contract.validate import PreparedTable, RowError, validate_prepared
 from scoring.engine import Scorer
@@ -75,7 +76,9 @@ def score_chunk(scorer: Scorer, table: PreparedTable, fmt: str, scored_at: str) 
     return ScoredChunk(payload, batch.received, batch.scored, batch.errors, len(batch.skipped))
 
 
-def _score_in_worker(table: PreparedTable, fmt: str, scored_at: str) -> ScoredChunk:
+def _score_in_worker(table: PreparedTable | ChunkFile, fmt: str, scored_at: str) -> ScoredChunk:
+    if isinstance(table, ChunkFile):
+        table = table.load()
     return score_chunk(_worker_scorer, table, fmt, scored_at)
 
 
@@ -251,8 +254,10 @@ class ChunkScorer:
         self._pool_worth = pool_worth
         self._chunks = 0
         self._in_pool: set[Future] = set()
+        self._handoff: Handoff | None = None
 
     def _start_pool(self) -> None:
+        self._handoff = Handoff()
         self._pool = ProcessPoolExecutor(
             self.pool_size,
             mp_context=multiprocessing.get_context(START_METHOD),
@@ -275,7 +280,7 @@ class ChunkScorer:
                 self._start_pool()
         if (self._chunks > 1 or START_METHOD == "fork") and self._pool_free():
             future = self._pool.submit(
-                _score_in_worker, table.portable(), self.format, self.scored_at
+                _score_in_worker, self._handoff.ship(table.portable()), self.format, self.scored_at
             )
             self._in_pool.add(future)
             return future
@@ -297,6 +302,8 @@ class ChunkScorer:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._handoff is not None:
+            self._handoff.close()
 
 
 def _finished(chunk: Chunk, future: Future) -> tuple[Chunk, bytes]:
