@@ -64,3 +64,28 @@ def test_the_folder_is_removed_on_close(tmp_path):
     assert shipped.path.exists()
     shipping.close()
     assert not shipping.folder.exists()
+
+
+def test_without_temporary_space_chunks_travel_pickled(tmp_path, monkeypatch):
+    import tempfile
+
+    def no_space(**_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_space)
+    shipping = Handoff()
+    table = prepared(tmp_path, "csv")
+    assert shipping.folder is None
+    assert shipping.ship(table) is table
+    shipping.close()
+
+
+def test_a_chunk_file_that_cannot_be_written_travels_pickled(tmp_path, handoff, monkeypatch):
+    table = prepared(tmp_path, "csv")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pa, "OSFile", full)
+    assert handoff.ship(table) is table
+    assert list(handoff.folder.iterdir()) == []

@@ -45,26 +45,40 @@ class ChunkFile:
 
 
 class Handoff:
-    """A temporary folder for the chunks on their way to the pool; ``close`` removes it."""
+    """A temporary folder for the chunks on their way to the pool; ``close`` removes it (a
+    run killed outright leaves it, a few chunks at most, to the system's cleaning of its
+    temporary folder). Where no folder can be made or a file written (no temporary space
+    left), chunks are pickled as before: slower, never lost."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="sme-export-chunks-"))
+        try:
+            self.folder: Path | None = Path(tempfile.mkdtemp(prefix="sme-export-chunks-"))
+        except OSError:
+            self.folder = None
         self._count = 0
 
     def ship(self, table: PreparedTable) -> PreparedTable | ChunkFile:
         """``table`` to send to a pool process: a ``ChunkFile`` when every column of its
         frame is held by Arrow, else the table itself (pickled on its way)."""
-        arrow = _arrow_table(table.frame)
+        arrow = _arrow_table(table.frame) if self.folder is not None else None
         if arrow is None:
             return table
         self._count += 1
         path = self.folder / f"{self._count:07d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
-            writer.write_table(arrow)
+        try:
+            with (
+                pa.OSFile(str(path), "wb") as sink,
+                pa.ipc.new_file(sink, arrow.schema) as writer,
+            ):
+                writer.write_table(arrow)
+        except (OSError, pa.ArrowIOError):
+            path.unlink(missing_ok=True)
+            return table
         return ChunkFile(path, replace(table, frame=table.frame.iloc[:0, :0]))
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table | None:
