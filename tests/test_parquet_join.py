@@ -117,3 +117,9 @@ def test_no_file_added_writes_nothing():
 def test_a_file_that_is_no_parquet_is_refused(data, message):
     with pytest.raises(NotJoinable, match=message):
         joined(parquet_bytes(cohort(0, 10)), data)
+
+
+def test_a_file_whose_columns_do_not_cast_to_the_first_ones_is_refused():
+    words = cohort(100, 5).set_column(0, "row", pa.array(["a", "b", "c", "d", "e"]))
+    with pytest.raises(NotJoinable, match="cannot be read as the first file's"):
+        joined(parquet_bytes(cohort(0, 10)), parquet_bytes(words))

@@ -92,7 +92,9 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table | None:
     columns = []
     for name in frame.columns:
         values = frame[name].array
-        if type(values) is not pd.arrays.ArrowExtensionArray:  # str columns come back as it
+        # Exactly this type: a column of another dtype (str, numbers, objects) would come
+        # back as an Arrow one; it is pickled instead.
+        if type(values) is not pd.arrays.ArrowExtensionArray:
             return None
         array = pa.array(values)
         columns.append(array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array)

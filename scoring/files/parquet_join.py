@@ -325,12 +325,15 @@ class ParquetJoin:
 
     def _encoded_again(self, data: bytes) -> bytes:
         """``data``'s row groups cast to the first file's schema and encoded again."""
-        source = pq.ParquetFile(pa.BufferReader(data))
         buffer = io.BytesIO()
-        with pq.ParquetWriter(buffer, self._schema, store_schema=self._store_schema) as writer:
-            for group in range(source.num_row_groups):
-                table = source.read_row_group(group, use_threads=False)
-                writer.write_table(table.cast(self._schema))
+        try:
+            source = pq.ParquetFile(pa.BufferReader(data))
+            with pq.ParquetWriter(buffer, self._schema, store_schema=self._store_schema) as out:
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group, use_threads=False)
+                    out.write_table(table.cast(self._schema))
+        except (pa.ArrowException, ValueError) as exc:  # unreadable, or columns that do not cast
+            raise NotJoinable(f"its columns cannot be read as the first file's ({exc})") from exc
         return buffer.getvalue()
 
     def close(self) -> None:
