@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.store.common import format_time
+from api.store.direct import direct
 from api.tables import AuditEvent
 
 
@@ -21,10 +22,12 @@ def audit(
 ) -> None:
     """Append an audit event. ``details`` must never hold personal data.
 
-    A Core insert on the session's connection, in its transaction: the ORM's unit of work
-    costs more than the insert, and nothing reads the event back as an object."""
-    session.connection().execute(
-        _INSERT, {"actor": actor, "action": action, "subject": subject, "details": details}
+    An insert on the session's connection, in its transaction, straight on the driver's
+    cursor (``api.store.direct``): the ORM's unit of work and SQLAlchemy's execution cost
+    more than the insert, and nothing reads the event back as an object."""
+    direct(_INSERT).run(
+        session.connection(),
+        {"actor": actor, "action": action, "subject": subject, "details": details},
     )
 
 

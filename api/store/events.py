@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.store.common import format_time
+from api.store.direct import direct, execute
 from api.tables import Event, utcnow
 
 #: Every event type, with what it tells; payloads are documented in the OpenAPI document.
@@ -74,7 +75,7 @@ def emit_many(session: Session, events: Iterable[tuple[str, dict]]) -> int:
         )
     if rows:
         # on the session's connection: the ORM adds nothing to a Core insert but its cost
-        session.connection().execute(_INSERT, rows)
+        execute(session.connection(), _INSERT, rows)
         session.info[_PENDING] = True
     return len(rows)
 
@@ -89,8 +90,8 @@ def number_events(session: Session) -> None:
     session.flush()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK)
-    connection.execute(_NUMBER)
+        direct(_LOCK).run(connection)
+    direct(_NUMBER).run(connection)
 
 
 _INSERT = Event.__table__.insert()

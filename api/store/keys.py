@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from api.store.direct import direct
 from api.tables import ApiKey, utcnow
 
 SCOPES = ("score", "read", "personal", "admin")
@@ -92,12 +93,14 @@ def find_api_key(session: Session, presented: str) -> ApiKeyInfo | None:
     The secret's hash is compared in constant time, also when the key id is unknown.
     ``last_used_at`` is recorded at most once a minute, in its own short transaction
     (bookkeeping that must not make every read request a writer holding the key's row).
-    Read with a Core statement built once: this runs on every API request.
+    Read with a Core statement built once, straight on the driver's cursor
+    (``api.store.direct``): this runs on every API request.
     """
     parts = _split_key(presented)
     row = None
     if parts is not None:
-        row = session.connection().execute(_FIND, {"key_id": parts[0]}).first()
+        rows = direct(_FIND).rows(session.connection(), {"key_id": parts[0]})
+        row = rows[0] if rows else None
     expected = row.secret_sha256 if row is not None else _DUMMY_DIGEST
     matches = hmac.compare_digest(expected, _digest(parts[1] if parts else ""))
     if row is None or not matches or row.revoked_at is not None:

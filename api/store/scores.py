@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.store.audit_log import audit
 from api.store.common import chunks, format_time, parse_time, upsert
+from api.store.direct import direct
 from api.store.events import emit_many
 from api.store.smes import personal_row, save_profiles, sme_row
 from api.tables import Batch, CohortMember, PersonalData, Score, ScoreAggregate, Sme, utcnow
@@ -60,8 +61,13 @@ def save_scored(
         scores.append(_score_row(record, sector=profile["sector"], batch_id=batch_id))
     previous_tiers = _latest_tiers(session, smes)
     save_profiles(session, smes=list(smes.values()), personal=people.values(), cohort=cohort)
-    # Core statements on the session's connection: no ORM rows are made of them.
-    score_ids = session.connection().execute(_INSERT_SCORES, scores).scalars().all()
+    # Core statements on the session's connection: no ORM rows are made of them (one
+    # score's straight on the driver's cursor).
+    connection = session.connection()
+    if len(scores) == 1:
+        score_ids = [row.id for row in direct(_INSERT_SCORES).rows(connection, scores[0])]
+    else:
+        score_ids = connection.execute(_INSERT_SCORES, scores).scalars().all()
     emit_many(session, _score_events(scores, score_ids, previous_tiers))
     subject = f"batch/{batch_id}" if batch_id is not None else None
     if subject is None and len(smes) == 1:
@@ -87,8 +93,8 @@ def _latest_tiers(session: Session, sme_ids: Iterable[str]) -> dict[str, str]:
     connection = session.connection()
     wanted = list(sme_ids)
     if len(wanted) == 1:  # one score through the API: a plain statement, nothing expanded
-        tier = connection.execute(_LATEST_TIER, {"sme_id": wanted[0]}).scalar()
-        return {wanted[0]: tier} if tier is not None else {}
+        rows = direct(_LATEST_TIER).rows(connection, {"sme_id": wanted[0]})
+        return {wanted[0]: rows[0].tier} if rows else {}
     postgresql = connection.dialect.name == "postgresql"
     query = _LATEST_TIERS_POSTGRESQL if postgresql else _LATEST_TIERS
     tiers: dict[str, str] = {}

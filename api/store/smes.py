@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from api.store.common import built_upsert, chunks, format_time
+from api.store.direct import execute
 from api.tables import CohortMember, PersonalData, Score, Sme
 from scoring.contract import fields as F
 
@@ -59,9 +60,8 @@ def _upsert_personal(session: Session, rows: Iterable[dict]) -> None:
         by_fields.setdefault(fields, []).append(row)
     connection = session.connection()  # Core statements: the ORM adds only its cost
     for fields, group in by_fields.items():
-        connection.execute(
-            built_upsert(session, PersonalData.__table__, fields, _personal_upsert(fields)), group
-        )
+        statement = built_upsert(session, PersonalData.__table__, fields, _personal_upsert(fields))
+        execute(connection, statement, group)
 
 
 def _personal_upsert(fields: tuple[str, ...]):
@@ -100,10 +100,11 @@ def save_profiles(
     """Upsert SME rows (``sme_row``: the latest profile wins), their personal rows
     (``personal_row``) and, with ``cohort``, their membership of it."""
     connection = session.connection()  # Core statements: the ORM adds only its cost
-    connection.execute(built_upsert(session, Sme.__table__, "profile", _sme_upsert), list(smes))
+    execute(connection, built_upsert(session, Sme.__table__, "profile", _sme_upsert), list(smes))
     _upsert_personal(session, personal)
     if cohort is not None:
-        connection.execute(
+        execute(
+            connection,
             built_upsert(session, CohortMember.__table__, "member", _member_upsert),
             [{"cohort": cohort, "sme_id": row["sme_id"]} for row in smes],
         )
