@@ -40,10 +40,12 @@ def create_app(config: str | type | object | Mapping | None = None) -> Flask:
 
 
 def configure(app: Flask, config: str | type | object | Mapping | None) -> None:
+    from api.http.json_answers import OrjsonProvider
+
     base, overrides = load_config(config)
     app.config.from_object(base)
     app.config.update(overrides)
-    app.json.sort_keys = False  # records keep the contract's field order
+    app.json = OrjsonProvider(app)  # keeps the records' field order
 
 
 def register_extensions(app: Flask) -> None:

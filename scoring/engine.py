@@ -29,7 +29,7 @@ from scoring.contract.fields import ASSUMED_FIELDS
 from scoring.model.additive import ExportModel, column_sums, load_model
 from scoring.model.features import FIELD_COLUMNS, GROUPS, encode_features, encode_field
 from scoring.rules.loading import load_ruleset
-from scoring.rules.ruleset import RuleResult, Ruleset
+from scoring.rules.ruleset import Fixes, RuleResult, Ruleset
 
 REASONS_SHOWN = 5
 #: Effects smaller than this (in probability) are not worth naming as a reason.
@@ -484,7 +484,8 @@ def _action_gains(
     re-scored: the rules only for the criteria the fix can change, the model only for the
     features it changes (the model is additive, so the other features' contributions stay
     as they were). The pairs of a family of fixes (those that change the same fields) are
-    re-scored together, and all pairs go through the calibration and the blend at once.
+    re-scored together, or, when there are only a few pairs (a single score's), all pairs
+    at once on every field; all pairs go through the calibration and the blend at once.
     ``by_feature`` holds the profiles' contributions feature-major, (features, n).
     """
     candidates = rules.applicable & ~rules.met & ruleset.actionable
@@ -493,10 +494,28 @@ def _action_gains(
         return gains
     fixes = ruleset.score_fixes(profiles, rules, candidates)
     rows = fixes.rows
+    fixed_decision = fixed_decisions(fixes, by_feature, decision, model)
+    fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
+    gains.ravel()[rows * gains.shape[1] + fixes.criteria] = np.round(fixed_score - score[rows], 1)
+    return gains
+
+
+def fixed_decisions(
+    fixes: Fixes, by_feature: np.ndarray, decision: np.ndarray, model: ExportModel
+) -> np.ndarray:
+    """(pairs,) the model's decision sum of each fixed profile: its profile's, plus the
+    change of each feature its fix changes, feature by feature in feature order."""
+    rows = fixes.rows
     fixed_decision = decision[rows]
     for family in fixes.families:
-        names = sorted(family.changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
         pairs = slice(family.start, family.end)
+        if family.whole:  # every field at hand: every feature in one go, in feature order
+            change = model.additive.contributions_by_feature(encode_features(family.profiles))
+            change -= by_feature.take(rows[pairs], axis=1)
+            for k in change.any(axis=1).nonzero()[0]:  # (a feature left as it was adds 0)
+                fixed_decision[pairs] += change[k]
+            continue
+        names = sorted(family.changed & FIELD_COLUMNS.keys(), key=_FIELD_POSITION.__getitem__)
         for name in names:  # field by field and feature by feature, in feature order
             features = FIELD_COLUMNS[name]
             encoded = encode_field(family.profiles, name)
@@ -509,9 +528,7 @@ def _action_gains(
             # A feature that no fix of the family changes adds exactly 0: it is left out.
             for k in change.any(axis=1).nonzero()[0]:
                 fixed_decision[pairs] += change[k]
-    fixed_score = blend(ruleset, fixes.rules_score, model.probability_from_decision(fixed_decision))
-    gains.ravel()[rows * gains.shape[1] + fixes.criteria] = np.round(fixed_score - score[rows], 1)
-    return gains
+    return fixed_decision
 
 
 class Scorer:

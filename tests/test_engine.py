@@ -84,6 +84,42 @@ def test_a_profile_scored_alone_equals_its_row_in_a_batch(small_scorer):
         assert alone == together[i]
 
 
+@pytest.mark.parametrize("profiles", [1, 5, 40, 120])
+def test_fixes_scored_together_are_those_scored_by_family_to_the_bit(
+    small_scorer, scorer, monkeypatch, profiles
+):
+    """A few pairs are evaluated all at once (every criterion, every feature), many by
+    family of fixes (only what each family changes; past 512 pairs, points changed rather
+    than summed again): the fixed profiles' rules scores and decision sums are the same
+    bits, and so are the gains."""
+    from scoring.contract.columns import ProfileColumns
+    from scoring.engine import column_sums, encode_features, fixed_decisions
+    from scoring.rules import ruleset as ruleset_module
+
+    frame = random_profiles(profiles, seed=40 + profiles)
+    columns = ProfileColumns.of(frame)
+    for each in (small_scorer, scorer):
+        additive = each.model.additive
+        by_feature = additive.contributions_by_feature(encode_features(columns))
+        decision = additive.intercept + column_sums(by_feature)
+        outputs = {}
+        for mode, limit in (("together", 10**9), ("by family", 0)):
+            monkeypatch.setattr(ruleset_module, "_TOGETHER_PAIRS", limit)
+            rules = each.ruleset.evaluate(columns)
+            candidates = rules.applicable & ~rules.met & each.ruleset.actionable
+            fixes = each.ruleset.score_fixes(columns, rules, candidates)
+            assert [f.whole for f in fixes.families] == (
+                [True] if mode == "together" else [False] * len(fixes.families)
+            )
+            fixed = fixed_decisions(fixes, by_feature, decision, each.model)
+            outputs[mode] = (fixes.rows, fixes.criteria, fixes.rules_score, fixed)
+            outputs[mode] += (each.score(frame).gains,)
+        for mine, theirs in zip(outputs["together"], outputs["by family"], strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+        assert len(outputs["together"][0]) == candidates.sum() > 0
+        assert not np.array_equal(outputs["together"][3], decision[outputs["together"][0]])
+
+
 def test_missing_nib_caps_tier_at_not_ready_and_comes_first_in_the_plan(small_scorer):
     ruleset = small_scorer.ruleset
     nib = _criterion(ruleset, lambda c: c.knockout and "has_nib" in c.fields)

@@ -66,6 +66,18 @@ def column(frame: pd.DataFrame | ProfileColumns, name: str, dtype=None) -> np.nd
     return values.to_numpy(dtype=dtype)
 
 
+def stacked_numbers(frame: pd.DataFrame | ProfileColumns, names: tuple[str, ...] | list[str]):
+    """(len(names), n) float64: the columns ``names`` (numbers and booleans) stacked.
+
+    NumPy arrays of booleans, whole numbers and floats are cast while they are stacked (the
+    same values as ``astype``, without an array per column); others through ``column``."""
+    if isinstance(frame, ProfileColumns):
+        arrays = [frame[name] for name in names]
+        if all(isinstance(a, np.ndarray) and a.dtype.kind in "bif" for a in arrays):
+            return np.stack(arrays).astype(np.float64, copy=False)
+    return np.stack([column(frame, name, np.float64) for name in names])
+
+
 def matches(frame: pd.DataFrame | ProfileColumns, name: str, values: Iterable[str]):
     """(hit, present): rows whose text value is one of ``values``, and rows with a value."""
     array = column(frame, name, object)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.contract import fields as F
-from scoring.contract.columns import ProfileColumns, codes_of, column
+from scoring.contract.columns import ProfileColumns, codes_of, column, stacked_numbers
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def encode_features(frame: pd.DataFrame | ProfileColumns) -> np.ndarray:
     for name in (*_ONE_HOT, "certifications", "export_markets"):
         by_feature[FIELD_COLUMNS[name]] = encode_field(frame, name).T
     if n:
-        by_feature[_PLAIN_COLUMNS] = np.stack([column(frame, name, np.float64) for name in _PLAIN])
+        by_feature[_PLAIN_COLUMNS] = stacked_numbers(frame, _PLAIN)
         counts = by_feature[_COUNT_COLUMNS]
         missing = np.isnan(counts)
         if missing.any():  # unknown counts are 0 (a count is never infinite)

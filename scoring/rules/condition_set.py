@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from scoring.contract.columns import ProfileColumns, column
+from scoring.contract.columns import ProfileColumns, column, stacked_numbers
 from scoring.rules.conditions import COMPARISONS, NUMERIC_KINDS, Compare, Condition, Contains, Truth
 
 
@@ -85,4 +85,6 @@ def _stacked(frame: pd.DataFrame | ProfileColumns, names: list[str], dtype) -> n
         return column(frame, names[0], dtype)[None, :]
     if not len(frame):
         return np.empty((len(names), 0), dtype=dtype)
+    if dtype is np.float64:
+        return stacked_numbers(frame, names)
     return np.stack([column(frame, name, dtype) for name in names])

@@ -100,6 +100,9 @@ class FixFamily:
     end: int
     changed: frozenset[str]  # the fields the family's fixes may change
     profiles: ProfileColumns  # the pairs' fixed profiles: every field the family reads
+    #: True when ``profiles`` holds every field of the scored profiles (the pairs of all
+    #: fixes at once, ``Ruleset.score_fixes`` with few pairs)
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ _POINTS_BLOCK = 16_384
 #: From this many fixed profiles on, their points are their profiles' changed by the
 #: criteria evaluated again, when points add up exactly (fewer are summed again).
 _CHANGED_POINTS_PAIRS = 512
+#: Up to this many fixed profiles, every criterion is evaluated again on all of them at
+#: once (a single score's fixes), rather than each family's few criteria on its own pairs:
+#: a few calls over every field beat a few calls per family.
+_TOGETHER_PAIRS = 64
 #: Points that are multiples of this, and whose total stays below 2**53 of it, add up
 #: exactly in double precision: every partial sum is representable, in any order.
 _POINT_QUANTUM = 2.0**-20
@@ -342,7 +349,8 @@ class Ruleset:
         the fix changes are evaluated again; the sums run in the same order as
         ``evaluate``, so a score is the same to the bit as evaluating the fixed profile from
         scratch. The pairs of criteria whose fixes are followed by the same evaluations come
-        together, so that each of those is one call for all of them.
+        together, so that each of those is one call for all of them; up to
+        ``_TOGETHER_PAIRS`` pairs are all evaluated in one go instead (one family).
         """
         chosen = sorted(np.flatnonzero(candidates.any(axis=0)), key=lambda c: (self._family[c], c))
         # each chosen criterion's candidate rows, in that order
@@ -352,6 +360,8 @@ class Ruleset:
         # Many pairs, and points that add up exactly in any order: each pair's points are its
         # profile's, changed by the criteria evaluated again. Otherwise every pair's met
         # criteria are summed again in ruleset order (cheaper for a few pairs).
+        if len(rows) <= _TOGETHER_PAIRS:
+            return self._score_fixes_together(profiles, before, chosen, rows, sizes, bounds)
         exact = len(rows) >= _CHANGED_POINTS_PAIRS and self._group_weights is not None
         was_met = np.ascontiguousarray(before.met.T)  # (C, n): one criterion's, contiguous
         applicable = np.ascontiguousarray(before.applicable.T)
@@ -391,6 +401,33 @@ class Ruleset:
             rows=rows,
             criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
             families=families,
+            rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
+        )
+
+    def _score_fixes_together(
+        self,
+        profiles: ProfileColumns,
+        before: RuleResult,
+        chosen: list[int],
+        rows: np.ndarray,
+        sizes: np.ndarray,
+        bounds: list[int],
+    ) -> Fixes:
+        """``score_fixes`` for a few pairs: every fix applied to a copy of its profile, and
+        every criterion evaluated again on all of them in one go. A criterion that reads no
+        field a pair's fix changes is met as before, so the points summed are those the
+        families would give, in the same order: the same scores to the bit."""
+        fixed = profiles.take(rows, profiles.columns)
+        for j, member in enumerate(chosen):
+            self.criteria[member].condition.fix_failing(fixed, bounds[j], bounds[j + 1])
+        met = self._conditions.evaluate(fixed)
+        met &= np.ascontiguousarray(before.applicable.T).take(rows, axis=1)
+        earned = self._group_points(met, first=1)[0]
+        changed = frozenset().union(*(self.criteria[c].fields for c in chosen))
+        return Fixes(
+            rows=rows,
+            criteria=np.repeat(np.array(chosen, dtype=np.intp), sizes),
+            families=[FixFamily(0, len(rows), changed, fixed, whole=True)],
             rules_score=_zero_if_nan(_percent(earned, before.possible_points[rows])),
         )
 
