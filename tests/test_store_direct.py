@@ -8,6 +8,7 @@ values the driver gets must be the same, and so must the rows read back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import event, select
@@ -309,3 +310,24 @@ def test_one_score_stored_directly_matches_one_stored_with_others(db_session):
 def test_statements_with_expanding_parameters_are_refused(db_session):
     with pytest.raises(ValueError, match="expanding"):
         Direct(scores._LATEST_TIERS).compiled(db_session.get_bind().dialect, {"sme_ids": ["a"]})
+
+
+def test_driver_errors_come_out_as_sqlalchemy_raises_them(db_session):
+    from sqlalchemy.exc import IntegrityError
+
+    statement = built_upsert(db_session, Sme.__table__, "profile", smes._sme_upsert)
+    row = {**_sme_row(), "name": None}  # NOT NULL
+    raised = {}
+    for way, run in (
+        ("sqlalchemy", lambda connection: connection.execute(statement, row)),
+        ("direct", lambda connection: execute(connection, statement, [row])),
+    ):
+        with pytest.raises(IntegrityError) as error:
+            run(db_session.connection())
+        raised[way] = error.value
+        db_session.rollback()
+    # (PostgreSQL's message shows the failing row, with the id each try took)
+    texts = {way: re.sub(r"contains \(\d+,", "contains (id,", str(e)) for way, e in raised.items()}
+    assert texts["direct"] == texts["sqlalchemy"]
+    assert "[SQL parameters hidden" in str(raised["direct"])
+    assert type(raised["direct"].orig) is type(raised["sqlalchemy"].orig)

@@ -11,7 +11,9 @@ filled in). A test holds the parameters to SQLAlchemy's own for every statement 
 way, on SQLite and PostgreSQL.
 
 Only what one row needs: one set of parameters per execution, no expanding ``IN`` lists,
-and rows back as named tuples with the types' result processors applied.
+and rows back as named tuples with the types' result processors applied. The driver's
+errors come out as SQLAlchemy's (``OperationalError`` and the rest, parameters hidden), and
+a connection they say is lost is invalidated, as SQLAlchemy does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 
@@ -40,14 +43,16 @@ class Direct:
         returns (a query's or RETURNING's), as named tuples."""
         params = params or {}
         compiled = self.compiled(connection.dialect, params)
-        cursor = connection.connection.dbapi_connection.cursor()
+        driver = connection.connection.dbapi_connection
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, compiled.parameters(params))
-            if compiled.row is None:
-                return []
-            return [compiled.row(*row) for row in map(compiled.process_row, cursor.fetchall())]
+            rows = cursor.fetchall() if compiled.row is not None else []
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, driver, cursor, compiled.sql, params, error) from error
         finally:
             cursor.close()
+        return [compiled.row(*row) for row in map(compiled.process_row, rows)]
 
     def run(self, connection: Connection, params: Mapping[str, Any] | None = None) -> None:
         """Run the statement (one that returns no rows) with ``params``."""
@@ -113,6 +118,26 @@ class _Compiled:
             value if process is None else process(value)
             for process, value in zip(self._results, row, strict=True)
         )
+
+
+def _translated(connection: Connection, driver, cursor, sql: str, params, error: Exception):
+    """The driver's ``error`` as SQLAlchemy raises it (``OperationalError``,
+    ``IntegrityError`` ...; parameters hidden as the engine hides them), the connection
+    invalidated first if the error says it is lost, as SQLAlchemy does."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, driver, cursor)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        sql,
+        params,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.engine.hide_parameters,
+        connection_invalidated=lost,
+        dialect=dialect,
+        ismulti=False,
+    )
 
 
 def _default_of(column) -> Callable[[], Any]:
