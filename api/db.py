@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from api import json_columns
-from api.sqlite_writers import Checkpointer, WriterQueueConnection
+from api.sqlite_writers import WAL_FILE_LIMIT_BYTES, Checkpointer, WriterQueueConnection
 
 DEFAULT_SQLITE_FILENAME = "sme_export.db"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -87,6 +87,7 @@ def make_engine(url: str | URL) -> Engine:
             cursor.execute("PRAGMA synchronous = NORMAL")
             # the log is copied into the database by a background thread, not by a commit
             cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            cursor.execute(f"PRAGMA journal_size_limit = {WAL_FILE_LIMIT_BYTES}")
             # Deleted rows (erased personal data) are overwritten, not left in free pages.
             cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()

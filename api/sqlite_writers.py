@@ -234,8 +234,11 @@ class WriterQueueCursor(sqlite3.Cursor):
 #: it stops (the next commit starts it again).
 CHECKPOINT_INTERVAL_SECONDS = 0.5
 CHECKPOINTER_IDLE_SECONDS = 10.0
-#: A write-ahead log that has grown past this is emptied (copied in and truncated).
+#: A write-ahead log that holds more than this is emptied (copied in and started again).
 WAL_LIMIT_BYTES = 32 * 1024 * 1024
+#: A log file larger than this is cut back to it when the log starts again (``PRAGMA
+#: journal_size_limit`` of the service's connections).
+WAL_FILE_LIMIT_BYTES = 2 * WAL_LIMIT_BYTES
 #: How long emptying the log may wait for the writers' turn and then for readers; after a
 #: try that could not finish, the next waits this many more seconds.
 _EMPTYING_WAIT_SECONDS = 0.1
@@ -259,14 +262,18 @@ class Checkpointer:
     the beginning again only when a writer begins while every page is copied and no
     reader needs the log, which under steady concurrent load never happens (stored scores
     from eight clients grew it by 28 MB a second, to 850 MB in a minute, and every read
-    looks pages up in it). So once the log is past ``WAL_LIMIT_BYTES``, the thread takes
-    the writers' turn and runs a ``TRUNCATE`` checkpoint: what is left is copied, the
-    readers still using the log are waited for, and the log is emptied. Writers wait for
-    it in the queue, 10 to 15 ms (most of the log is already copied by then; syncing the
-    database file is most of it); if it cannot finish within 0.1 s (a long read, an export
-    say), it gives the turn back and tries again five seconds later.
+    looks pages up in it). So once the log holds more than ``WAL_LIMIT_BYTES``, the thread
+    takes the writers' turn and runs a ``RESTART`` checkpoint: what is left is copied, the
+    readers still using the log are waited for, and the next writer writes the log from
+    its beginning again. Writers wait for it in the queue, about 5 ms; if it cannot finish
+    within 0.1 s (a long read, an export say), it gives the turn back and tries again five
+    seconds later. The log file keeps its length (at most ``WAL_FILE_LIMIT_BYTES``), so
+    writers overwrite it rather than lengthen it: a ``TRUNCATE`` checkpoint here held
+    writers up 40 to 50 ms, and every stored score then cost about 0.5 ms more while the
+    emptied file grew again.
 
-    The thread stops after ten idle seconds and the next commit starts it again.
+    The thread stops after ten idle seconds, emptying the log file first (``TRUNCATE``),
+    and the next commit starts it again.
     """
 
     def __init__(self, database: str) -> None:
@@ -302,6 +309,7 @@ class Checkpointer:
             commits = self._commits
             if commits == seen:
                 if time.monotonic() - idle_since >= CHECKPOINTER_IDLE_SECONDS:
+                    self.empty_file()
                     with self._lock:
                         if self._commits == seen:
                             self._thread = None
@@ -326,9 +334,8 @@ class Checkpointer:
         except sqlite3.Error:
             return False
         try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             due = time.monotonic() >= self._emptying_after
-            if due and self._log_bytes() > WAL_LIMIT_BYTES and not self._empty_log(connection):
+            if due and _passive(connection) > WAL_LIMIT_BYTES and not self._empty_log(connection):
                 self._emptying_after = time.monotonic() + _EMPTYING_BACKOFF_SECONDS
         except sqlite3.OperationalError:
             pass  # another process's checkpoint, say: the next one catches up
@@ -338,23 +345,44 @@ class Checkpointer:
             connection.close()
         return True
 
-    def _log_bytes(self) -> int:
-        try:
-            return os.stat(self._database + "-wal").st_size
-        except OSError:
-            return 0
-
-    def _empty_log(self, connection: sqlite3.Connection) -> bool:
-        """Copy the rest of the log into the database and truncate it, in the writers'
-        turn; whether that was done (or another process had just done it)."""
+    def _empty_log(self, connection: sqlite3.Connection, mode: str = "RESTART") -> bool:
+        """Copy the rest of the log into the database so that the next writer starts it
+        again (``RESTART``; ``TRUNCATE`` also empties the file), in the writers' turn;
+        whether that was done. (After another process's checkpointer has just done it,
+        there is nothing left to copy.)"""
         with _writers_turn(self._database, _EMPTYING_WAIT_SECONDS) as turn:
             if not turn:
                 return False
-            if self._log_bytes() <= WAL_LIMIT_BYTES:
-                return True  # emptied meanwhile by another process's checkpointer
             connection.execute(f"PRAGMA busy_timeout = {int(_EMPTYING_WAIT_SECONDS * 1000)}")
-            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            busy, _, _ = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             return busy == 0
+
+    def empty_file(self) -> None:
+        """Empty the log file (a ``TRUNCATE`` checkpoint), if the writers' turn and the
+        readers allow it within a tenth of a second: an idle database keeps no log."""
+        with contextlib.suppress(sqlite3.Error):
+            connection = sqlite3.connect(
+                f"file:{pathname2url(self._database)}?mode=rw",
+                uri=True,
+                timeout=0,
+                check_same_thread=False,
+            )
+            try:
+                self._empty_log(connection, "TRUNCATE")
+            finally:
+                connection.close()
+
+
+def _passive(connection: sqlite3.Connection) -> int:
+    """A ``PASSIVE`` checkpoint (copy what no reader needs); the bytes the log holds."""
+    _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if frames <= 0:  # (-1: not a WAL database)
+        return 0
+    (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+    return frames * (page_size + _FRAME_HEADER_BYTES)
+
+
+_FRAME_HEADER_BYTES = 24
 
 
 @contextlib.contextmanager
