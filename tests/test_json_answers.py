@@ -37,11 +37,15 @@ VALUES = st.recursive(
 ANY_FLOAT = st.floats(allow_nan=False, allow_infinity=False)
 
 
-@pytest.fixture
-def flask_app() -> Flask:
+def _app() -> Flask:
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
     return app
+
+
+@pytest.fixture
+def flask_app() -> Flask:
+    return _app()
 
 
 @dataclasses.dataclass
@@ -53,8 +57,7 @@ class Point:
 @settings(max_examples=300, deadline=None)
 @given(value=VALUES)
 def test_answers_are_flasks_json_byte_for_byte(value):
-    app = Flask(__name__)
-    app.json = OrjsonProvider(app)
+    app = _app()
     with app.app_context():
         body = jsonify(value).get_data()
         assert app.json.dumps(value) == json.dumps(value, separators=(",", ":"))
@@ -64,9 +67,7 @@ def test_answers_are_flasks_json_byte_for_byte(value):
 @settings(max_examples=300, deadline=None)
 @given(value=ANY_FLOAT)
 def test_any_float_is_written_as_the_same_number(value):
-    app = Flask(__name__)
-    app.json = OrjsonProvider(app)
-    with app.app_context():
+    with _app().app_context():
         assert json.loads(jsonify([value]).get_data()) == [value]
 
 
