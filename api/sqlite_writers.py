@@ -265,7 +265,7 @@ class Checkpointer:
     looks pages up in it). So once the log holds more than ``WAL_LIMIT_BYTES``, the thread
     takes the writers' turn and runs a ``RESTART`` checkpoint: what is left is copied, the
     readers still using the log are waited for, and the next writer writes the log from
-    its beginning again. Writers wait for it in the queue, about 5 ms; if it cannot finish
+    its beginning again. Writers wait for it in the queue, 5 to 20 ms; if it cannot finish
     within 0.1 s (a long read, an export say), it gives the turn back and tries again five
     seconds later. The log file keeps its length (at most ``WAL_FILE_LIMIT_BYTES``), so
     writers overwrite it rather than lengthen it: a ``TRUNCATE`` checkpoint here held
