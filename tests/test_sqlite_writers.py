@@ -269,7 +269,9 @@ def test_a_log_grown_past_its_limit_is_started_again(small_log_limit, tmp_path):
         assert writer.execute("SELECT count(*) FROM blobs").fetchone() == (2001,)
 
 
-def test_the_log_starts_again_only_once_its_readers_are_done(small_log_limit, tmp_path):
+def test_the_log_starts_again_only_once_its_readers_are_done(
+    small_log_limit, tmp_path, monkeypatch
+):
     """What emptying the log is for: a reader using the log when a writer begins keeps
     the log growing (a passive checkpoint copies it in but does not wait for readers);
     emptying waits for that reader, so the next writer starts the log again."""
@@ -287,11 +289,13 @@ def test_the_log_starts_again_only_once_its_readers_are_done(small_log_limit, tm
         assert _log_frames_after_a_write(writer) > 1500
         reader.execute("COMMIT")
 
+        # (a wait long enough for the reader's end however slow the machine)
+        monkeypatch.setattr(small_log_limit, "_EMPTYING_WAIT_SECONDS", 5.0)
         reader = reading(database)
         threading.Timer(0.05, reader.execute, ["COMMIT"]).start()
         began = time.monotonic()
         assert small_log_limit.Checkpointer(database).checkpoint() is True
-        assert 0.04 <= time.monotonic() - began < 2.0  # waited for the reader
+        assert 0.04 <= time.monotonic() - began < 5.0  # waited for the reader
         assert _log_frames_after_a_write(writer) <= 5
         reader.close()
 
