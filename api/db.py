@@ -9,7 +9,9 @@ context ends. ``make_engine(url)`` works without Flask (command line, tests).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from sqlalchemy.pool import StaticPool
 
 from api import json_columns
 from api.sqlite_writers import WAL_FILE_LIMIT_BYTES, Checkpointer, WriterQueueConnection
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_FILENAME = "sme_export.db"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -131,6 +135,8 @@ def _checkpoint_in_the_background(engine: Engine, path: str) -> None:
 
 
 _CHECKPOINT_AFTER_COMMIT = "sme_export.checkpoint_after_commit"
+#: How long the checkpoint after an erasure tries again while another checkpoint runs.
+ERASURE_CHECKPOINT_SECONDS = 5.0
 
 
 def checkpoint_after_commit(session: Session) -> None:
@@ -146,11 +152,22 @@ def _checkpoint(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite" or not isinstance(bind, Engine):
         return
-    try:
-        with bind.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    except OperationalError:
-        pass  # committed all the same; SQLite checkpoints again on its own soon
+    # A checkpoint that another one (the background thread's) is running at that moment
+    # answers busy and leaves the log as it is: tried again for a while.
+    deadline = time.monotonic() + ERASURE_CHECKPOINT_SECONDS
+    while True:
+        try:
+            with bind.connect() as connection:
+                busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+        except OperationalError:
+            busy = 1
+        if not busy:
+            return
+        if time.monotonic() >= deadline:
+            # committed all the same; the log is emptied when the database is next idle
+            log.warning("the write-ahead log could not be emptied after an erasure")
+            return
+        time.sleep(0.01)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from sqlalchemy import text
@@ -480,3 +480,36 @@ def test_a_connection_in_a_forked_process_does_not_release_its_parents_turn(tmp_
     parent.commit()
     parent.close()
     assert result == bytes([0])
+
+
+def test_the_log_is_emptied_after_an_erasure_even_while_another_checkpoint_runs(engine, tmp_path):
+    """An erasure's commit empties the log (it holds the erased values' earlier pages); a
+    checkpoint that another one runs at that moment answers busy, so it is tried again
+    (here another connection checkpoints every millisecond meanwhile)."""
+    database = str(tmp_path / "queue.db")
+    sessions = db.make_sessionmaker(engine)
+    stop = threading.Event()
+
+    def checkpointing() -> None:
+        other = sqlite3.connect(database, timeout=0, check_same_thread=False)
+        while not stop.is_set():
+            time.sleep(0.001)
+            with suppress(sqlite3.OperationalError):
+                other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        other.close()
+
+    thread = threading.Thread(target=checkpointing)
+    thread.start()
+    left = []
+    try:
+        for k in range(100):
+            session = sessions()
+            session.execute(text("INSERT INTO t VALUES (:n)"), {"n": k})
+            db.checkpoint_after_commit(session)
+            session.commit()
+            session.close()
+            left.append(_log_bytes(database))
+    finally:
+        stop.set()
+        thread.join()
+    assert left == [0] * 100
